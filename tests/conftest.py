@@ -1,0 +1,100 @@
+"""Shared fixtures: one staff user per role (signed in with the second factor), clients, drawn images."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from PIL import Image, ImageDraw
+
+from takedown.core.roles import ROLE_GROUPS, roles_ensure
+
+
+def make_staff(username: str, role: str) -> User:
+    groups = roles_ensure()
+    user = User.objects.create_user(username=username, password="correct horse battery staple")
+    user.is_staff = role == "admin"
+    user.save()
+    user.groups.set([groups[role]])
+    TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    return user
+
+
+def verified_client(user: User) -> Client:
+    """A client signed in as `user` with the second factor verified, as after a real sign-in."""
+    client = Client()
+    client.force_login(user)
+    device = TOTPDevice.objects.get(user=user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def moderator(db: None) -> User:
+    return make_staff("mod", "moderator")
+
+
+@pytest.fixture
+def advocate(db: None) -> User:
+    return make_staff("adv", "advocate")
+
+
+@pytest.fixture
+def operator_admin(db: None) -> User:
+    return make_staff("boss", "admin")
+
+
+@pytest.fixture
+def moderator_client(moderator: User) -> Client:
+    return verified_client(moderator)
+
+
+@pytest.fixture
+def advocate_client(advocate: User) -> Client:
+    return verified_client(advocate)
+
+
+@pytest.fixture
+def admin_client_2fa(operator_admin: User) -> Client:
+    return verified_client(operator_admin)
+
+
+@pytest.fixture
+def role_clients(db: None) -> dict[str, Client]:
+    """Anonymous plus one verified client per staff role, for "every endpoint as every role" tests."""
+    clients = {"anonymous": Client()}
+    for role in ROLE_GROUPS:
+        clients[role] = verified_client(make_staff(f"user-{role}", role))
+    return clients
+
+
+def draw_image(seed: int = 0, size: tuple[int, int] = (320, 240), fmt: str = "PNG") -> bytes:
+    """A synthetic test image: shapes drawn from a seed. Never a photograph, never a person."""
+    import random
+
+    rnd = random.Random(seed)
+    image = Image.new("RGB", size, (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x0, y0 = rnd.randrange(size[0]), rnd.randrange(size[1])
+        x1, y1 = x0 + rnd.randrange(20, 160), y0 + rnd.randrange(20, 120)
+        colour = (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256))
+        if rnd.random() < 0.5:
+            draw.ellipse((x0, y0, x1, y1), fill=colour)
+        else:
+            draw.rectangle((x0, y0, x1, y1), fill=colour)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.fixture
+def drawn_image() -> Callable[..., bytes]:
+    return draw_image
