@@ -291,7 +291,11 @@ LOGGING = {
         "django.server": {"level": "WARNING" if TESTING else "INFO"},
     },
 }
-DEMO_DATA_STEPS: list[str] = []
+DEMO_DATA_STEPS: list[str] = ["victims.demo.demo_case"]
+# Hooks other apps fill (dotted paths; see victims.services and victims.status for their signatures).
+CASE_QUEUED_HOOKS: list[str] = []
+CASE_WITHDRAW_HOOKS: list[str] = []
+CASE_REMEDY_PROVIDERS: list[str] = []
 # In development and tests WhiteNoise serves straight from the apps' static folders (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING

@@ -13,7 +13,7 @@ the system has passed the same checks:
 - the host must sit under a public suffix, read from the list bundled with tldextract (pinned; nothing is
   fetched from the network), which also gives the registrable domain that names the platform to contact;
 - internationalised hosts are stored in their ASCII (punycode) form and flagged, more loudly when a label
-  mixes alphabets, as look-alike domains do (`аpple.com` with a Cyrillic `а`).
+  mixes alphabets, as look-alike domains do (`apple.com` spelled with a Cyrillic `a`, U+0430).
 
 Normalisation makes copies of one address compare equal: scheme and host lower-cased, default port and
 trailing dot dropped, empty path made `/`, percent-escapes upper-cased and unreserved ones decoded, tracking
