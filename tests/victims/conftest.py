@@ -22,6 +22,8 @@ from tests.conftest import draw_image
 from victims import credentials, hashbank
 
 HAVE_HASHING = importlib.util.find_spec("detection.hashing") is not None
+# The production hasher, kept before the cheap one is swapped in, for the test of its parameters.
+PRODUCTION_HASHER = credentials._hasher
 
 
 @pytest.fixture(autouse=True)
