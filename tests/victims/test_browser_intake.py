@@ -200,7 +200,7 @@ def test_phone_text_is_as_large_as_on_desktop(chromium: Any, live_server: Any) -
     assert not sizes["phone"]["overflow"]
 
 
-def test_upload_mode_works_without_javascript(chromium: Any, live_server: Any, 
+def test_upload_mode_works_without_javascript(chromium: Any, live_server: Any,
                                               tmp_path: Path) -> None:
     context = chromium.new_context(java_script_enabled=False, viewport=VIEWPORTS["phone"])
     page = context.new_page()
