@@ -19,14 +19,17 @@ reduced decoding is used: within a few bits of the reference, not bit-exact.
 
 from __future__ import annotations
 
+import io
 import logging
+from types import ModuleType
 
 from PIL import Image, JpegImagePlugin
 
+_jpegdct: ModuleType | None
 try:
     from detection import _jpegdct
 except ImportError:  # pragma: no cover - exercised only where the extension could not be built
-    _jpegdct = None  # type: ignore[assignment]
+    _jpegdct = None
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +63,7 @@ def draft_scale(size: tuple[int, int], target: tuple[int, int]) -> int:
 def reference_thumbnail(image: Image.Image, data: bytes) -> Image.Image:
     """The image as the reference hashes it: itself if it fits 512 x 512, else shrunk as described above.
 
-    ``image`` must be freshly opened from ``data`` and not yet loaded, so that Pillow can still decode a JPEG
-    at reduced size when the exact path is unavailable.
+    ``image`` is ``data`` opened by Pillow; it is left as it is (its full-size pixels are still needed).
     """
     target = thumbnail_size(*image.size)
     if target == image.size:
@@ -73,7 +75,10 @@ def reference_thumbnail(image: Image.Image, data: bytes) -> Image.Image:
         if exact is not None:
             scaled = exact
         else:
-            image.draft(None, target)
+            # A second handle on the same bytes: draft() changes the image it is called on, and the caller
+            # still needs the full-size one.
+            scaled = Image.open(io.BytesIO(data))
+            scaled.draft(None, target)
     # Pillow resizes "1" and "P" images with nearest neighbour whatever is asked, as the reference's did.
     return scaled.resize(target, Image.Resampling.BICUBIC)
 
