@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +19,6 @@ from takedown.cases.models import Case
 from tests.conftest import draw_image
 from victims import credentials, hashbank
 
-HAVE_HASHING = importlib.util.find_spec("detection.hashing") is not None
 # The production hasher, kept before the cheap one is swapped in, for the test of its parameters.
 PRODUCTION_HASHER = credentials._hasher
 
@@ -45,42 +42,6 @@ def fresh_counters() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-class _FakeRejected(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class _FakeHashes:
-    pdq: str
-    pdq_quality: int
-    pdq_dihedral: list[str]
-    phash: str
-    dhash: str
-    sha256: str
-    md5: str
-
-
-def _fake_hash_image(data: bytes) -> _FakeHashes:
-    # Stands in for detection.hashing until issue 4's module is merged: it decodes like the real one would and
-    # derives stable values, so the pipeline (states, bank, withdrawal) is exercised end to end.
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-    except Exception as exc:
-        raise _FakeRejected("not an image") from exc
-    digest = hashlib.sha256(data).hexdigest()
-    return _FakeHashes(pdq=digest, pdq_quality=90, pdq_dihedral=[digest] * 8, phash=digest[:16],
-                       dhash=digest[16:32], sha256=digest, md5=hashlib.md5(data).hexdigest())
-
-
-@pytest.fixture(autouse=True)
-def hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    if HAVE_HASHING:
-        return
-    monkeypatch.setattr(hashbank, "image_hashes", _fake_hash_image)
-    monkeypatch.setattr(hashbank, "image_rejected_error", lambda: _FakeRejected)
 
 
 class FakeBank:
