@@ -226,7 +226,9 @@ SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if (DEBUG or TESTING) else
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# "same-origin", not "no-referrer": under no-referrer browsers send `Origin: null` with form posts, which
+# Django's CSRF check refuses (every form fails in a real browser). Other sites still get no referrer.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if envbool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -291,7 +293,11 @@ LOGGING = {
         "django.server": {"level": "WARNING" if TESTING else "INFO"},
     },
 }
-DEMO_DATA_STEPS: list[str] = []
+DEMO_DATA_STEPS: list[str] = ["victims.demo.demo_case"]
+# Hooks other apps fill (dotted paths; see victims.services and victims.status for their signatures).
+CASE_QUEUED_HOOKS: list[str] = []
+CASE_WITHDRAW_HOOKS: list[str] = []
+CASE_REMEDY_PROVIDERS: list[str] = []
 # In development and tests WhiteNoise serves straight from the apps' static folders (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING

@@ -13,3 +13,7 @@ from takedown.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = True
 OUTBOX_EAGER_SYNC = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the live server's request threads (browser tests) then get connections of their own
+    # instead of sharing the test's one, which breaks as soon as a page loads two things at once.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["VAR_DIR"], "test.sqlite3")}  # noqa: F405

@@ -4,4 +4,17 @@ from victims import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("report/", views.report_upload, name="victims-report-upload"),
+    path("report/device/", views.report_device, name="victims-report-device"),
+    path("report/done/", views.report_done, name="victims-report-done"),
+    path("report/receipt/", views.receipt_download, name="victims-receipt"),
+    path("case/", views.case_access, name="victims-case-access"),
+    path("case/status/", views.case_status, name="victims-case-status"),
+    path("case/urls/", views.case_urls, name="victims-case-urls"),
+    path("case/evidence/", views.case_evidence, name="victims-case-evidence"),
+    path("case/messages/", views.case_message, name="victims-case-message"),
+    path("case/images/<uuid:image_id>/", views.case_image, name="victims-case-image"),
+    path("case/withdraw/", views.case_withdraw_view, name="victims-case-withdraw"),
+    path("case/withdrawal-receipt/", views.case_withdrawal_receipt, name="victims-withdrawal-receipt"),
+    path("case/leave/", views.case_leave, name="victims-case-leave"),
 ]

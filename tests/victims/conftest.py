@@ -1,0 +1,131 @@
+"""Fixtures for intake: a cheap argon2, a private evidence store, fresh rate-limit counters, a filed case."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from takedown.cases.models import Case
+from tests.conftest import draw_image
+from victims import credentials, hashbank
+
+# The production hasher, kept before the cheap one is swapped in, for the test of its parameters.
+PRODUCTION_HASHER = credentials._hasher
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production argon2 costs ~1 s per check on this machine; the parameters are tested on their own."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(credentials, "_hasher", lambda: cheap)
+    credentials._decoy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def storage(settings: Any, tmp_path: Path) -> Path:
+    settings.STORAGE_ROOT = tmp_path / "storage"
+    return Path(settings.STORAGE_ROOT)
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+class FakeBank:
+    """Records what intake asks of the bank (detection.bank's service functions)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], dict[str, str]] = {}
+
+    def bank_add(self, *, signal_type: str, value: str, quality: int | None, source_kind: str,
+                 source_id: str) -> None:
+        self.entries[(signal_type, value)] = {"status": "Received", "source_id": source_id}
+
+    def bank_lookup(self, *, signal_type: str, value: str, exclude_source_id: str) -> list[Any]:
+        return []
+
+    def bank_withdraw_source(self, *, source_kind: str, source_id: str) -> int:
+        changed = 0
+        for entry in self.entries.values():
+            if entry["source_id"] == source_id and entry["status"] != "Withdrawn":
+                entry["status"] = "Withdrawn"
+                changed += 1
+        return changed
+
+
+@pytest.fixture
+def fake_bank(monkeypatch: pytest.MonkeyPatch) -> FakeBank:
+    bank = FakeBank()
+    monkeypatch.setattr(hashbank, "_bank", lambda: bank)
+    return bank
+
+
+def jpeg_with_gps(seed: int = 1) -> bytes:
+    image = Image.open(io.BytesIO(draw_image(seed, (400, 300), "PNG"))).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMakerXYZ"
+    exif[0x0112] = 6
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 12.0), 3: "W", 4: (0.0, 7.0, 39.0)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes(), comment=b"taken at home")
+    return out.getvalue()
+
+
+def report_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "content_kind": "deepfake",
+        "urls": "https://images.example.com/p/1\nexample.org/t/2",
+        "description": "Shared in a group chat too",
+        "good_faith": "on",
+        "signature": "J. D.",
+        "contact": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@dataclass
+class FiledCase:
+    case: Case
+    reference: str
+    secret: str
+
+
+def file_upload_report(client: Client, images: list[bytes] | None = None, **overrides: Any) -> FiledCase:
+    files = [io.BytesIO(data) for data in (images if images is not None else [jpeg_with_gps()])]
+    for index, handle in enumerate(files):
+        handle.name = f"holiday-{index}.jpg"
+    response = client.post(reverse("victims-report-upload"), {**report_data(**overrides), "images": files})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    done = client.get(reverse("victims-report-done"))
+    assert done.status_code == 200
+    reference, secret = done.context["reference"], done.context["secret"]
+    return FiledCase(case=Case.objects.get(reference=reference), reference=reference, secret=secret)
+
+
+def open_case(client: Client, filed: FiledCase) -> None:
+    response = client.post(reverse("victims-case-access"), {"reference": filed.reference, "secret": filed.secret})
+    assert response.status_code == 302
+
+
+@pytest.fixture
+def filed(db: None, client: Client) -> FiledCase:
+    return file_upload_report(client)
+
+
+@pytest.fixture
+def file_report() -> Callable[..., FiledCase]:
+    return file_upload_report

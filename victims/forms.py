@@ -1,0 +1,266 @@
+"""Forms of the victim's pages: they only translate what was typed into values the services take."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from takedown.cases.locations import NormalisedURL, urls_normalise
+from takedown.cases.models import ContentKind
+from victims.images import ImageRefused, image_inspect
+from victims.services import DeviceHash, UploadedImage
+
+MAX_URLS = 50
+MAX_IMAGES = 10
+MAX_DESCRIPTION = 2000
+MAX_MESSAGE = 4000
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class ImagesField(forms.FileField):
+    """Several image files in one input; each is checked now so the person learns at once what is wrong."""
+
+    widget = MultipleFileInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}))
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedImage]:
+        files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if not files:
+            if self.required:
+                raise forms.ValidationError(_("Choose at least one image."), code="required")
+            return []
+        if len(files) > MAX_IMAGES:
+            raise forms.ValidationError(
+                _("Choose at most %(limit)d images at a time.") % {"limit": MAX_IMAGES}, code="too-many")
+        images: list[UploadedImage] = []
+        errors: list[forms.ValidationError] = []
+        for number, upload in enumerate(files, start=1):
+            try:
+                images.append(self._read(upload))
+            except ImageRefused as refused:
+                # Numbered, not named: the original file name is never echoed back or stored.
+                errors.append(forms.ValidationError(
+                    _("Image %(number)d: %(problem)s") % {"number": number, "problem": refused.message},
+                    code=refused.code))
+        if errors:
+            raise forms.ValidationError(errors)
+        return images
+
+    @staticmethod
+    def _read(upload: UploadedFile) -> UploadedImage:
+        limit = settings.MAX_UPLOAD_BYTES
+        if getattr(upload, "too_large", False) or (upload.size or 0) > limit:
+            raise ImageRefused(_("This file is larger than %(mb)d MB.") % {"mb": limit // (1024 * 1024)},
+                               code="too-large")
+        upload.seek(0)
+        data = upload.read()
+        return UploadedImage(data=data, inspected=image_inspect(data, max_bytes=limit))
+
+
+class URLsField(forms.CharField):
+    """One address per line; each is checked, normalised and de-duplicated (takedown.cases.locations)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false",
+                                                         "autocapitalize": "none", "inputmode": "url"}))
+        kwargs.setdefault("max_length", MAX_URLS * 2100)
+        kwargs.setdefault("error_messages", {"required": _("Enter at least one web address.")})
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> list[NormalisedURL]:
+        text = super().clean(value)
+        lines = [line for line in re.split(r"[\r\n]+", text or "") if line.strip()]
+        if not lines:
+            if self.required:
+                raise forms.ValidationError(_("Enter at least one web address."), code="required")
+            return []
+        if len(lines) > MAX_URLS:
+            raise forms.ValidationError(
+                _("Enter at most %(limit)d addresses at a time (you entered %(count)d). Send the rest later from "
+                  "your case page.") % {"limit": MAX_URLS, "count": len(lines)}, code="too-many")
+        batch = urls_normalise(lines)
+        if batch.errors:
+            raise forms.ValidationError([
+                forms.ValidationError(_("Line %(line)d (%(text)s): %(problem)s")
+                                      % {"line": e.line, "text": e.text[:60], "problem": e.message}, code=e.code)
+                for e in batch.errors
+            ])
+        return batch.urls
+
+
+class DeviceHashesField(forms.CharField):
+    """The JSON the page's script writes after hashing on the device: [{sha256, pdq, quality, width, height}]."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_IMAGES * 400)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> list[DeviceHash]:
+        text = super().clean(value)
+        if not text:
+            if self.required:
+                raise forms.ValidationError(_("Choose your images and let this page hash them first."),
+                                            code="required")
+            return []
+        try:
+            items = json.loads(text)
+        except ValueError:
+            raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
+                                        code="invalid") from None
+        if not isinstance(items, list) or not items:
+            raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
+                                        code="invalid")
+        if len(items) > MAX_IMAGES:
+            raise forms.ValidationError(
+                _("Choose at most %(limit)d images at a time.") % {"limit": MAX_IMAGES}, code="too-many")
+        hashes: list[DeviceHash] = []
+        seen: set[str] = set()
+        for item in items:
+            device_hash = self._one(item)
+            if device_hash.sha256 not in seen:
+                seen.add(device_hash.sha256)
+                hashes.append(device_hash)
+        return hashes
+
+    @staticmethod
+    def _one(item: Any) -> DeviceHash:
+        bad = forms.ValidationError(_("The hashes from this page could not be read. Try again."), code="invalid")
+        if not isinstance(item, dict):
+            raise bad
+        sha256 = str(item.get("sha256") or "").lower()
+        pdq = str(item.get("pdq") or "").lower()
+        quality = item.get("quality")
+        width, height = item.get("width"), item.get("height")
+        if not _HEX64.match(sha256) or (pdq and not _HEX64.match(pdq)):
+            raise bad
+        if quality is not None and (not isinstance(quality, int) or not 0 <= quality <= 100):
+            raise bad
+        for size in (width, height):
+            if size is not None and (not isinstance(size, int) or not 0 < size < 1_000_000):
+                raise bad
+        return DeviceHash(sha256=sha256, pdq=pdq, pdq_quality=quality if pdq else None, width=width, height=height)
+
+
+class DescribedForm(forms.Form):
+    """Ties help text and errors to their inputs (aria-describedby, aria-invalid) for screen readers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if field.help_text:
+                field.widget.attrs["aria-describedby"] = f"id_{name}_help"
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            field = self.fields.get(name)
+            if field is None:
+                continue
+            described = field.widget.attrs.get("aria-describedby", "")
+            field.widget.attrs["aria-describedby"] = f"{described} id_{name}_errors".strip()
+            field.widget.attrs["aria-invalid"] = "true"
+
+
+class ReportForm(DescribedForm):
+    """What a removal request needs (TAKE IT DOWN Act): the images, where they are, good faith, a signature."""
+
+    content_kind = forms.ChoiceField(
+        label=_("What kind of image is it?"), choices=ContentKind.choices, widget=forms.RadioSelect,
+        initial=ContentKind.UNSURE)
+    urls = URLsField(
+        label=_("Where is it online?"),
+        help_text=_("Paste the web address of each page or image, one per line. You can add more later."))
+    description = forms.CharField(
+        label=_("Anything else we should know (optional)"), required=False, max_length=MAX_DESCRIPTION,
+        help_text=_("For example apps or groups where it was shared without a link. Do not write your name."),
+        widget=forms.Textarea(attrs={"rows": 3}))
+    good_faith = forms.BooleanField(
+        label=_("I believe in good faith that this image was shared without consent of the person shown, and "
+                "that what I have written is accurate."),
+        error_messages={"required": _("Tick this box to confirm. A removal request cannot be sent without it.")})
+    signature = forms.CharField(
+        label=_("Your electronic signature"), max_length=200,
+        help_text=_("Type your initials or a name you choose. It is stored encrypted and platforms are sent it "
+                    "only when the law asks for a signature."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"required": _("Type a signature: your initials or a name you choose.")})
+    contact = forms.CharField(
+        label=_("Another way to reach you (optional)"), required=False, max_length=300,
+        help_text=_("Leave empty to use only your case page. Stored encrypted; never shown to platforms."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+
+class UploadReportForm(ReportForm):
+    images = ImagesField(
+        label=_("The images"),
+        help_text=_("JPEG, PNG, WebP or GIF, up to 10 images. Location and camera details are removed before "
+                    "anything is stored."))
+
+    field_order = ["images", "content_kind", "urls", "description", "good_faith", "signature", "contact"]
+
+
+class DeviceReportForm(ReportForm):
+    device_hashes = DeviceHashesField()
+
+    field_order = ["device_hashes", "content_kind", "urls", "description", "good_faith", "signature", "contact"]
+
+
+class AccessForm(DescribedForm):
+    reference = forms.CharField(
+        label=_("Case reference"), max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}))
+    secret = forms.CharField(
+        label=_("Secret"), max_length=80, strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}))
+
+
+class ReceiptForm(forms.Form):
+    reference = forms.CharField(max_length=40)
+    secret = forms.CharField(max_length=80)
+
+
+class URLAddForm(DescribedForm):
+    urls = URLsField(label=_("More web addresses"), help_text=_("One per line."))
+
+
+class EvidenceForm(DescribedForm):
+    images = ImagesField(label=_("More images"), required=False)
+    device_hashes = DeviceHashesField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors and not cleaned.get("images") and not cleaned.get("device_hashes"):
+            raise forms.ValidationError(_("Choose at least one image."), code="required")
+        return cleaned
+
+
+class MessageForm(DescribedForm):
+    body = forms.CharField(label=_("Your message"), max_length=MAX_MESSAGE, widget=forms.Textarea(attrs={"rows": 4}),
+                           help_text=_("Moderators see this message with your case pseudonym only."))
+
+
+class WithdrawForm(DescribedForm):
+    confirm = forms.BooleanField(
+        label=_("I understand: my images will be deleted, the hashes withdrawn from every partner, and pending "
+                "requests cancelled. This cannot be undone."),
+        error_messages={"required": _("Tick this box to confirm the withdrawal.")})
+
+
+def urls_added_message(count: int) -> str:
+    return ngettext("%(count)d address added.", "%(count)d addresses added.", count) % {"count": count}
