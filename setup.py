@@ -5,12 +5,17 @@
   on large JPEGs (needs libjpeg's headers at build time: Debian's libjpeg-dev).
 """
 
+import platform
+
 from setuptools import Extension, setup
 
 _FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra"]
+# The hardware popcount instruction (every x86-64 CPU since 2008); without the flag GCC calls a slow routine.
+_POPCOUNT = ["-mpopcnt"] if platform.machine().lower() in ("x86_64", "amd64") else []
 
 setup(
     ext_modules=[
+        Extension("detection._mih", ["detection/_mih.c"], extra_compile_args=_FLAGS + _POPCOUNT),
         Extension("detection._jpegdct", ["detection/_jpegdct.c"], libraries=["jpeg", "m"], extra_compile_args=_FLAGS),
     ],
 )
