@@ -249,7 +249,11 @@ def request_document(request: RemedyRequest) -> Document:
 
 def document_text(document: Document) -> str:
     lines = [document.title, "=" * len(document.title), ""]
+    previous = "title"
     for block in document.blocks:
+        if block.kind == "paragraph" and previous == "bullet":
+            lines.append("")
+        previous = block.kind
         if block.kind == "heading":
             lines += ["", block.text, "-" * len(block.text)]
         elif block.kind == "bullet":
@@ -277,7 +281,7 @@ def _latin1(text: str) -> str:
 
 def document_pdf(document: Document) -> bytes:
     from fpdf import FPDF
-    from fpdf.enums import WrapMode, XPos, YPos
+    from fpdf.enums import XPos, YPos
 
     reference = document.facts.get("reference", "")
 
@@ -296,8 +300,9 @@ def document_pdf(document: Document) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
     pdf.set_font("Helvetica", style="B", size=16)
-    pdf.multi_cell(0, 8, _latin1(document.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 8, _latin1(document.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
     pdf.ln(3)
+    previous = "title"
     for block in document.blocks:
         text = _latin1(block.text)
         if block.kind == "heading":
@@ -308,11 +313,15 @@ def document_pdf(document: Document) -> bytes:
         elif block.kind == "bullet":
             pdf.set_font("Helvetica", size=10)
             pdf.set_x(pdf.l_margin + 4)
-            pdf.multi_cell(0, 5.2, "- " + text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, wrapmode=WrapMode.CHAR)
+            # Word wrapping; fpdf2 still breaks a single token wider than the line (a long URL or hash).
+            pdf.multi_cell(0, 5.2, "- " + text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         else:
+            if previous == "bullet":
+                pdf.ln(2)
             pdf.set_font("Helvetica", size=10)
-            pdf.multi_cell(0, 5.2, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.multi_cell(0, 5.2, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
             pdf.ln(2)
+        previous = block.kind
     return bytes(pdf.output())
 
 
