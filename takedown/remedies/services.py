@@ -145,7 +145,7 @@ def remedy_request_deliver(*, request_id: uuid.UUID, attempt: int) -> bool:
     """Deliver one send attempt (the outbox task calls this). False when it was done already or is moot."""
     actor = Actor.system()
     with transaction.atomic():
-        request = (RemedyRequest.objects.select_for_update().select_related("case", "host")
+        request = (RemedyRequest.objects.select_for_update(of=("self",)).select_related("case", "host")
                    .filter(id=request_id).first())
         if request is None or request.send_count >= attempt or request.state not in OPEN_STATES:
             return False
@@ -212,7 +212,8 @@ def _blocking_activate(request: RemedyRequest) -> None:
 def remedy_request_send(*, request: RemedyRequest, actor: Actor) -> RemedyRequest:
     """A moderator sends (or re-sends) a request. Web-form requests are recorded as sent by the moderator."""
     with transaction.atomic():
-        request = RemedyRequest.objects.select_for_update().select_related("case", "host").get(pk=request.pk)
+        request = (RemedyRequest.objects.select_for_update(of=("self",)).select_related("case", "host")
+                   .get(pk=request.pk))
         if request.state not in OPEN_STATES:
             raise RemedyError("this request is closed")
         if not _sendable(request):
