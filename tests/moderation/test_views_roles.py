@@ -4,9 +4,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from takedown.core.audit import Actor
 from takedown.moderation.models import ItemKind
 from takedown.moderation.services import moderation_claim, moderation_item_open
-from takedown.core.audit import Actor
 from takedown.remedies.models import RemedyRequest
 from takedown.remedies.services import remedies_generate_for_case
 from tests.remedies.factory import case_make, confirm, host_make
