@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Case as Case_
+from django.db.models import IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from takedown.cases.models import Case
@@ -14,8 +15,11 @@ from takedown.remedies.models import RemedyRequest, RequestKind, RequestState
 
 
 def remedies_for_case(case: Case) -> QuerySet[RemedyRequest]:
+    """Removal first (it has the statutory clock), then blocking, then de-linking."""
+    rank = Case_(*(When(kind=kind, then=Value(i)) for i, kind in enumerate(RequestKind.values)),
+                 output_field=IntegerField())
     return (RemedyRequest.objects.filter(case=case).select_related("host").prefetch_related("events")
-            .order_by("kind", "created_at"))
+            .annotate(kind_rank=rank).order_by("kind_rank", "created_at"))
 
 
 @dataclass(frozen=True)

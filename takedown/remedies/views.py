@@ -25,8 +25,10 @@ staff = staff_required(MODERATOR, ADMIN)
 
 class OutcomeForm(forms.Form):
     state = forms.ChoiceField(choices=[(s, s.label) for s in (RequestState.ACKNOWLEDGED, RequestState.COMPLIED,
-                                                               RequestState.REFUSED)])
-    note = forms.CharField(required=False, max_length=500)
+                                                               RequestState.REFUSED)],
+                              widget=forms.Select(attrs={"aria-label": "What the host did"}))
+    note = forms.CharField(required=False, max_length=500,
+                           widget=forms.TextInput(attrs={"aria-label": "Note (optional)", "placeholder": "note"}))
 
 
 @require_GET
