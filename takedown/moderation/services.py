@@ -63,13 +63,17 @@ def _ever_opened(case_id: uuid.UUID, kind: str, subject: str) -> bool:
 
 
 def detector_flagged(analysis: object) -> bool:
-    """Whether the detector's stored verdict (CaseImage.analysis, issue 9) asks for a moderator's eye."""
+    """Whether the stored verdict (CaseImage.analysis, detection.verdict's `as_dict`) asks for a moderator's eye.
+
+    Generated, likely generated and conflicting evidence are flagged; so is any verdict that supports a
+    "digital forgery" claim.
+    """
     if not isinstance(analysis, dict):
         return False
-    if analysis.get("flagged") is True:
+    if analysis.get("supports_digital_forgery") is True or analysis.get("flagged") is True:
         return True
-    verdict = str(analysis.get("verdict", "")).lower()
-    return verdict in {"synthetic", "likely_synthetic", "generated", "flag"}
+    label = str(analysis.get("label") or analysis.get("verdict") or "").lower()
+    return label in {"generated", "likely_generated", "conflicting_evidence", "synthetic", "likely_synthetic"}
 
 
 def moderation_queue_sync(*, now: datetime | None = None) -> int:

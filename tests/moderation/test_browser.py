@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 
 import pytest
@@ -25,12 +24,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("Debian chromium is not installed (./test installs it with apt-get)")
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # monkeypatch restores the environment: a leaked flag would fail `check --deploy` in later tests.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

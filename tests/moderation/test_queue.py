@@ -32,8 +32,11 @@ def test_sync_fills_every_queue_once() -> None:
     messaged = case_make(status=CaseStatus.NEEDS_INFO)
     Message.objects.create(case=messaged, author=Message.Author.VICTIM, body="here is more")
     flagged = case_make(images=0)
-    image_add(flagged, seed=5, analysis={"verdict": "likely_synthetic", "score": 0.93, "explanation": "NPR"})
-    image_add(flagged, seed=6, analysis={"verdict": "likely_real", "score": 0.1})
+    # The shape detection.verdict.Verdict.as_dict() stores.
+    image_add(flagged, seed=5, analysis={"version": 1, "label": "likely_generated", "supports_digital_forgery": True,
+                                         "reasons": ["detector score 0.93 at or above 0.5"], "limits": []})
+    image_add(flagged, seed=6, analysis={"version": 1, "label": "no_evidence_of_generation",
+                                         "supports_digital_forgery": False, "reasons": [], "limits": []})
     matched = confirm(case_make())
     CaseURL.objects.create(case=matched, url="https://elsewhere.example/z", host="elsewhere.example",
                            source=CaseURL.Source.MATCH)
