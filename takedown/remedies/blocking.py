@@ -9,7 +9,8 @@ from takedown.cases.models import Case
 
 
 class BankUnavailable(RuntimeError):
-    """The hash bank cannot take the case's hashes yet; the send task fails and the outbox retries it."""
+    """The hash bank cannot take the case's hashes: the request stays a draft, and "Send" on the case page (or
+    a later confirmation of the case) tries again."""
 
 
 def case_hashes_activate(*, case: Case) -> int:

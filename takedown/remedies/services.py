@@ -157,7 +157,13 @@ def remedy_request_deliver(*, request_id: uuid.UUID, attempt: int) -> bool:
             _partner_notify(request)
             note = "published to the partner through the API"
         elif request.channel == Channel.HASH_BANK:
-            _blocking_activate(request)
+            from takedown.remedies.blocking import BankUnavailable
+
+            try:
+                _blocking_activate(request)
+            except BankUnavailable as exc:
+                logger.warning("blocking request %s not sent: %s", request.id, exc)
+                return False
             note = "the case's hashes are Active in the hash bank"
         else:
             return False  # web forms are submitted by a moderator, who then records it

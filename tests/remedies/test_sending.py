@@ -145,3 +145,13 @@ def test_withdrawal_cancels_open_requests_and_erases_their_urls() -> None:
     assert all(r.urls == [] for r in RemedyRequest.objects.filter(case=case))
     with time_machine.travel(timezone.now() + timedelta(hours=49), tick=False):
         assert remedies_clock_tick().overdue == 0
+
+
+def test_blocking_stays_a_draft_while_no_hash_bank_takes_the_hashes() -> None:
+    # detection.bank (issue 4) is not part of this build yet: blocking must not claim to be sent.
+    host_make("pics.example")
+    case = confirm(case_make())
+    _generate(case)
+    blocking = RemedyRequest.objects.get(case=case, kind=RequestKind.BLOCKING)
+    assert blocking.state == RequestState.DRAFT and blocking.sent_at is None
+    assert not blocking.events.filter(action="sent").exists()
