@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "detection",
     "takedown.core",
     "takedown.cases",
+    "takedown.remedies",
+    "takedown.moderation",
     "victims",
 ]
 
@@ -167,6 +169,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-relay": {"task": "core.outbox_relay", "schedule": 10.0},
     "worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 30.0},
     "outbox-prune": {"task": "core.outbox_prune", "schedule": crontab(minute=17)},
+    # The 48-hour removal clocks: escalate at 24 and 40 hours, mark overdue at 48 (takedown.remedies).
+    "remedies-clock": {"task": "remedies.clock_tick", "schedule": 300.0},
+    "moderation-queue-sync": {"task": "moderation.queue_sync", "schedule": 60.0},
 }
 # Seconds an undispatched outbox row waits before the periodic relay takes it over from the after-commit path.
 OUTBOX_RELAY_GRACE_SECONDS = envint("OUTBOX_RELAY_GRACE_SECONDS", 5)
@@ -293,11 +298,26 @@ LOGGING = {
         "django.server": {"level": "WARNING" if TESTING else "INFO"},
     },
 }
-DEMO_DATA_STEPS: list[str] = ["victims.demo.demo_case"]
+# --- Moderation and remedies -------------------------------------------------------------------------------
+# How long a moderator's claim on a review item lasts before another moderator may take it.
+MODERATION_CLAIM_SECONDS = envint("MODERATION_CLAIM_SECONDS", 900)
+# Target time to a first decision on a new report; orders the queue alongside the statutory deadlines.
+MODERATION_REVIEW_TARGET_HOURS = envint("MODERATION_REVIEW_TARGET_HOURS", 24)
+# A rejection takes effect only after a second moderator agrees.
+MODERATION_SECOND_REVIEW = envbool("MODERATION_SECOND_REVIEW", False)
+# Who signs removal requests as the person's authorised agent, and where hosts reply (the Act's contact element).
+REMEDIES_OPERATOR_NAME = env("REMEDIES_OPERATOR_NAME", "Takedown operator")
+REMEDIES_OPERATOR_EMAIL = env("REMEDIES_OPERATOR_EMAIL", DEFAULT_FROM_EMAIL)
+REMEDIES_OPERATOR_ADDRESS = env("REMEDIES_OPERATOR_ADDRESS")
+# Hosts missing from the directory get requests at abuse@<domain> (RFC 2142) instead of waiting for a moderator.
+REMEDIES_FALLBACK_ABUSE_MAILBOX = envbool("REMEDIES_FALLBACK_ABUSE_MAILBOX", True)
+
+
+DEMO_DATA_STEPS: list[str] = ["victims.demo.demo_case", "takedown.remedies.demo.remedies_demo_data"]
 # Hooks other apps fill (dotted paths; see victims.services and victims.status for their signatures).
-CASE_QUEUED_HOOKS: list[str] = []
-CASE_WITHDRAW_HOOKS: list[str] = []
-CASE_REMEDY_PROVIDERS: list[str] = []
+CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
+CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
+CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
 # In development and tests WhiteNoise serves straight from the apps' static folders (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING

@@ -11,5 +11,7 @@ admin.site.register(AuditEvent, AuditEventAdmin)
 urlpatterns = [
     path("", include("takedown.core.urls")),
     path("", include("victims.urls")),
+    path("", include("takedown.moderation.urls")),
+    path("", include("takedown.remedies.urls")),
     path("admin/", admin.site.urls),
 ]

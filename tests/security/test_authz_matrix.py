@@ -47,6 +47,7 @@ MATRIX: dict[str, Row] = {
 }
 # Whole namespaces whose every route inherits the row of one representative (the Django admin's model pages).
 GROUPS: dict[str, str] = {"admin:": "admin:index"}
+MATRIX.update(__import__("tests.moderation.authz_rows", fromlist=["rows"]).rows(Row))  # issue 7: console, remedies
 
 
 def _walk(patterns: list[URLPattern | URLResolver], namespace: str = "") -> Iterator[str]:

@@ -1,0 +1,307 @@
+"""The moderator console: views translate requests into service calls and render the results."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from takedown.cases.models import CaseImage
+from takedown.core.audit import Actor, audit_record
+from takedown.core.evidence import evidence_get
+from takedown.core.roles import ADMIN, MODERATOR, staff_required
+from takedown.moderation.forms import DecideForm, ReplyForm, SecondReviewForm
+from takedown.moderation.models import DECIDABLE_KINDS, ItemKind, ReviewItem
+from takedown.moderation.selectors import case_review, queue_counts, queue_items
+from takedown.moderation.services import (
+    ClaimError,
+    ModerationError,
+    moderation_case_open,
+    moderation_claim,
+    moderation_claim_check,
+    moderation_claim_next,
+    moderation_decide,
+    moderation_image_reveal,
+    moderation_item_done,
+    moderation_queue_sync,
+    moderation_release,
+    moderation_reply,
+    moderation_second_review,
+)
+from takedown.moderation.transparency import transparency_chart_svg, transparency_csv, transparency_report
+from takedown.remedies.models import RequestState
+
+staff = staff_required(MODERATOR, ADMIN)
+
+
+def _user(request: HttpRequest) -> User:
+    # staff_required lets only signed-in staff through; this narrows the type and guards against misuse.
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+REVEAL_SESSION_KEY = "moderation_revealed_image"
+# A revealed image goes back behind its shield after this many seconds, or when another one is revealed.
+REVEAL_SECONDS = 120
+SHIELD_MAX_SIDE = 480
+
+
+@require_GET
+@staff
+def queue(request: HttpRequest) -> HttpResponse:
+    moderation_queue_sync()
+    kind = request.GET.get("kind", "")
+    if kind and kind not in ItemKind.values:
+        return HttpResponseBadRequest(_("Unknown queue."))
+    with_actor = Actor.for_user(request.user)
+    audit_record(actor=with_actor, action="moderation.queue_view", detail={"kind": kind})
+    counts = queue_counts()
+    return render(request, "moderation/queue.html", {
+        "items": queue_items(kind=kind)[:200],
+        "kinds": [(value, label, counts[value]) for value, label in ItemKind.choices],
+        "kind": kind,
+        "now": timezone.now(),
+    })
+
+
+@require_POST
+@staff
+def claim_next(request: HttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind", "")
+    if kind and kind not in ItemKind.values:
+        return HttpResponseBadRequest(_("Unknown queue."))
+    item = moderation_claim_next(user=_user(request), kinds=[kind] if kind else ())
+    if item is None:
+        messages.info(request, _("Nothing left to claim in this queue."))
+        return redirect("moderation-queue")
+    return redirect("moderation-review", item_id=item.id)
+
+
+@require_POST
+@staff
+def claim(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    try:
+        item = moderation_claim(item_id=item_id, user=_user(request))
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ClaimError as exc:
+        messages.error(request, str(exc))
+        return redirect("moderation-queue")
+    return redirect("moderation-review", item_id=item.id)
+
+
+def _claim_error(request: HttpRequest, exc: ModerationError) -> HttpResponse:
+    messages.error(request, str(exc))
+    return redirect("moderation-queue")
+
+
+@require_POST
+@staff
+def release(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    try:
+        moderation_release(item_id=item_id, user=_user(request))
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ClaimError as exc:
+        return _claim_error(request, exc)
+    return redirect("moderation-queue")
+
+
+def _revealed_image(request: HttpRequest) -> str | None:
+    entry = request.session.get(REVEAL_SESSION_KEY)
+    if not isinstance(entry, dict) or entry.get("until", 0) < time.time():
+        return None
+    return str(entry.get("image"))
+
+
+@require_GET
+@staff
+def review(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    try:
+        item = moderation_case_open(item_id=item_id, user=_user(request))
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ClaimError as exc:
+        return _claim_error(request, exc)
+    data = case_review(item.case)
+    return render(request, "moderation/review.html", {
+        "item": item,
+        "review": data,
+        "revealed": _revealed_image(request),
+        "decidable": item.kind in DECIDABLE_KINDS,
+        "decide_form": DecideForm(),
+        "reply_form": ReplyForm(),
+        "second_review_form": SecondReviewForm(),
+        "confirmed": item.case.status == "confirmed",
+        "open_states": [RequestState.DRAFT, RequestState.SENT, RequestState.ACKNOWLEDGED],
+    })
+
+
+@require_POST
+@staff
+def reveal(request: HttpRequest, item_id: uuid.UUID, image_id: uuid.UUID) -> HttpResponse:
+    try:
+        image = moderation_image_reveal(item_id=item_id, image_id=image_id, user=_user(request))
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ModerationError as exc:
+        return _claim_error(request, exc)
+    # One image at a time: revealing another puts the previous one back behind its shield.
+    request.session[REVEAL_SESSION_KEY] = {"image": str(image.id), "until": time.time() + REVEAL_SECONDS}
+    return redirect(reverse("moderation-review", kwargs={"item_id": item_id}) + f"#image-{image.id}")
+
+
+@require_POST
+@staff
+def shield(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    request.session.pop(REVEAL_SESSION_KEY, None)
+    return redirect("moderation-review", item_id=item_id)
+
+
+@require_GET
+@staff
+def image(request: HttpRequest, item_id: uuid.UUID, image_id: uuid.UUID) -> HttpResponse:
+    """The image, re-encoded (no metadata): blurred and grey unless this moderator revealed it just now."""
+    from PIL import Image, ImageFilter, ImageOps
+
+    try:
+        item = moderation_claim_check(item_id=item_id, user=_user(request))
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ClaimError:
+        return HttpResponse(status=403)
+    case_image = CaseImage.objects.filter(id=image_id, case_id=item.case_id).exclude(blob_name="").first()
+    if case_image is None:
+        raise Http404
+    revealed = _revealed_image(request) == str(case_image.id)
+    try:
+        opened = Image.open(io.BytesIO(evidence_get(case_image.blob_name)))
+        picture: Image.Image = ImageOps.exif_transpose(opened).convert("RGB")
+    except Exception as exc:
+        raise Http404 from exc
+    if revealed:
+        audit_record(actor=Actor.for_user(request.user), action="moderation.image_view", case_id=item.case_id,
+                     object_type="case_image", object_id=case_image.id, detail={"revealed": True})
+    else:
+        # The shield is applied here too, not only by CSS: unrevealed pixels never reach the browser.
+        picture.thumbnail((SHIELD_MAX_SIDE, SHIELD_MAX_SIDE))
+        picture = ImageOps.grayscale(picture).filter(ImageFilter.GaussianBlur(radius=max(picture.size) / 18))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    response = HttpResponse(out.getvalue(), content_type="image/png")
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@require_POST
+@staff
+def decide(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    form = DecideForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a decision."))
+        return redirect("moderation-review", item_id=item_id)
+    try:
+        item = ReviewItem.objects.get(id=item_id)
+        moderation_decide(item_id=item_id, user=_user(request),
+                          decision=form.cleaned_data["decision"], reason=form.cleaned_data["reason"],
+                          message=form.cleaned_data["message"])
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ClaimError as exc:
+        return _claim_error(request, exc)
+    except ModerationError as exc:
+        messages.error(request, str(exc))
+        return redirect("moderation-review", item_id=item_id)
+    request.session.pop(REVEAL_SESSION_KEY, None)
+    if form.cleaned_data["decision"] == "confirm":
+        messages.success(request, _("Confirmed. The requests below were generated."))
+        return redirect("remedies-case", case_id=item.case_id)
+    messages.success(request, _("Decision recorded."))
+    return redirect("moderation-queue")
+
+
+@require_POST
+@staff
+def second_review(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    form = SecondReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose to uphold or overturn the rejection."))
+        return redirect("moderation-review", item_id=item_id)
+    try:
+        moderation_second_review(item_id=item_id, user=_user(request),
+                                 approve=form.cleaned_data["verdict"] == "uphold", note=form.cleaned_data["note"])
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ClaimError as exc:
+        return _claim_error(request, exc)
+    except ModerationError as exc:
+        messages.error(request, str(exc))
+        return redirect("moderation-review", item_id=item_id)
+    messages.success(request, _("Second review recorded."))
+    return redirect("moderation-queue")
+
+
+@require_POST
+@staff
+def reply(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Write a reply."))
+        return redirect("moderation-review", item_id=item_id)
+    try:
+        item = moderation_claim_check(item_id=item_id, user=_user(request))
+        moderation_reply(item_id=item_id, user=_user(request), body=form.cleaned_data["body"])
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ModerationError as exc:
+        return _claim_error(request, exc)
+    messages.success(request, _("Reply sent."))
+    if item.kind == ItemKind.VICTIM_MESSAGE:
+        return redirect("moderation-queue")
+    return redirect("moderation-review", item_id=item_id)
+
+
+@require_POST
+@staff
+def item_done(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    try:
+        moderation_item_done(item_id=item_id, user=_user(request))
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ModerationError as exc:
+        return _claim_error(request, exc)
+    return redirect("moderation-queue")
+
+
+@require_GET
+@staff
+def transparency(request: HttpRequest) -> HttpResponse:
+    report = transparency_report()
+    audit_record(actor=Actor.for_user(request.user), action="transparency.view")
+    return render(request, "moderation/transparency.html", {
+        "report": report,
+        # Built from numbers and escaped platform names only (see transparency_chart_svg).
+        "chart": mark_safe(transparency_chart_svg(report)),  # noqa: S308
+        "request_states": RequestState.choices,
+    })
+
+
+@require_GET
+@staff
+def transparency_csv_view(request: HttpRequest) -> HttpResponse:
+    report = transparency_report()
+    audit_record(actor=Actor.for_user(request.user), action="transparency.export")
+    response = HttpResponse(transparency_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="transparency.csv"'
+    return response

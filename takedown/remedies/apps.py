@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class RemediesConfig(AppConfig):
+    name = "takedown.remedies"
+    label = "remedies"
+    verbose_name = "Remedies"
+
+    def ready(self) -> None:
+        from takedown.remedies.partner_feedback import partner_hooks_connect
+
+        partner_hooks_connect()

@@ -1,0 +1,18 @@
+"""Blocking: a confirmed case's hashes become Active in the hash bank, which partners sync and look up.
+
+The bank belongs to `detection` (issue 4); this module is the one place remedies touches it.
+"""
+
+from __future__ import annotations
+
+from takedown.cases.models import Case
+
+
+class BankUnavailable(RuntimeError):
+    """The hash bank cannot take the case's hashes: the request stays a draft, and "Send" on the case page (or
+    a later confirmation of the case) tries again."""
+
+
+def case_hashes_activate(*, case: Case) -> int:
+    """Make every hash of the case Active in the bank; returns how many entries changed."""
+    raise BankUnavailable("the hash bank (detection.bank) is not installed in this build")

@@ -1,0 +1,167 @@
+"""Remedies: the host directory and the requests that carry Citron's three injunctive remedies.
+
+A confirmed case yields one removal request per host where its imagery appears, one blocking request (the case's
+hashes made Active in the hash bank, which partners sync) and one de-linking request per search engine. A request
+stores what it was about (its URLs, a snapshot) and what happened to it, each step with its time; its documents
+(PDF, text, JSON) are rendered from the case on demand by one code path (takedown.remedies.documents).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from takedown.cases.models import Case
+
+# The TAKE IT DOWN Act gives a covered platform 48 hours from receipt; we escalate before it runs out.
+STATUTORY_HOURS = 48
+ESCALATION_HOURS = (24, 40)
+
+# Member states of the EU, by ISO 3166-1 alpha-2 code ("EL" is the EU's own code for Greece).
+EU_COUNTRIES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR EL IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+)
+
+
+class HostKind(models.TextChoices):
+    HOST = "host", _("Hosting service or platform")
+    SEARCH_ENGINE = "search_engine", _("Search engine")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email to the abuse contact")
+    PARTNER = "partner", _("Partner API")
+    WEB_FORM = "web_form", _("The host's own web form (sent by a moderator)")
+    HASH_BANK = "hash_bank", _("Hash bank (partners sync it)")
+
+
+class Host(models.Model):
+    """One entry of the host directory, keyed by registrable domain (e.g. example.co.uk)."""
+
+    class ContactSource(models.TextChoices):
+        DIRECTORY = "directory", _("Curated directory entry")
+        RFC2142 = "rfc2142", _("Standard abuse@ mailbox (RFC 2142), not verified")
+        NONE = "none", _("No contact known")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    domain = models.CharField(max_length=253, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=HostKind.choices, default=HostKind.HOST)
+    abuse_email = models.EmailField(blank=True)
+    web_form_url = models.URLField(blank=True)
+    contact_source = models.CharField(max_length=16, choices=ContactSource.choices, default=ContactSource.NONE)
+    # ISO 3166-1 alpha-2 code of the country whose law governs the host, or "EU"; blank when unknown.
+    jurisdiction = models.CharField(max_length=2, blank=True)
+    # The DSA applies to services offered in the Union wherever the provider is established (Art. 2(1)).
+    offers_services_in_eu = models.BooleanField(default=False)
+    # The id of a partner platform (takedown.partners) that takes requests through the API instead of email.
+    partner_id = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("domain",)
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def dsa_applies(self) -> bool:
+        return self.offers_services_in_eu or self.jurisdiction.upper() in EU_COUNTRIES | {"EU"}
+
+
+class RequestKind(models.TextChoices):
+    REMOVAL = "removal", _("Removal")
+    BLOCKING = "blocking", _("Blocking")
+    DELINKING = "delinking", _("De-linking")
+
+
+class RequestState(models.TextChoices):
+    DRAFT = "draft", _("Not sent yet")
+    SENT = "sent", _("Sent")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    COMPLIED = "complied", _("Done")
+    REFUSED = "refused", _("Refused")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STATES = (RequestState.DRAFT, RequestState.SENT, RequestState.ACKNOWLEDGED)
+FINAL_STATES = (RequestState.COMPLIED, RequestState.REFUSED, RequestState.CANCELLED)
+
+
+class RemedyRequest(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="remedy_requests")
+    kind = models.CharField(max_length=16, choices=RequestKind.choices)
+    # Blocking goes to the hash bank, not to one host.
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, null=True, blank=True, related_name="requests")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    state = models.CharField(max_length=16, choices=RequestState.choices, default=RequestState.DRAFT,
+                             db_index=True)
+    # What the request was about, as generated: it must not change under a request that was already sent.
+    urls = models.JSONField(default=list, blank=True)
+    dsa_notice = models.BooleanField(default=False)
+    priority = models.PositiveSmallIntegerField(default=0)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    send_count = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    complied_at = models.DateTimeField(null=True, blank=True)
+    refused_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    overdue_at = models.DateTimeField(null=True, blank=True)
+    outcome_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ("kind", "created_at")
+        # A host may get a second removal request for URLs found after the first was sent; blocking is one per
+        # case (re-running it re-activates every hash of the case).
+        constraints = [
+            models.UniqueConstraint(fields=("case", "kind"), condition=models.Q(host__isnull=True),
+                                    name="remedy_one_hostless_per_case_kind"),
+        ]
+        indexes = [models.Index(fields=("state", "deadline_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
+
+    @property
+    def recipient_label(self) -> str:
+        if self.host is not None:
+            return self.host.name
+        return str(_("Hash bank and every partner platform"))
+
+    @property
+    def has_statutory_clock(self) -> bool:
+        return self.kind == RequestKind.REMOVAL
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def hours_left(self, now: datetime) -> float | None:
+        if self.deadline_at is None or not self.is_open:
+            return None
+        return (self.deadline_at - now) / timedelta(hours=1)
+
+
+class RequestEvent(models.Model):
+    """One step in a request's life (created, sent, re-sent, escalated, acknowledged, ...), for the timeline."""
+
+    request = models.ForeignKey(RemedyRequest, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    action = models.CharField(max_length=32)
+    actor_kind = models.CharField(max_length=16)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ("at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,67 @@
+"""The operator's transparency report: counts, median and p90 time to removal per platform, CSV and SVG chart."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from takedown.core.audit import Actor
+from takedown.moderation.transparency import percentile, transparency_chart_svg, transparency_report
+from takedown.remedies.models import RemedyRequest, RequestKind
+from takedown.remedies.services import remedies_generate_for_case, remedy_request_update
+from tests.remedies.factory import case_make, confirm, host_make
+
+pytestmark = pytest.mark.django_db
+
+
+def test_nearest_rank_percentile() -> None:
+    values = [float(v) for v in range(1, 11)]
+    assert percentile(values, 0.5) == 5 and percentile(values, 0.9) == 9
+    assert percentile([7.0], 0.9) == 7 and percentile([], 0.5) is None
+
+
+def _removed_after(host: str, hours: list[float]) -> None:
+    for h in hours:
+        case = confirm(case_make(urls=[(f"https://{host}/{h}", host)]))
+        remedies_generate_for_case(case=case, actor=Actor.system())
+        removal = RemedyRequest.objects.get(case=case, kind=RequestKind.REMOVAL)
+        sent = timezone.now() - timedelta(days=5)
+        RemedyRequest.objects.filter(id=removal.id).update(state="sent", sent_at=sent,
+                                                           deadline_at=sent + timedelta(hours=48))
+        removal.refresh_from_db()
+        remedy_request_update(request=removal, state="complied", actor=Actor.system(), at=sent + timedelta(hours=h))
+
+
+def test_report_counts_and_timings() -> None:
+    host_make("fast.example", name="Fast")
+    host_make("slow.example", name="Slow")
+    _removed_after("fast.example", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    _removed_after("slow.example", [30, 50, 70])
+    case_make()  # one new report
+    report = transparency_report()
+    timings = {t.platform: t for t in report.platforms}
+    assert timings["Fast"].median_hours == pytest.approx(5) and timings["Fast"].p90_hours == pytest.approx(9)
+    assert timings["Slow"].median_hours == pytest.approx(50) and timings["Slow"].p90_hours == pytest.approx(70)
+    assert timings["Slow"].within_deadline == 1 and timings["Fast"].removed == 10
+    assert report.cases_by_status == {"confirmed": 13, "submitted": 1}
+    assert report.requests_by_kind_and_state["removal"]["complied"] == 13
+    assert report.requests_by_kind_and_state["delinking"]["draft"] == 26
+    svg = transparency_chart_svg(report)
+    assert svg.startswith("<svg") and "Fast" in svg and "<script" not in svg
+
+
+def test_page_and_csv(moderator_client) -> None:
+    host_make("fast.example", name="Fast <b>")
+    _removed_after("fast.example", [2, 4])
+    page = moderator_client.get(reverse("transparency")).content.decode()
+    assert "<svg" in page and "Fast &lt;b&gt;" in page and "<script>" not in page and " style=" not in page
+    response = moderator_client.get(reverse("transparency-csv"))
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["section", "key", "subkey", "value"]
+    assert ["time_to_removal_hours", "Fast <b>", "median", "2.00"] in rows
+    assert ["time_to_removal_hours", "Fast <b>", "p90", "4.00"] in rows
+    assert ["requests", "removal", "complied", "2"] in rows
