@@ -1,0 +1,128 @@
+"""Who is calling and what they may do: key authentication, scopes and per-key rate limits for DRF views.
+
+Native endpoints take `Authorization: Bearer tdk_...` (or `X-API-Key: tdk_...`). The StopNCII-compatible
+endpoints take StopNCII's two headers, `Ocp-Apim-Subscription-Key` and `x-functions-key`; the function key
+must be the one issued for that very endpoint, to the same partner as the subscription key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from takedown.core.ratelimit import ratelimit_hit
+from takedown.partners.auth import KeyGrant, KeyRejected, key_authenticate
+from takedown.partners.models import PartnerKey
+
+
+class PartnerPrincipal:
+    """Stands in for request.user: the partner a key speaks for. Never a Django user."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, grant: KeyGrant, *, rate_key_id: uuid.UUID | None = None) -> None:
+        self.grant = grant
+        # The StopNCII endpoints count requests against the subscription key, not the per-endpoint key.
+        self.rate_key_id = rate_key_id or grant.key_id
+
+    @property
+    def partner_id(self) -> uuid.UUID:
+        return self.grant.partner_id
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return self.grant.scopes
+
+    def __str__(self) -> str:
+        return f"partner {self.grant.partner_id}"
+
+
+def _failed(exc: KeyRejected) -> exceptions.AuthenticationFailed:
+    return exceptions.AuthenticationFailed(str(exc), code=exc.code)
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[PartnerPrincipal, KeyGrant] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if header:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise exceptions.AuthenticationFailed("use: Authorization: Bearer <key>", code="invalid_key")
+            plaintext = value.strip()
+        else:
+            plaintext = request.META.get("HTTP_X_API_KEY", "").strip()
+        if not plaintext:
+            return None
+        try:
+            grant = key_authenticate(plaintext, kind=PartnerKey.Kind.API)
+        except KeyRejected as exc:
+            raise _failed(exc) from None
+        return PartnerPrincipal(grant), grant
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="takedown"'
+
+
+class StopNCIIAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[PartnerPrincipal, KeyGrant] | None:
+        subscription = request.META.get("HTTP_OCP_APIM_SUBSCRIPTION_KEY", "").strip()
+        function_key = request.META.get("HTTP_X_FUNCTIONS_KEY", "").strip()
+        if not subscription and not function_key:
+            return None
+        if not subscription or not function_key:
+            raise exceptions.AuthenticationFailed(
+                "both Ocp-Apim-Subscription-Key and x-functions-key are required", code="missing_key")
+        view = request.parser_context.get("view") if request.parser_context else None
+        function = str(getattr(view, "stopncii_function", ""))
+        try:
+            subscription_grant = key_authenticate(subscription, kind=PartnerKey.Kind.STOPNCII_SUBSCRIPTION)
+            grant = key_authenticate(function_key, kind=PartnerKey.Kind.STOPNCII_FUNCTION, function=function)
+        except KeyRejected as exc:
+            raise _failed(exc) from None
+        if grant.partner_id != subscription_grant.partner_id:
+            raise exceptions.AuthenticationFailed("the function key belongs to another subscription",
+                                                  code="invalid_function_key")
+        return PartnerPrincipal(grant, rate_key_id=subscription_grant.key_id), grant
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'ApiKey header="Ocp-Apim-Subscription-Key"'
+
+
+class HasScope(BasePermission):
+    """The key must carry the view's `required_scope`."""
+
+    message = "this key may not use this endpoint"
+    code = "insufficient_scope"
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        principal = request.user
+        if not isinstance(principal, PartnerPrincipal):
+            return False
+        return str(getattr(view, "required_scope", "")) in principal.scopes
+
+
+class PartnerRateThrottle(BaseThrottle):
+    """Per-key fixed-window limit in the shared cache (atomic INCR in Redis): 429 with Retry-After."""
+
+    def __init__(self) -> None:
+        self.retry_after = 1
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        principal = request.user
+        if not isinstance(principal, PartnerPrincipal):
+            return True
+        decision = ratelimit_hit(scope="partner-api", subject=str(principal.rate_key_id),
+                                 limit=principal.grant.rate_limit_per_minute, window=60)
+        self.retry_after = decision.retry_after
+        return decision.allowed
+
+    def wait(self) -> float:
+        return float(self.retry_after)
