@@ -98,3 +98,56 @@ def draw_image(seed: int = 0, size: tuple[int, int] = (320, 240), fmt: str = "PN
 @pytest.fixture
 def drawn_image() -> Callable[..., bytes]:
     return draw_image
+
+
+# --- Whole-suite log audit ----------------------------------------------------------------------------------
+# Every log record of the whole run is captured raw (before the redacting filter) and checked at the end: the
+# code must never log a case secret, an API or webhook key, an image hash or image data, even by accident.
+# Only loggers under "tests." (which log such things on purpose to test the filter) are exempt.
+
+import logging  # noqa: E402
+import re  # noqa: E402
+
+_LEAK_PATTERNS = {
+    "case secret or key": re.compile(r"\b(?:tds|tdk|tdw)_[A-Za-z0-9_\-]{8,}"),
+    "hex digest (image hash)": re.compile(r"\b[0-9a-fA-F]{32}(?:[0-9a-fA-F]{32})?\b"),
+    "image data": re.compile(r"data:image/|\\x89PNG|\\xff\\xd8\\xff|JFIF"),
+}
+
+
+class _RawCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.leaks: list[str] = []
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("tests."):
+            return
+        self.count += 1
+        try:
+            text = record.getMessage()
+        except Exception:
+            text = str(record.msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            text += " " + repr(record.exc_info[1])
+        for label, pattern in _LEAK_PATTERNS.items():
+            if pattern.search(text):
+                self.leaks.append(f"{label} in {record.name}: {text[:160]!r}")
+
+
+_raw_capture = _RawCapture()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    logging.getLogger().handlers.insert(0, _raw_capture)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _raw_capture.leaks:
+        session.exitstatus = 1
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"LOG AUDIT FAILED: {len(_raw_capture.leaks)} log lines leak sensitive data:", red=True)
+            for leak in _raw_capture.leaks[:20]:
+                reporter.write_line("  " + leak, red=True)

@@ -52,6 +52,7 @@ def _celery_eager() -> bool:
 def _run_in_process(message: OutboxMessage) -> None:
     from takedown.celery import app
 
+    app.loader.import_default_modules()
     task = app.tasks[message.task]
     task.apply(kwargs=message.kwargs, task_id=str(message.id))
 

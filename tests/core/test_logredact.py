@@ -28,3 +28,15 @@ def test_filter_redacts_arguments_and_tracebacks(caplog: pytest.LogCaptureFixtur
         logger.exception("failed on %s", secret_hash)
     text = caplog.text
     assert secret_hash not in text and "[hex]" in text
+
+
+def test_file_paths_in_tracebacks_survive() -> None:
+    path = "/tmp/ci-clone/.venv/lib/python3.11/site-packages/takedown/core/management/commands/periodic.py"
+    assert redact(path) == path
+
+
+def test_base64_image_data_is_removed() -> None:
+    import base64
+
+    blob = base64.b64encode(bytes(range(256)) * 2).decode()
+    assert blob not in redact(f"payload {blob}")

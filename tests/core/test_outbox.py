@@ -65,3 +65,16 @@ def test_delayed_message_waits_for_its_time(settings) -> None:
     with time_machine.travel(timezone.now() + timezone.timedelta(hours=2)):
         assert outbox_relay_pending() == 1
     assert RUNS == ["later"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_periodic_command_runs_the_beat_schedule_in_process(settings) -> None:
+    from django.core.management import call_command
+
+    settings.OUTBOX_RELAY_GRACE_SECONDS = 0
+    with mock.patch("takedown.core.outbox._publish", side_effect=ConnectionError("broker down")):
+        with transaction.atomic():
+            outbox_enqueue(task="tests.record_run", kwargs={"label": "periodic"})
+    call_command("periodic", "--once")
+    assert RUNS == ["periodic"]
+    assert cache.get("worker:heartbeat")

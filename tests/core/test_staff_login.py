@@ -89,3 +89,9 @@ def test_argon2_is_the_first_production_hasher() -> None:
     from takedown import settings as production
 
     assert production.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+@pytest.mark.django_db
+def test_admin_login_page_is_the_staff_sign_in() -> None:
+    response = Client().get("/admin/login/?next=/admin/")
+    assert response.status_code == 302 and response["Location"].startswith(reverse("staff-login"))

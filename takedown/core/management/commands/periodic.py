@@ -28,6 +28,7 @@ class Command(BaseCommand):
             schedule = maybe_schedule(entry["schedule"])  # type: ignore[arg-type]
             assert isinstance(schedule, BaseSchedule)
             entries[name] = (str(entry["task"]), schedule)
+        app.loader.import_default_modules()
         last_run: dict[str, datetime] = {}
         self.stdout.write(f"periodic: {len(entries)} entries: {', '.join(sorted(entries))}")
         while True:
