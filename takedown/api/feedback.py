@@ -22,6 +22,9 @@ class FeedbackView(PartnerAPIView):
     required_scope = Scope.FEEDBACK
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "FeedbackRequest"
+
         feedback = serializers.CharField(max_length=20, help_text=" | ".join(NATIVE_FEEDBACK_VALUES))
         signal_type = serializers.CharField(required=False, max_length=20)
         hash = serializers.CharField(required=False, max_length=200)
@@ -52,6 +55,9 @@ class FeedbackView(PartnerAPIView):
             return attrs
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "FeedbackResponse"
+
         id = serializers.UUIDField()
         feedback = serializers.CharField()
         entry_id = serializers.IntegerField(allow_null=True)

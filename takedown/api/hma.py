@@ -32,6 +32,9 @@ class HMALookupView(PartnerAPIView):
     required_scope = Scope.LOOKUP
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "HMALookupRequest"
+
         signal_type = serializers.CharField(max_length=20)
         signal = serializers.CharField(max_length=200)
 

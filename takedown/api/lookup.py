@@ -54,6 +54,9 @@ class LookupView(PartnerAPIView):
     required_scope = Scope.LOOKUP
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LookupRequest"
+
         signal_type = serializers.CharField(max_length=20, help_text=SIGNAL_TYPE_HELP)
         hash = serializers.CharField(max_length=200, help_text="The hash, hexadecimal.")
         max_distance = serializers.IntegerField(required=False, help_text="pdq: 0-31 (default 31); "
@@ -75,6 +78,9 @@ class LookupView(PartnerAPIView):
             return {"signal_type": signal_type, "hash": value, "max_distance": distance}
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LookupResponse"
+
         signal_type = serializers.CharField()
         hash = serializers.CharField()
         matches = MatchSerializer(many=True)
@@ -112,6 +118,9 @@ class LookupBatchView(PartnerAPIView):
     required_scope = Scope.LOOKUP
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LookupBatchRequest"
+
         signal_type = serializers.CharField(max_length=20, help_text=SIGNAL_TYPE_HELP)
         hashes = serializers.ListField(child=serializers.CharField(max_length=200), allow_empty=False,
                                        help_text="1 to 1,000 hashes of that type, hexadecimal.")
@@ -145,6 +154,9 @@ class LookupBatchView(PartnerAPIView):
             return {"signal_type": signal_type, "hashes": clean, "max_distance": distance}
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LookupBatchResponse"
+
         signal_type = serializers.CharField()
         results = inline_serializer("BatchResult", fields={
             "hash": serializers.CharField(), "matches": MatchSerializer(many=True)}, many=True)

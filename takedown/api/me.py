@@ -25,6 +25,9 @@ class MeView(PartnerAPIView):
     permission_classes = [AnyPartner]
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "MeResponse"
+
         partner_id = serializers.UUIDField()
         partner = serializers.CharField()
         scopes = serializers.ListField(child=serializers.CharField())

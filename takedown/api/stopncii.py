@@ -93,6 +93,9 @@ class FetchHashesView(StopNCIIAPIView):
     stopncii_function = StopNCIIFunction.FETCH_HASHES
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StopNCIIFetchHashesRequest"
+
         startTimestamp = serializers.IntegerField(required=False, min_value=0, max_value=2**40)
         pageSize = serializers.IntegerField(required=False, min_value=1)
         nextPageToken = serializers.CharField(required=False, allow_blank=True, max_length=60)
@@ -103,6 +106,9 @@ class FetchHashesView(StopNCIIAPIView):
             return value
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StopNCIIFetchHashesResponse"
+
         count = serializers.IntegerField()
         nextPageToken = serializers.CharField(allow_blank=True)
         nextSetTimestamp = serializers.IntegerField()
@@ -206,6 +212,9 @@ class SubmitFeedbackView(StopNCIIAPIView):
     stopncii_function = StopNCIIFunction.SUBMIT_FEEDBACK
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StopNCIISubmitFeedbackRequest"
+
         class HashFeedback(_CSPFeedbackInput):
             hashValue = serializers.CharField(max_length=100)
 
@@ -219,6 +228,9 @@ class SubmitFeedbackView(StopNCIIAPIView):
             return _count_check(attrs, "hashFeedbacks")
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StopNCIISubmitFeedbackResponse"
+
         count = serializers.IntegerField()
         accepted = serializers.IntegerField()
         unknownHashes = serializers.ListField(child=serializers.CharField())
@@ -259,6 +271,9 @@ class SubmitHashesView(StopNCIIAPIView):
     stopncii_function = StopNCIIFunction.SUBMIT_HASHES
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StopNCIISubmitHashesRequest"
+
         class HashRecord(serializers.Serializer):
             lastModtimestamp = serializers.IntegerField(required=False)
             signalType = serializers.CharField(max_length=60)
@@ -287,6 +302,9 @@ class SubmitHashesView(StopNCIIAPIView):
             return _count_check(attrs, "hashRecords")
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StopNCIISubmitHashesResponse"
+
         count = serializers.IntegerField()
         accepted = serializers.IntegerField()
 

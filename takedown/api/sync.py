@@ -61,6 +61,9 @@ class HashChangesView(PartnerAPIView):
     required_scope = Scope.FETCH
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "HashChangesRequest"
+
         since = serializers.CharField(required=False, max_length=40)
         cursor = serializers.CharField(required=False, allow_blank=True, max_length=60)
         limit = serializers.IntegerField(required=False)
@@ -92,6 +95,9 @@ class HashChangesView(PartnerAPIView):
             return out
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "HashChangesResponse"
+
         changes = serializers.ListField(child=serializers.DictField())
         has_more = serializers.BooleanField()
         next_cursor = serializers.CharField(allow_blank=True)
