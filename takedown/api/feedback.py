@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -29,7 +30,13 @@ class FeedbackView(PartnerAPIView):
         signal_type = serializers.CharField(required=False, max_length=20)
         hash = serializers.CharField(required=False, max_length=200)
         removal_request_id = serializers.UUIDField(required=False)
-        note = serializers.CharField(required=False, allow_blank=True, max_length=1000, trim_whitespace=True)
+        note = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True)
+
+        def validate_note(self, value: str) -> str:
+            if len(value) > settings.PARTNER_FEEDBACK_NOTE_MAX:
+                raise serializers.ValidationError(
+                    f"a note is at most {settings.PARTNER_FEEDBACK_NOTE_MAX} characters", code="note_too_long")
+            return value
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             if attrs["feedback"] not in NATIVE_FEEDBACK_VALUES:
