@@ -336,7 +336,9 @@ LOGGING = {
         "django.server": {"level": "WARNING" if TESTING else "INFO"},
     },
 }
-DEMO_DATA_STEPS: list[str] = []
+DEMO_DATA_STEPS: list[str] = [
+    "takedown.partners.demo.demo_partners",
+]
 # In development and tests WhiteNoise serves straight from the apps' static folders (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING

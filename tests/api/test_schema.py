@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -60,7 +62,18 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 
 
 @pytest.fixture
-def stocked_bank(memory_bank):
+def wsgi_keeps_test_connection():
+    """Calls go through the raw WSGI app, which closes the database connection at the end of each request and
+    so would end the test's transaction; Django's own test client switches this off the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def stocked_bank(memory_bank, wsgi_keeps_test_connection):
     memory_bank.add(signal_type="pdq", value="f" * 64, labels=["deepfake"], quality=90)
     memory_bank.add(signal_type="md5", value="e" * 32, status="Withdrawn")
     return memory_bank
