@@ -122,11 +122,13 @@ class LookupBatchView(PartnerAPIView):
             ref_name = "LookupBatchRequest"
 
         signal_type = serializers.CharField(max_length=20, help_text=SIGNAL_TYPE_HELP)
-        hashes = serializers.ListField(child=serializers.CharField(max_length=200), allow_empty=False,
+        hashes = serializers.ListField(child=serializers.CharField(max_length=200),
                                        help_text="1 to 1,000 hashes of that type, hexadecimal.")
         max_distance = serializers.IntegerField(required=False, help_text="as for a single lookup")
 
         def validate_hashes(self, value: list[str]) -> list[str]:
+            if not value:
+                raise serializers.ValidationError("send at least one hash", code="empty_batch")
             if len(value) > settings.PARTNER_BATCH_MAX:
                 raise serializers.ValidationError(
                     f"at most {settings.PARTNER_BATCH_MAX} hashes a call", code="batch_too_large")

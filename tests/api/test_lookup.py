@@ -171,7 +171,9 @@ def test_bad_batches(client, settings) -> None:
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_hash"
     assert "hashes[1]" in response.json()["error"]["fields"]
     response = post({"signal_type": "pdq", "hashes": []}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["error"]["code"] == "empty_batch"
+    response = post({"signal_type": "pdq", "hashes": ["ab" * 32] * 40_000}, format="json")  # over 2 MB
+    assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
     response = post({"signal_type": "bmp", "hashes": ["ab" * 32]}, format="json")
     assert response.json()["error"]["code"] == "unknown_signal_type"
     response = post('{"signal_type": "pdq", "hashes": [', content_type="application/json")
