@@ -50,6 +50,38 @@ MATCH_EXAMPLE = {"entry_id": 4182, "distance": 3, "status": "Active", "first_see
                  "quality": 94, "labels": ["deepfake"]}
 
 
+def lookup_params(params: Any) -> dict[str, Any]:
+    """The single lookup's query, checked as InputSerializer would but without building a serializer (a quarter
+    of the request's time on this, the busiest endpoint)."""
+    errors: dict[str, Any] = {}
+    for name in ("signal_type", "hash"):
+        if not params.get(name):
+            errors[name] = [serializers.ErrorDetail("This field is required.", code="required")]
+    if errors:
+        raise serializers.ValidationError(errors)
+    try:
+        signal_type = signal_type_clean(params["signal_type"][:40])
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"signal_type": exc.detail}) from None
+    try:
+        value = hash_clean(signal_type, params["hash"].strip())
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"hash": exc.detail}) from None
+    raw_distance = params.get("max_distance")
+    distance: int | None = None
+    if raw_distance not in (None, ""):
+        try:
+            distance = int(raw_distance)
+        except ValueError:
+            raise serializers.ValidationError({"max_distance": [serializers.ErrorDetail(
+                "A valid integer is required.", code="invalid")]}) from None
+    try:
+        distance = max_distance_clean(signal_type, distance)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"max_distance": exc.detail}) from None
+    return {"signal_type": signal_type, "hash": value, "max_distance": distance}
+
+
 class LookupView(PartnerAPIView):
     required_scope = Scope.LOOKUP
 
@@ -105,9 +137,7 @@ class LookupView(PartnerAPIView):
         tags=["lookup"],
     )
     def get(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        query = data.validated_data
+        query = lookup_params(request.query_params)
         results = self.bank().lookup(signal_type=query["signal_type"], values=[query["hash"]],
                                      max_distance=query["max_distance"], statuses=matchable_statuses())
         return Response({"signal_type": query["signal_type"], "hash": query["hash"],

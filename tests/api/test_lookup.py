@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -207,3 +209,16 @@ def test_bank_not_available_is_a_503_not_a_500(client, settings) -> None:
     assert response.status_code in (200, 503)
     if response.status_code == 503:
         assert response.json()["error"]["code"] == "bank_unavailable"
+
+
+@pytest.mark.django_db
+def test_large_limits_are_claimed_in_chunks_and_still_enforced(make_partner) -> None:
+    from takedown.api.access import _chunk
+
+    assert _chunk(3) == 1 and _chunk(399) == 1 and _chunk(1000) == 5 and _chunk(6000) == 20
+    limited = make_partner(name="Chunked", rate_limit_per_minute=1000)
+    client = key_client(limited.api_key.plaintext)
+    with time_machine.travel(datetime(2026, 6, 1, 12, 0, 5, tzinfo=UTC), tick=False):
+        codes = [client.get("/api/v1/me").status_code for _ in range(1010)]
+    # 1,000 a minute: exactly that many pass in this one process, then 429.
+    assert codes == [200] * 1000 + [429] * 10

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from takedown.api.access import rate_budgets_forget
 from takedown.core.audit import Actor
 from takedown.partners.auth import key_cache_forget
 from takedown.partners.models import ALL_SCOPES
@@ -19,8 +20,10 @@ from tests.partners import memorybank
 def memory_bank(settings: Any) -> Iterator[memorybank.MemoryBank]:
     settings.PARTNER_API_BANK = "tests.partners.memorybank.current"
     key_cache_forget()
+    rate_budgets_forget()
     yield memorybank.reset()
     key_cache_forget()
+    rate_budgets_forget()
 
 
 @pytest.fixture
