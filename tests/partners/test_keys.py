@@ -161,3 +161,21 @@ def test_issue_extra_key_with_own_rate_limit(partner) -> None:
                                rate_limit_per_minute=7)
     grant = key_authenticate(issued.plaintext, kind="api")
     assert grant.scopes == {"lookup"} and grant.rate_limit_per_minute == 7
+
+
+@pytest.mark.django_db
+def test_admin_lists_keys_without_digests_and_revokes_through_the_service(partner, admin_client_2fa) -> None:
+    page = admin_client_2fa.get("/admin/partners/partnerkey/")
+    assert page.status_code == 200
+    key = PartnerKey.objects.get(id=partner.api_key.key_id)
+    assert key.lookup_id in page.content.decode() and key.digest not in page.content.decode()
+    response = admin_client_2fa.post("/admin/partners/partnerkey/",
+                                     {"action": "revoke_keys", "_selected_action": [str(key.pk)]})
+    assert response.status_code == 302
+    with pytest.raises(KeyRejected):
+        key_authenticate(partner.api_key.plaintext, kind="api")
+    event = AuditEvent.objects.get(action="partner.key_revoke")
+    assert event.actor_kind == "admin"
+    for path in ["/admin/partners/partner/", "/admin/partners/webhookdelivery/", "/admin/partners/partnerfeedback/",
+                 "/admin/partners/webhookendpoint/"]:
+        assert admin_client_2fa.get(path).status_code == 200
