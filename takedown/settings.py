@@ -272,7 +272,13 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Takedown partner API",
-    "DESCRIPTION": "Hash lookup, sync and feedback for partner platforms.",
+    "DESCRIPTION": (
+        "Hash lookup, sync, feedback and webhooks for partner platforms, plus StopNCII-compatible and HMA-shaped "
+        "endpoints. Authenticate with `Authorization: Bearer tdk_...` (the StopNCII endpoints take "
+        "`Ocp-Apim-Subscription-Key` and `x-functions-key`). Every error is "
+        "`{\"error\": {\"code\", \"message\"}}` with a 4xx; see docs/partner-api.md for the codes, sync "
+        "checkpoints and webhook signatures."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PUBLIC": True,
