@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -43,9 +43,6 @@ class PartnerAPIView(APIView):
             return bank()
         except (ImportError, RuntimeError) as exc:
             raise BankUnavailable() from exc
-
-    def get_exception_handler_context(self) -> dict[str, Any]:
-        return super().get_exception_handler_context()
 
 
 class StopNCIIAPIView(PartnerAPIView):
