@@ -93,7 +93,7 @@ def main() -> None:
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "bench.settings_partner_api",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH", "")])]),
         "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
         "DJANGO_SECRET_KEY": "bench-" + "k" * 50,
         "EVIDENCE_KEYS": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
@@ -123,7 +123,9 @@ def main() -> None:
         env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     results: dict[str, object] = {"size": args.size, "workers": args.workers, "threads": args.threads,
-                                  "index": args.index, "nproc": os.cpu_count(), "load_before": load_before}
+                                  "index": os.environ.get("PARTNER_BENCH_INDEX_MODULE", "detection.index")
+                                  if args.index == "mih" else "numpy", "nproc": os.cpu_count(),
+                                  "load_before": load_before}
     try:
         def get(path: str) -> dict:
             req = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {key}"})

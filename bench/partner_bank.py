@@ -7,6 +7,7 @@ a --preload server shares the index built once in the master (copy-on-write).
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
@@ -28,7 +29,9 @@ class BenchBank:
         self.quality = np.full(n + 1, 90, dtype=np.uint8)
         mode = os.environ.get("PARTNER_BENCH_INDEX", "mih")
         if mode == "mih":
-            from detection.index import PdqIndex
+            # PARTNER_BENCH_INDEX_MODULE lets a run use another build of the index (e.g. a work-in-progress copy).
+            module = importlib.import_module(os.environ.get("PARTNER_BENCH_INDEX_MODULE", "detection.index"))
+            PdqIndex = module.PdqIndex
 
             self.index = PdqIndex.build(self.ids, np.ascontiguousarray(words))
             self._search = self.index.search
