@@ -1,6 +1,6 @@
 """Partner API benchmark: gunicorn serving a bank of N PDQ hashes, load from separate processes on loopback.
 
-    .venv/bin/python bench/partner_api.py                  # 1,000,000 hashes, 50/100/200/400 rps, max, batch
+    .venv/bin/python bench/partner_api.py                  # 1,000,000 hashes, 4 workers, 50/100/200/400 rps, max, batch
     .venv/bin/python bench/partner_api.py --size 100000 --duration 10   # quicker
 
 Prints p50/p95/p99 latency and errors at fixed rates (open loop, bench/loadgen.py), the maximum throughput
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--rates", default="50,100,200,400")
     parser.add_argument("--duration", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--index", default="mih", choices=["mih", "numpy"])
     parser.add_argument("--batch-seconds", type=float, default=15)
