@@ -296,6 +296,8 @@ PARTNER_KEY_PEPPER = env("PARTNER_KEY_PEPPER")
 # How long a process trusts what it read about a key: the longest a revocation takes to reach every process.
 PARTNER_KEY_CACHE_SECONDS = envint("PARTNER_KEY_CACHE_SECONDS", 10)
 PARTNER_RATE_LIMIT_PER_MINUTE = envint("PARTNER_RATE_LIMIT_PER_MINUTE", 6000)
+# Wrong partner keys per client address per minute before that address is answered 429.
+PARTNER_AUTH_FAILURES_PER_MINUTE = envint("PARTNER_AUTH_FAILURES_PER_MINUTE", 30)
 PARTNER_BATCH_MAX = 1000
 # PDQ matches within 31 bits by convention; a partner may ask for less, never more.
 PARTNER_PDQ_MAX_DISTANCE = envint("PARTNER_PDQ_MAX_DISTANCE", 31)

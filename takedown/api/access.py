@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -20,8 +21,9 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from takedown.core.ratelimit import ratelimit_hit
-from takedown.partners.auth import KeyGrant, KeyRejected, key_authenticate
+from takedown.core.http import client_address
+from takedown.core.ratelimit import ratelimit_hit, ratelimit_peek
+from takedown.partners.auth import KeyGrant, KeyRejected, key_authenticate, key_is_cached
 from takedown.partners.models import PartnerKey
 
 
@@ -48,8 +50,24 @@ class PartnerPrincipal:
         return f"partner {self.grant.partner_id}"
 
 
-def _failed(exc: KeyRejected) -> exceptions.AuthenticationFailed:
-    return exceptions.AuthenticationFailed(str(exc), code=exc.code)
+AUTH_FAILURE_SCOPE = "partner-auth-failure"
+
+
+def _authenticate(request: Request, plaintext: str, **kwargs: Any) -> KeyGrant:
+    """key_authenticate, with a per-address limit on wrong keys: a client trying made-up keys is answered 429
+    before its guesses cost database queries (known keys are answered from memory and never wait on this)."""
+    address = client_address(request)
+    limit = settings.PARTNER_AUTH_FAILURES_PER_MINUTE
+    if not key_is_cached(plaintext):
+        decision = ratelimit_peek(scope=AUTH_FAILURE_SCOPE, subject=address, limit=limit, window=60)
+        if not decision.allowed:
+            raise exceptions.Throttled(wait=decision.retry_after)
+    try:
+        return key_authenticate(plaintext, **kwargs)
+    except KeyRejected as exc:
+        if exc.code in ("invalid_key", "invalid_function_key"):
+            ratelimit_hit(scope=AUTH_FAILURE_SCOPE, subject=address, limit=limit, window=60)
+        raise exceptions.AuthenticationFailed(str(exc), code=exc.code) from None
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -64,10 +82,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             plaintext = request.META.get("HTTP_X_API_KEY", "").strip()
         if not plaintext:
             return None
-        try:
-            grant = key_authenticate(plaintext, kind=PartnerKey.Kind.API)
-        except KeyRejected as exc:
-            raise _failed(exc) from None
+        grant = _authenticate(request, plaintext, kind=PartnerKey.Kind.API)
         return PartnerPrincipal(grant), grant
 
     def authenticate_header(self, request: Request) -> str:
@@ -85,11 +100,8 @@ class StopNCIIAuthentication(BaseAuthentication):
                 "both Ocp-Apim-Subscription-Key and x-functions-key are required", code="missing_key")
         view = request.parser_context.get("view") if request.parser_context else None
         function = str(getattr(view, "stopncii_function", ""))
-        try:
-            subscription_grant = key_authenticate(subscription, kind=PartnerKey.Kind.STOPNCII_SUBSCRIPTION)
-            grant = key_authenticate(function_key, kind=PartnerKey.Kind.STOPNCII_FUNCTION, function=function)
-        except KeyRejected as exc:
-            raise _failed(exc) from None
+        subscription_grant = _authenticate(request, subscription, kind=PartnerKey.Kind.STOPNCII_SUBSCRIPTION)
+        grant = _authenticate(request, function_key, kind=PartnerKey.Kind.STOPNCII_FUNCTION, function=function)
         if grant.partner_id != subscription_grant.partner_id:
             raise exceptions.AuthenticationFailed("the function key belongs to another subscription",
                                                   code="invalid_function_key")

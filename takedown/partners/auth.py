@@ -83,6 +83,16 @@ def _grant_for(lookup_id: str) -> KeyGrant | None:
     return grant
 
 
+def key_is_cached(plaintext: str) -> bool:
+    """Whether this process holds a fresh answer for the key's id (so checking it costs no database query)."""
+    lookup_id = key_lookup_id(plaintext)
+    if lookup_id is None:
+        return True  # malformed: refused without a query
+    with _lock:
+        cached = _cache.get(lookup_id)
+    return cached is not None and time.monotonic() - cached[0] < settings.PARTNER_KEY_CACHE_SECONDS
+
+
 def key_cache_forget(lookup_id: str | None = None) -> None:
     with _lock:
         if lookup_id is None:

@@ -144,3 +144,15 @@ def test_bearer_header_must_be_well_formed(partner) -> None:
     assert response.status_code == 401 and _error_code(response) == "invalid_key"
     client.credentials(HTTP_X_API_KEY=partner.api_key.plaintext)
     assert client.get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.django_db
+def test_guessing_keys_is_throttled_per_address_but_known_keys_are_not(partner, settings) -> None:
+    settings.PARTNER_AUTH_FAILURES_PER_MINUTE = 5
+    good = key_client(partner.api_key.plaintext)
+    assert good.get("/api/v1/me").status_code == 200  # now cached in this process
+    codes = [key_client(f"tdk_{i:012x}_" + "x" * 43).get("/api/v1/me").status_code for i in range(7)]
+    assert codes == [401] * 5 + [429] * 2
+    response = key_client("tdk_ffffffffffff_" + "x" * 43).get("/api/v1/me")
+    assert response.json()["error"]["code"] == "rate_limited" and response.headers["Retry-After"]
+    assert good.get("/api/v1/me").status_code == 200

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from takedown.api.access import rate_budgets_forget
+from takedown.api.access import AUTH_FAILURE_SCOPE, rate_budgets_forget
 from takedown.core.audit import Actor
+from takedown.core.ratelimit import ratelimit_reset
 from takedown.partners.auth import key_cache_forget
 from takedown.partners.models import ALL_SCOPES
 from takedown.partners.services import NewPartner, partner_create
@@ -19,11 +20,15 @@ from tests.partners import memorybank
 @pytest.fixture(autouse=True)
 def memory_bank(settings: Any) -> Iterator[memorybank.MemoryBank]:
     settings.PARTNER_API_BANK = "tests.partners.memorybank.current"
-    key_cache_forget()
-    rate_budgets_forget()
+    def forget() -> None:
+        key_cache_forget()
+        rate_budgets_forget()
+        # Wrong keys sent by earlier tests count against the test client's address; start every test afresh.
+        ratelimit_reset(scope=AUTH_FAILURE_SCOPE, subject="127.0.0.1", window=60)
+
+    forget()
     yield memorybank.reset()
-    key_cache_forget()
-    rate_budgets_forget()
+    forget()
 
 
 @pytest.fixture
