@@ -79,11 +79,13 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "detection",
     "takedown.core",
     "takedown.cases",
     "takedown.remedies",
     "takedown.moderation",
+    "takedown.partners",
     "victims",
 ]
 
@@ -273,13 +275,64 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "takedown.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Takedown partner API",
-    "DESCRIPTION": "Hash lookup, sync and feedback for partner platforms.",
+    "DESCRIPTION": (
+        "Hash lookup, sync, feedback and webhooks for partner platforms, plus StopNCII-compatible and HMA-shaped "
+        "endpoints. Authenticate with `Authorization: Bearer tdk_...` (the StopNCII endpoints take "
+        "`Ocp-Apim-Subscription-Key` and `x-functions-key`). Every error is "
+        "`{\"error\": {\"code\", \"message\"}}` with a 4xx; see docs/partner-api.md for the codes, sync "
+        "checkpoints and webhook signatures."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PUBLIC": True,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/(api/v1|api/stopncii/v1|m)",
+    "ENUM_NAME_OVERRIDES": {"EntryStatusEnum": "takedown.partners.bank.EntryStatus.ALL"},
 }
+
+# --- Partner API (takedown.partners, takedown.api) -------------------------------------------------------------
+# HMAC pepper for stored partner keys; without it one is derived from DJANGO_SECRET_KEY (rotating that then
+# voids every partner key). Set it in production.
+PARTNER_KEY_PEPPER = env("PARTNER_KEY_PEPPER")
+# How long a process trusts what it read about a key: the longest a revocation takes to reach every process.
+PARTNER_KEY_CACHE_SECONDS = envint("PARTNER_KEY_CACHE_SECONDS", 10)
+PARTNER_RATE_LIMIT_PER_MINUTE = envint("PARTNER_RATE_LIMIT_PER_MINUTE", 6000)
+# Wrong partner keys per client address per minute before that address is answered 429.
+PARTNER_AUTH_FAILURES_PER_MINUTE = envint("PARTNER_AUTH_FAILURES_PER_MINUTE", 30)
+PARTNER_BATCH_MAX = 1000
+# PDQ matches within 31 bits by convention; a partner may ask for less, never more.
+PARTNER_PDQ_MAX_DISTANCE = envint("PARTNER_PDQ_MAX_DISTANCE", 31)
+PARTNER_PDQ_DISTANCE_CAP = 31
+PARTNER_HASH64_MAX_DISTANCE = envint("PARTNER_HASH64_MAX_DISTANCE", 8)
+PARTNER_HASH64_DISTANCE_CAP = 10
+if not 0 <= PARTNER_PDQ_MAX_DISTANCE <= PARTNER_PDQ_DISTANCE_CAP:
+    raise ImproperlyConfigured("PARTNER_PDQ_MAX_DISTANCE must be between 0 and 31")
+if not 0 <= PARTNER_HASH64_MAX_DISTANCE <= PARTNER_HASH64_DISTANCE_CAP:
+    raise ImproperlyConfigured("PARTNER_HASH64_MAX_DISTANCE must be between 0 and 10")
+# Share hashes still awaiting review (status Received) with partners, as StopNCII does; off: only reviewed ones.
+PARTNER_SHARE_RECEIVED = envbool("PARTNER_SHARE_RECEIVED", False)
+# Sync checkpoints and the webhook feed stay this far behind now, so a change committed late is never skipped.
+PARTNER_SYNC_SAFETY_SECONDS = envint("PARTNER_SYNC_SAFETY_SECONDS", 30)
+PARTNER_SYNC_PAGE_MAX = 5000
+PARTNER_STOPNCII_PAGE_MAX = 1000
+PARTNER_FEEDBACK_NOTE_MAX = 1000
+PARTNER_HMA_BANK_NAME = env("PARTNER_HMA_BANK_NAME", "TAKEDOWN")
+PARTNER_WEBHOOK_TIMEOUT_SECONDS = envint("PARTNER_WEBHOOK_TIMEOUT_SECONDS", 10)
+PARTNER_WEBHOOK_MAX_ATTEMPTS = envint("PARTNER_WEBHOOK_MAX_ATTEMPTS", 8)
+PARTNER_WEBHOOK_BACKOFF_SECONDS = envint("PARTNER_WEBHOOK_BACKOFF_SECONDS", 30)
+PARTNER_WEBHOOK_BACKOFF_MAX_SECONDS = 3600
+# Development and tests deliver to local http:// receivers; production only to public https:// addresses.
+PARTNER_WEBHOOK_ALLOW_HTTP = envbool("PARTNER_WEBHOOK_ALLOW_HTTP", DEBUG or TESTING)
+PARTNER_WEBHOOK_ALLOW_PRIVATE = envbool("PARTNER_WEBHOOK_ALLOW_PRIVATE", DEBUG or TESTING)
+# The bank the API reads (takedown.partners.bank.HashBank); tests swap in an in-memory one.
+PARTNER_API_BANK = "takedown.partners.bank_detection.detection_bank"
+CELERY_BEAT_SCHEDULE["partners-webhook-bank-changes"] = {"task": "partners.webhook_bank_changes", "schedule": 10.0}
 
 # --- Logging --------------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
@@ -318,6 +371,9 @@ DEMO_DATA_STEPS: list[str] = ["victims.demo.demo_case", "takedown.remedies.demo.
 CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
 CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
+DEMO_DATA_STEPS: list[str] = [
+    "takedown.partners.demo.demo_partners",
+]
 # In development and tests WhiteNoise serves straight from the apps' static folders (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING

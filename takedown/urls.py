@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("victims.urls")),
     path("", include("takedown.moderation.urls")),
     path("", include("takedown.remedies.urls")),
+    path("", include("takedown.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -35,6 +35,7 @@ class Row:
 STAFF_ONLY_PAGE = {"anonymous": "login", "moderator": "ok", "advocate": "ok", "admin": "ok"}
 ADMIN_SITE = {"anonymous": "login", "moderator": "login", "advocate": "login", "admin": "ok"}
 PUBLIC_PAGE = dict.fromkeys(PRINCIPALS, "ok")
+PARTNER_ONLY = dict.fromkeys(PRINCIPALS, 401)
 
 # Route name (or "namespace:name") -> row. Admin routes are covered as a group by the "admin:" prefix rows.
 MATRIX: dict[str, Row] = {
@@ -44,6 +45,18 @@ MATRIX: dict[str, Row] = {
     "staff-logout": Row("/staff/logout/", dict.fromkeys(PRINCIPALS, 302), method="post"),
     "staff-home": Row("/staff/", STAFF_ONLY_PAGE),
     "admin:index": Row("/admin/", ADMIN_SITE),
+    # Partner API: staff sessions open nothing there; only partner keys do (tests/api/test_access.py).
+    "api-me": Row("/api/v1/me", PARTNER_ONLY),
+    "api-lookup": Row("/api/v1/lookup?signal_type=pdq&hash=" + "ab" * 32, PARTNER_ONLY),
+    "api-lookup-batch": Row("/api/v1/lookup/batch", PARTNER_ONLY, method="post"),
+    "api-hashes": Row("/api/v1/hashes", PARTNER_ONLY),
+    "api-feedback": Row("/api/v1/feedback", PARTNER_ONLY, method="post"),
+    "stopncii-fetch": Row("/api/stopncii/v1/FetchHashes", PARTNER_ONLY),
+    "stopncii-feedback": Row("/api/stopncii/v1/SubmitFeedback", PARTNER_ONLY, method="post"),
+    "stopncii-submit": Row("/api/stopncii/v1/SubmitHashes", PARTNER_ONLY, method="post"),
+    "hma-lookup": Row("/m/lookup?signal_type=pdq&signal=" + "ab" * 32, PARTNER_ONLY),
+    "api-schema": Row("/api/schema/", PUBLIC_PAGE),
+    "api-docs": Row("/api/docs/", PUBLIC_PAGE),
 }
 # Whole namespaces whose every route inherits the row of one representative (the Django admin's model pages).
 GROUPS: dict[str, str] = {"admin:": "admin:index"}

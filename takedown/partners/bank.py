@@ -1,0 +1,120 @@
+"""What the partner API needs from the hash bank, as one small interface.
+
+The bank (models, index, refresh) belongs to `detection`; the API only reads it through `HashBank`, so the two
+can change independently and tests can run the whole API against an in-memory bank. `bank()` returns the
+implementation named by settings.PARTNER_API_BANK.
+
+Hot-path rule: `lookup` is served from memory (the bank's index and its in-memory entry metadata) and must not
+query the database. `changes`, `entries_find` and `entry_submit` may.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+class SignalType:
+    PDQ = "pdq"
+    MD5 = "md5"
+    SHA256 = "sha256"
+    PHASH = "phash"
+    DHASH = "dhash"
+
+
+# Hex digits per signal type; PDQ, pHash and dHash match by Hamming distance, MD5 and SHA-256 exactly.
+SIGNAL_HEX_LENGTH: dict[str, int] = {
+    SignalType.PDQ: 64,
+    SignalType.MD5: 32,
+    SignalType.SHA256: 64,
+    SignalType.PHASH: 16,
+    SignalType.DHASH: 16,
+}
+DISTANCE_SIGNAL_TYPES = frozenset({SignalType.PDQ, SignalType.PHASH, SignalType.DHASH})
+
+
+class EntryStatus:
+    RECEIVED = "Received"
+    ACTIVE = "Active"
+    WITHDRAWN = "Withdrawn"
+    DELETED = "Deleted"
+
+    ALL: tuple[str, ...] = ("Received", "Active", "Withdrawn", "Deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class BankMatch:
+    entry_id: int
+    distance: int
+    status: str
+    first_seen: datetime
+    quality: int | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BankChange:
+    entry_id: int
+    signal_type: str
+    value: str
+    status: str
+    first_seen: datetime
+    updated_at: datetime
+    quality: int | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BankEntryRef:
+    entry_id: int
+    signal_type: str
+    status: str
+    case_ids: tuple[uuid.UUID, ...] = field(default=())
+
+
+class HashBank(Protocol):
+    def lookup(
+        self, *, signal_type: str, values: Sequence[str], max_distance: int, statuses: Collection[str]
+    ) -> list[list[BankMatch]]:
+        """For each value (lower-case hex), the entries within `max_distance` whose status is in `statuses`,
+        nearest first. PDQ also matches an entry's dihedral variants (rotations and flips of its image)."""
+        ...
+
+    def changes(
+        self,
+        *,
+        since: datetime,
+        after: tuple[datetime, int] | None,
+        limit: int,
+        signal_types: Collection[str],
+        statuses: Collection[str],
+    ) -> list[BankChange]:
+        """Entries updated at or after `since` and strictly after the cursor `after` = (updated_at, entry_id),
+        ordered by (updated_at, entry_id); every status, Withdrawn and Deleted included."""
+        ...
+
+    def entries_find(self, *, signal_type: str, values: Sequence[str]) -> dict[str, BankEntryRef]:
+        """The bank entries for exact values, keyed by value; values not in the bank are absent."""
+        ...
+
+    def entry_submit(self, *, signal_type: str, value: str, partner_id: uuid.UUID, quality: int | None) -> BankEntryRef:
+        """Add a partner-submitted hash as Received (for review), or return the entry that already holds it."""
+        ...
+
+
+@lru_cache(maxsize=4)
+def _factory(dotted: str) -> Callable[[], HashBank]:
+    factory: Callable[[], HashBank] = import_string(dotted)
+    return factory
+
+
+def bank() -> HashBank:
+    """The configured bank; the factory decides whether it is a per-process singleton (the index is)."""
+    return _factory(settings.PARTNER_API_BANK)()

@@ -1,0 +1,1 @@
+from tests.partners.fixtures import make_partner, memory_bank, partner  # noqa: F401

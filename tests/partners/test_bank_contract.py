@@ -1,0 +1,94 @@
+"""What the partner API relies on from a HashBank, checked on every implementation it can be given."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.partners import memorybank
+
+rnd = random.Random(5)
+
+
+def rand_pdq() -> str:
+    return f"{rnd.getrandbits(256):064x}"
+
+
+def flip(value: str, bits: int) -> str:
+    number = int(value, 16)
+    for bit in rnd.sample(range(256), bits):
+        number ^= 1 << bit
+    return f"{number:064x}"
+
+
+@pytest.fixture(params=["memory"])
+def contract_bank(request, memory_bank):
+    """(bank, add, set_status): the bank and the two ways the tests change it."""
+    if request.param == "memory":
+        return memory_bank, memory_bank.add, memory_bank.set_status
+    raise AssertionError(request.param)
+
+
+@pytest.mark.django_db
+def test_lookup_is_exact_within_the_distance_and_sorted(contract_bank) -> None:
+    bank, add, _ = contract_bank
+    query = rand_pdq()
+    planted = {d: add(signal_type="pdq", value=flip(query, d)).id for d in (0, 5, 17, 31, 32, 40)}
+    [matches] = bank.lookup(signal_type="pdq", values=[query], max_distance=31, statuses=("Active",))
+    assert [(m.entry_id, m.distance) for m in matches] == [(planted[d], d) for d in (0, 5, 17, 31)]
+    [narrow] = bank.lookup(signal_type="pdq", values=[query], max_distance=5, statuses=("Active",))
+    assert [m.distance for m in narrow] == [0, 5]
+
+
+@pytest.mark.django_db
+def test_lookup_filters_by_status_and_type(contract_bank) -> None:
+    bank, add, set_status = contract_bank
+    value = rand_pdq()
+    entry = add(signal_type="pdq", value=value)
+    set_status(entry.id, "Withdrawn")
+    assert bank.lookup(signal_type="pdq", values=[value], max_distance=0, statuses=("Active",)) == [[]]
+    assert bank.lookup(signal_type="sha256", values=[value], max_distance=0, statuses=("Active", "Withdrawn")) == [[]]
+    [[match]] = bank.lookup(signal_type="pdq", values=[value], max_distance=0, statuses=("Withdrawn",))
+    assert match.status == "Withdrawn"
+
+
+@pytest.mark.django_db
+def test_changes_page_by_cursor_in_order(contract_bank) -> None:
+    bank, add, set_status = contract_bank
+    start = timezone.now() - timedelta(hours=1)
+    entries = [add(signal_type="pdq", value=rand_pdq(), updated_at=start + timedelta(seconds=i // 3))
+               for i in range(10)]
+    set_status(entries[0].id, "Deleted")
+    seen, after = [], None
+    while True:
+        page = bank.changes(since=start, after=after, limit=4, signal_types=("pdq",),
+                            statuses=("Active", "Deleted"))
+        if not page:
+            break
+        seen.extend(page)
+        after = (page[-1].updated_at, page[-1].entry_id)
+    assert [c.entry_id for c in seen] == [e.id for e in entries[1:]] + [entries[0].id]
+    assert seen[-1].status == "Deleted"
+    assert [(c.updated_at, c.entry_id) for c in seen] == sorted((c.updated_at, c.entry_id) for c in seen)
+
+
+@pytest.mark.django_db
+def test_find_and_submit(contract_bank) -> None:
+    bank, add, _ = contract_bank
+    case_id = uuid.uuid4()
+    value = rand_pdq()
+    entry = add(signal_type="pdq", value=value, case_ids=[case_id])
+    found = bank.entries_find(signal_type="pdq", values=[value, rand_pdq()])
+    assert list(found) == [value] and found[value].entry_id == entry.id and found[value].case_ids == (case_id,)
+    submitted = bank.entry_submit(signal_type="pdq", value=rand_pdq(), partner_id=uuid.uuid4(), quality=None)
+    assert submitted.status == "Received"
+    again = bank.entry_submit(signal_type="pdq", value=value, partner_id=uuid.uuid4(), quality=None)
+    assert again.entry_id == entry.id and again.status == "Active"
+
+
+def test_memory_bank_is_reset_between_tests() -> None:
+    assert memorybank.current().entries == {}
