@@ -11,5 +11,6 @@ admin.site.register(AuditEvent, AuditEventAdmin)
 urlpatterns = [
     path("", include("takedown.core.urls")),
     path("", include("victims.urls")),
+    path("", include("takedown.exports.urls")),
     path("admin/", admin.site.urls),
 ]
