@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -128,7 +129,7 @@ def public_key_fingerprint(key: ed25519.Ed25519PublicKey) -> str:
 def public_key_from_pem(pem: bytes) -> ed25519.Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(pem)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise BundleError("signing-key.pub.pem is not a PEM public key") from exc
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise BundleError("signing-key.pub.pem is not an Ed25519 key")
