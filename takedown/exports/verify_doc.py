@@ -55,14 +55,15 @@ Not listed, because they are about the manifest: `MANIFEST.sha256`, `MANIFEST.sh
 
 ## The commands
 
-Unpack into an empty folder and run each command there; each must succeed.
+Unpack into an empty folder and run each command there with bash; each must succeed (exit status 0;
+the `diff` of step 1 prints nothing).
 
 ```sh
 mkdir case && cd case && unzip -q ../case.zip
 
 # 1. No file was added or removed: the ZIP holds exactly the listed files plus the three manifest files.
 (cut -c67- MANIFEST.sha256; printf '%s\\n' MANIFEST.sha256 MANIFEST.sha256.sig MANIFEST.sha256.tsr) \\
-  | sort | diff - <(unzip -Z1 ../case.zip | sort) && echo "file set: OK"
+  | sort | diff - <(unzip -Z1 ../case.zip | sort)
 
 # 2. No file was changed.
 sha256sum -c --strict MANIFEST.sha256
