@@ -128,7 +128,6 @@ def advocate_export(request: HttpRequest, reference: str) -> HttpResponse:
             else:
                 response = HttpResponse(result.data, content_type="application/zip")
                 response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
-                response["Cache-Control"] = "no-store"
                 return response
     return render(request, "exports/advocate_export.html", context, status=status)
 

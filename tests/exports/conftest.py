@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 
@@ -39,6 +40,14 @@ def key_settings(directory: Path) -> dict[str, str]:
         "EXPORT_TSA_URL": "",
         "EXPORT_OPERATOR_NAME": "Test operator",
     }
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    # Counters key on user ids and references, which repeat from test to test once the database rolls back.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
