@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "takedown.moderation",
     "takedown.partners",
     "victims",
+    "takedown.exports",
 ]
 
 MIDDLEWARE = [
@@ -374,6 +375,20 @@ CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"
 DEMO_DATA_STEPS: list[str] = [
     "takedown.partners.demo.demo_partners",
 ]
+DEMO_DATA_STEPS: list[str] = []
+
+# --- Court exports (takedown.exports) ---------------------------------------------------------------------------
+# Files written by `manage.py export_keys_generate --out DIR`; unset in DEBUG/tests means a development set under
+# VAR_DIR. EXPORT_TSA_URL empty means the local TSA (EXPORT_TSA_CERT_FILE + EXPORT_TSA_KEY_FILE) stamps exports;
+# EXPORT_TSA_CA_FILE is the CA bundle shipped in each export for `openssl ts -verify` (the TSA's, either way).
+EXPORT_SIGNING_KEY_FILE = env("EXPORT_SIGNING_KEY_FILE")
+EXPORT_TSA_URL = env("EXPORT_TSA_URL")
+EXPORT_TSA_CA_FILE = env("EXPORT_TSA_CA_FILE")
+EXPORT_TSA_CERT_FILE = env("EXPORT_TSA_CERT_FILE")
+EXPORT_TSA_KEY_FILE = env("EXPORT_TSA_KEY_FILE")
+EXPORT_TSA_TIMEOUT = envint("EXPORT_TSA_TIMEOUT", 15)
+EXPORT_OPERATOR_NAME = env("EXPORT_OPERATOR_NAME", "")
+EXPORT_GRANT_MAX_DAYS = envint("EXPORT_GRANT_MAX_DAYS", 365)
 # In development and tests WhiteNoise serves straight from the apps' static folders (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING

@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("takedown.moderation.urls")),
     path("", include("takedown.remedies.urls")),
     path("", include("takedown.api.urls")),
+    path("", include("takedown.exports.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,231 @@
+"""case.pdf: the case summary for the court, rendered from the dossier (the same data as case.json).
+
+Core PDF fonts only (nothing to embed or download); text outside Latin-1 is written as escapes so that nothing
+is silently dropped. The person appears by pseudonym only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import MethodReturnValue, WrapMode, XPos, YPos
+
+MARGIN = 15
+LINE = 4.6
+
+
+def latin1(text: object) -> str:
+    return str(text if text is not None else "").encode("latin-1", "backslashreplace").decode("latin-1")
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "-"
+    return value.replace("T", " ")[:19] + " UTC"
+
+
+class CaseFilePDF(FPDF):
+    def __init__(self, reference: str, pseudonym: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.reference = reference
+        self.pseudonym = pseudonym
+        self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.set_auto_page_break(auto=True, margin=MARGIN)
+        self.set_title(latin1(f"Case file {reference}"))
+        self.set_creator("takedown court export")
+
+    def header(self) -> None:
+        self.set_font("Helvetica", "", 8)
+        self.set_text_color(90, 90, 90)
+        self.cell(0, 5, latin1(f"Case {self.reference} - {self.pseudonym}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(0, 0, 0)
+        self.ln(2)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", "", 8)
+        self.set_text_color(90, 90, 90)
+        self.cell(0, 5, f"Page {self.page_no()}/{{nb}}", align="C")
+        self.set_text_color(0, 0, 0)
+
+    def chapter(self, title: str) -> None:
+        if self.get_y() > self.h - 50:
+            self.add_page()
+        self.ln(3)
+        self.set_font("Helvetica", "B", 13)
+        self.cell(0, 8, latin1(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font("Helvetica", "", 9)
+
+    def para(self, text: str, *, style: str = "", size: float = 9) -> None:
+        self.set_font("Helvetica", style, size)
+        self.multi_cell(0, LINE, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font("Helvetica", "", 9)
+
+    def pairs(self, rows: list[tuple[str, object]]) -> None:
+        for label, value in rows:
+            self.set_font("Helvetica", "B", 9)
+            self.cell(55, LINE, latin1(label))
+            self.set_font("Helvetica", "", 9)
+            self.multi_cell(0, LINE, latin1(value if value not in (None, "") else "-"), new_x=XPos.LMARGIN,
+                            new_y=YPos.NEXT)
+
+    def rows(self, widths: list[float], header: list[str], body: list[list[object]]) -> None:
+        """A simple table; long cells wrap, each row starts on a new line, the header repeats on new pages."""
+        self._row(widths, header, bold=True)
+        for row in body:
+            if self.will_page_break(LINE * self._lines_needed(widths, row)):
+                self.add_page()
+                self._row(widths, header, bold=True)
+            self._row(widths, row, bold=False)
+
+    def _lines_needed(self, widths: list[float], row: list[object]) -> int:
+        needed = 1
+        for width, value in zip(widths, row, strict=True):
+            needed = max(needed, int(self.get_string_width(latin1(value)) // max(width - 2.5, 1)) + 1)
+        return needed
+
+    def _row(self, widths: list[float], row: list[object], *, bold: bool) -> None:
+        self.set_font("Helvetica", "B" if bold else "", 8)
+        top = self.get_y()
+        height = 4.0
+        x = self.l_margin
+        for width, value in zip(widths, row, strict=True):
+            self.set_xy(x, top)
+            used = self.multi_cell(width, 4, latin1(value), new_x=XPos.RIGHT, new_y=YPos.TOP, wrapmode=WrapMode.CHAR,
+                                   output=MethodReturnValue.HEIGHT)
+            height = max(height, float(used))
+            x += width
+        self.set_xy(self.l_margin, top + height)
+        self.set_draw_color(200, 200, 200)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+        self.set_font("Helvetica", "", 9)
+
+
+def _analysis_lines(analysis: Any, prefix: str = "") -> list[str]:
+    if isinstance(analysis, dict):
+        lines: list[str] = []
+        for key in sorted(analysis):
+            lines += _analysis_lines(analysis[key], f"{prefix}{key}.")
+        return lines
+    text = json.dumps(analysis, ensure_ascii=False) if not isinstance(analysis, str) else analysis
+    return [f"{prefix[:-1]}: {text}"]
+
+
+def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
+    case = dossier["case"]
+    pdf = CaseFilePDF(case["reference"], case["pseudonym"])
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.cell(0, 10, latin1(f"Case file {case['reference']}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.para(
+        f"Prepared for court proceedings. The person concerned is named only by the pseudonym "
+        f"\"{case['pseudonym']}\". Generated {_when(dossier['generated_at'])}"
+        + (f" by {dossier['operator']}" if dossier.get("operator") else "")
+        + f" ({dossier['site']}). The same data is in case.json; the integrity of every file in this export "
+        "can be checked offline with the commands in VERIFY.md.",
+    )
+
+    pdf.chapter("1. Summary")
+    pdf.pairs(
+        [
+            ("Reference", case["reference"]),
+            ("Pseudonym", case["pseudonym"]),
+            ("Status", case["status_label"]),
+            ("Kind of content", case["content_kind_label"]),
+            ("Reported", _when(case["created_at"])),
+            ("Good-faith statement", _when(case["good_faith_statement_at"])),
+            ("Signed electronically", "yes (signature held under seal)" if case["signed_electronically"] else "no"),
+            ("Confirmed", _when(case["confirmed_at"])),
+            ("Withdrawn", _when(case["withdrawn_at"])),
+            ("URLs", len(dossier["urls"])),
+            ("Hosts", len({u["host"] for u in dossier["urls"]})),
+            ("Requests sent", len(dossier["requests"])),
+            ("Images (hashes recorded)", len(dossier["images"])),
+        ]
+    )
+
+    pdf.chapter("2. Timeline")
+    pdf.rows([40, 60, 80], ["When (UTC)", "Event", "Subject"],
+             [[_when(e["at"]), e["event"], e["subject"]] for e in dossier["timeline"]])
+
+    pdf.chapter("3. URLs and hosts")
+    hosts: dict[str, int] = {}
+    for url in dossier["urls"]:
+        hosts[url["host"]] = hosts.get(url["host"], 0) + 1
+    pdf.para("Hosts: " + (", ".join(f"{h} ({n})" for h, n in sorted(hosts.items())) or "none"))
+    pdf.ln(1)
+    pdf.rows([95, 35, 20, 30], ["URL", "Host", "Source", "Recorded (UTC)"],
+             [[u["url"], u["host"], u["source"], _when(u["added_at"])[:16]] for u in dossier["urls"]])
+
+    pdf.chapter("4. Requests sent and their answers")
+    if not dossier["requests"]:
+        pdf.para(f"No requests are recorded ({dossier['sources']['requests']}).")
+    for request in dossier["requests"]:
+        pdf.para(
+            f"{request.get('kind', 'request')} to {request.get('target', '-')}: sent {_when(request.get('sent_at'))},"
+            f" state {request.get('state', '-')}, deadline {_when(request.get('deadline_at'))}",
+            style="B",
+        )
+        if request.get("url"):
+            pdf.para(f"URL: {request['url']}")
+        events = request.get("events", [])
+        if events:
+            pdf.rows([40, 40, 100], ["When (UTC)", "Answer / event", "Detail"],
+                     [[_when(s.get("at")), s.get("event", ""), s.get("detail", "")] for s in events])
+
+    pdf.chapter("5. What partner platforms reported")
+    if not dossier["partner_feedback"]:
+        pdf.para(f"No partner feedback is recorded ({dossier['sources']['partner_feedback']}).")
+    else:
+        pdf.rows([40, 40, 40, 60], ["When (UTC)", "Partner", "Reported", "Note"],
+                 [[_when(f.get("at")), f.get("partner", ""), f.get("value", ""), f.get("note", "")]
+                  for f in dossier["partner_feedback"]])
+
+    pdf.chapter("6. Hash matches")
+    pdf.para(dossier["limits"]["hashes"])
+    if dossier["hash_matches"]:
+        pdf.rows([110, 40, 30], ["Found at", "Host", "When (UTC)"],
+                 [[m["url"], m["host"], _when(m["found_at"])[:16]] for m in dossier["hash_matches"]])
+    else:
+        pdf.para("No copies found by partner matching are recorded.")
+
+    pdf.chapter("7. Images and their hashes")
+    if not dossier["images"]:
+        pdf.para("No images are recorded.")
+    for image in dossier["images"]:
+        hashes = image["hashes"]
+        pdf.para(f"Image {image['id']} ({image['source']}, {image['state']}), recorded {_when(image['added_at'])}",
+                 style="B")
+        pdf.pairs(
+            [
+                ("SHA-256", hashes["sha256"]),
+                ("MD5", hashes["md5"]),
+                ("PDQ (quality)", f"{hashes['pdq'] or '-'} ({hashes['pdq_quality']})"),
+                ("pHash / dHash", f"{hashes['phash'] or '-'} / {hashes['dhash'] or '-'}"),
+                ("File in this export", image["file_in_export"] or "not included"),
+            ]
+        )
+
+    pdf.chapter("8. Detector and provenance findings")
+    pdf.para("Limits of the detector: " + dossier["limits"]["detector"], style="I")
+    pdf.para("Limits of provenance checks: " + dossier["limits"]["provenance"], style="I")
+    if not dossier["findings"]:
+        pdf.para("No detector or provenance findings are recorded.")
+    for finding in dossier["findings"]:
+        pdf.para(f"Image {finding['image_id']}", style="B")
+        for line in _analysis_lines(finding["analysis"]):
+            pdf.para(line)
+
+    pdf.chapter("9. Audit log excerpt")
+    head = audit.get("chain_head") or {}
+    pdf.para(
+        f"{len(audit['events'])} audit events concern this case (audit-log.json, with every row's hash-chain values). "
+        f"At export time the whole log's last row was {head.get('id', '-')} with hash {head.get('row_hash', '-')}; "
+        "that value is covered by this export's signature and time-stamp, so a later change to the log shows."
+    )
+    pdf.rows([38, 22, 50, 70], ["When (UTC)", "Actor", "Action", "Row hash"],
+             [[_when(e["at"]), e["actor_kind"], e["action"], e["row_hash"]] for e in audit["events"]])
+    return bytes(pdf.output())

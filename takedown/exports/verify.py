@@ -1,0 +1,218 @@
+"""Offline verification of an export ZIP: what `manage.py verify_export` runs, with no database and no network.
+
+The checks run in a fixed order and each is reported; the first that fails names the reason. They match, one
+for one, the standard-tool commands written into VERIFY.md (unzip and compare names, `sha256sum -c`,
+`openssl pkeyutl -verify -rawin`, `openssl ts -verify`), plus a recomputation of the audit-log excerpt's hashes.
+By default the signing key and the TSA CA are the ones shipped inside the ZIP, which proves the file is intact
+and consistent; pass the operator's published key (and CA) to prove also who made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+
+from takedown.exports import bundle
+from takedown.exports.timestamp import TimestampError, TimestampInfo, timestamp_verify
+
+MAX_MEMBERS = 20_000
+MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    checks: list[Check] = field(default_factory=list)
+    timestamp: TimestampInfo | None = None
+    signing_fingerprint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def first_failure(self) -> Check | None:
+        return next((c for c in self.checks if not c.ok), None)
+
+    def add(self, name: str, ok: bool, detail: str) -> bool:
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+
+def _read_members(data: bytes) -> dict[str, bytes]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise bundle.BundleError("not a ZIP file") from exc
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise bundle.BundleError("too many files")
+        if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
+            raise bundle.BundleError("the files are too large once unpacked")
+        members: dict[str, bytes] = {}
+        for info in infos:
+            if info.is_dir():
+                raise bundle.BundleError(f"unexpected directory entry {info.filename!r}")
+            bundle.name_check(info.filename)
+            if info.filename in members:
+                raise bundle.BundleError(f"{info.filename} appears twice")
+            if info.flag_bits & 0x1:
+                raise bundle.BundleError(f"{info.filename} is encrypted")
+            try:
+                members[info.filename] = archive.read(info)
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                raise bundle.BundleError(f"{info.filename} cannot be read ({exc})") from exc
+    return members
+
+
+def audit_row_digest(row: dict[str, Any]) -> str:
+    """The audit log's row hash (takedown.core.audit), recomputed from an exported row."""
+    canonical = json.dumps(
+        {
+            "prev": row["prev_hash"],
+            "at": row["at"],
+            "actor_kind": row["actor_kind"],
+            "actor_id": row["actor_id"],
+            "action": row["action"],
+            "case_id": row["case_id"],
+            "object_type": row["object_type"],
+            "object_id": row["object_id"],
+            "detail": row["detail"],
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _audit_check(data: bytes) -> str:
+    """Every exported row's hash recomputes; rows adjacent in the log link by prev_hash. Returns a summary."""
+    try:
+        excerpt = json.loads(data)
+        events = excerpt["events"]
+        head = excerpt["chain_head"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise bundle.BundleError("audit-log.json is not an audit excerpt") from exc
+    previous: dict[str, Any] | None = None
+    for row in events:
+        try:
+            digest = audit_row_digest(row)
+        except (KeyError, TypeError) as exc:
+            raise bundle.BundleError("an audit row lacks a field") from exc
+        if digest != row["row_hash"]:
+            raise bundle.BundleError(f"audit row {row.get('id')} does not match its hash")
+        if previous is not None:
+            if row["id"] <= previous["id"]:
+                raise bundle.BundleError(f"audit row {row['id']} is out of order")
+            if row["id"] == previous["id"] + 1 and row["prev_hash"] != previous["row_hash"]:
+                raise bundle.BundleError(f"audit row {row['id']} does not link to row {previous['id']}")
+        previous = row
+    if events and head and head["id"] < events[-1]["id"]:
+        raise bundle.BundleError("the chain head predates the last exported row")
+    return f"{len(events)} rows recompute; chain head {head['row_hash'][:16]}... at row {head['id']}" if head else (
+        f"{len(events)} rows recompute"
+    )
+
+
+def export_verify(
+    source: bytes | Path, *, trusted_key_pem: bytes | None = None, trusted_ca_pem: bytes | None = None
+) -> VerifyReport:
+    report = VerifyReport()
+    data = source.read_bytes() if isinstance(source, Path) else source
+    try:
+        members = _read_members(data)
+    except bundle.BundleError as exc:
+        report.add("zip", False, str(exc))
+        return report
+    report.add("zip", True, f"{len(members)} files, safe names, no duplicates")
+
+    missing = [n for n in (*bundle.UNLISTED, *bundle.REQUIRED) if n not in members]
+    if not report.add("required-files", not missing, f"missing {', '.join(missing)}" if missing else "present"):
+        return report
+
+    manifest = members[bundle.MANIFEST]
+    try:
+        entries = bundle.manifest_parse(manifest)
+    except bundle.BundleError as exc:
+        report.add("manifest-format", False, str(exc))
+        return report
+    report.add("manifest-format", True, f"{len(entries)} entries in sha256sum format")
+
+    try:
+        public = bundle.public_key_from_pem(members[bundle.SIGNING_PUB])
+    except bundle.BundleError as exc:
+        report.add("signing-key", False, str(exc))
+        return report
+    report.signing_fingerprint = bundle.public_key_fingerprint(public)
+    if trusted_key_pem is not None:
+        try:
+            trusted = bundle.public_key_from_pem(trusted_key_pem)
+        except bundle.BundleError as exc:
+            report.add("signing-key", False, f"the trusted key: {exc}")
+            return report
+        if bundle.public_key_fingerprint(trusted) != report.signing_fingerprint:
+            report.add("signing-key", False, "signing-key.pub.pem is not the trusted key")
+            return report
+    report.add("signing-key", True, f"Ed25519, SHA-256 fingerprint {report.signing_fingerprint}"
+               + (" (matches the trusted key)" if trusted_key_pem is not None else " (as shipped)"))
+
+    try:
+        public.verify(members[bundle.SIGNATURE], manifest)
+        signature_ok = len(members[bundle.SIGNATURE]) == 64
+    except InvalidSignature:
+        signature_ok = False
+    if not report.add("signature", signature_ok,
+                      "MANIFEST.sha256.sig verifies" if signature_ok else "MANIFEST.sha256.sig does not verify"):
+        return report
+
+    ca_pem = members[bundle.TSA_CA]
+    if trusted_ca_pem is not None and trusted_ca_pem.strip() != ca_pem.strip():
+        report.add("timestamp", False, "tsa-ca.pem is not the trusted CA file")
+        return report
+    try:
+        report.timestamp = timestamp_verify(members[bundle.TIMESTAMP], data=manifest, ca_pem=ca_pem)
+    except TimestampError as exc:
+        report.add("timestamp", False, f"MANIFEST.sha256.tsr: {exc}")
+        return report
+    report.add("timestamp", True, f"stamped {report.timestamp.gen_time.isoformat()} by {report.timestamp.tsa_subject}")
+
+    listed = set(entries)
+    present = set(members) - set(bundle.UNLISTED)
+    unlisted = sorted(present - listed)
+    absent = sorted(listed - present)
+    if unlisted or absent:
+        problems = [f"not in the manifest: {', '.join(unlisted)}"] if unlisted else []
+        problems += [f"listed but missing: {', '.join(absent)}"] if absent else []
+        report.add("file-set", False, "; ".join(problems))
+        return report
+    report.add("file-set", True, "the ZIP holds exactly the listed files and the three manifest files")
+
+    for name in sorted(entries):
+        if hashlib.sha256(members[name]).hexdigest() != entries[name]:
+            report.add("digests", False, f"{name}: SHA-256 differs from the manifest")
+            return report
+    report.add("digests", True, f"{len(entries)} files match the manifest")
+
+    try:
+        summary = _audit_check(members[bundle.AUDIT_JSON])
+    except bundle.BundleError as exc:
+        report.add("audit-chain", False, str(exc))
+        return report
+    report.add("audit-chain", True, summary)
+    return report
