@@ -68,6 +68,7 @@ def train_run(options: dict[str, Any], out: TextIO = sys.stdout) -> int:
     samples = dataset_scan(options["real"], options["fake"])
     train, held_out = split_holdout(samples, fraction=config.holdout_fraction, seed=config.seed)
     out.write(f"{len(train)} training images, {len(held_out)} held out (seed {config.seed})\n")
+
     def log(line: str) -> None:
         out.write(line + "\n")
 
