@@ -46,7 +46,10 @@ def image_load(source: str | Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXE
         image.load()
     except ImageRejected:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        # Pillow's own guard fires first on canvases far beyond any sane budget.
+        raise ImageRejected(f"image is over the limit of {max_pixels} pixels") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise ImageRejected(f"cannot decode image: {type(exc).__name__}") from exc
     return image
 

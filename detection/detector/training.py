@@ -259,7 +259,6 @@ def detector_train(
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         scheduler.step()
         losses.append(total / max(1, count))
-        log(f"epoch {epoch + 1}/{config.epochs}: loss {losses[-1]:.4f} ({time.monotonic() - began:.0f}s)")
         torch.save(
             {
                 "format": CHECKPOINT_FORMAT,
@@ -273,6 +272,8 @@ def detector_train(
             },
             checkpoint,
         )
+        # Logged after the checkpoint is on disk: a run killed after this line resumes from this epoch.
+        log(f"epoch {epoch + 1}/{config.epochs}: loss {losses[-1]:.4f} ({time.monotonic() - began:.0f}s)")
         if config.max_minutes and time.monotonic() - began > config.max_minutes * 60:
             stopped_by_budget = epoch + 1 < config.epochs
             if stopped_by_budget:
