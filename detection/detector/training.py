@@ -298,7 +298,7 @@ def detector_train(
             "held_out_fingerprint": dataset_fingerprint(held_out),
             "train_fingerprint": fingerprint,
             "input": f"RGB uint8 crop {CROP_SIZE}x{CROP_SIZE}, native resolution, 8-pixel grid aligned",
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
         },
     )
     return TrainResult(
