@@ -64,7 +64,8 @@ def c2pa_read(
         name = type(exc).__name__.lstrip("_").removeprefix("C2pa")
         if name in _NOT_APPLICABLE:
             return [], ""
-        return [], f"c2pa: manifest present but unreadable ({name or 'error'})"
+        # c2pa-rs raises these for a broken manifest and for a container it cannot parse alike.
+        return [], f"c2pa: manifest or file structure unreadable ({name or 'error'})"
     except (ValueError, UnicodeDecodeError) as exc:
         return [], f"c2pa: manifest report is not valid JSON ({type(exc).__name__})"
     return [_signal(store)], ""

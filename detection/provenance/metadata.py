@@ -25,8 +25,10 @@ from detection.provenance.signals import (
 # XMP property in attribute form (Iptc4xmpExt:DigitalSourceType="..."), element form (<...>value<),
 # or as an rdf:resource attribute. Any namespace prefix.
 _DIGITAL_SOURCE_TYPE = re.compile(
-    rb"""DigitalSourceType(?:\s+rdf:resource)?\s*(?:=\s*["']|>\s*)([^"'<>]{1,300})""",
+    rb"""DigitalSourceType(?:\s+rdf:resource)?\s*(?:=\s*["']|>\s*)([\w:/.#-]{1,200})["'<]""",
 )
+# A NewsCodes code is one camelCase word; anything else in that slot is junk and is ignored.
+_SOURCE_TYPE_CODE = re.compile(r"[A-Za-z]{3,64}")
 _CREATOR_TOOL = re.compile(rb"""CreatorTool\s*(?:=\s*["']|>\s*)([^"'<>]{1,300})""")
 
 # Product names that only generators use, matched as whole words in Software / CreatorTool / Make.
@@ -63,8 +65,8 @@ EXIF_USER_COMMENT = 0x9286
 def xmp_signals(data: bytes) -> list[ProvenanceSignal]:
     """DigitalSourceType and CreatorTool from every uncompressed XMP packet in the file's bytes."""
     signals: list[ProvenanceSignal] = []
-    codes = {source_type_code(m.decode("utf-8", "replace")) for m in _DIGITAL_SOURCE_TYPE.findall(data)}
-    for code in sorted(codes):
+    codes = {source_type_code(m.decode("ascii", "replace")) for m in _DIGITAL_SOURCE_TYPE.findall(data)}
+    for code in sorted(c for c in codes if _SOURCE_TYPE_CODE.fullmatch(c)):
         says: bool | None = None
         if code in GENERATED_SOURCE_TYPES:
             says = True
@@ -75,8 +77,8 @@ def xmp_signals(data: bytes) -> list[ProvenanceSignal]:
                 kind="digital_source_type",
                 strength="claimed",
                 says_generated=says,
-                summary=f"XMP metadata declares IPTC DigitalSourceType {clip(code, 60)} (unsigned claim)",
-                detail={"digital_source_type": clip(code, 60)},
+                summary=f"XMP metadata declares IPTC DigitalSourceType {code} (unsigned claim)",
+                detail={"digital_source_type": code},
             )
         )
     for tool in sorted({m.decode("utf-8", "replace") for m in _CREATOR_TOOL.findall(data)}):

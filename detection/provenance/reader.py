@@ -60,13 +60,10 @@ def _open(data: bytes, report: ProvenanceReport) -> Image.Image | None:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data))
-    except (
-        OSError,
-        ValueError,
-        SyntaxError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        report.unreadable.append("image: pixel dimensions over Pillow's decompression-bomb limit")
+        return None
+    except (OSError, ValueError, SyntaxError) as exc:
         report.unreadable.append(f"image: not a decodable image ({type(exc).__name__})")
         return None
 
