@@ -22,14 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from detection.detector.interface import Detector, DetectorStatus
-from detection.detector.preprocess import ImageRejected, image_load
 from detection.provenance.reader import ProvenanceLimits, provenance_read
 from detection.provenance.signals import ProvenanceReport, ProvenanceSignal
 
 VERDICT_VERSION = 1
-Label = Literal[
-    "generated", "likely_generated", "conflicting_evidence", "no_evidence_of_generation", "undetermined"
-]
+Label = Literal["generated", "likely_generated", "conflicting_evidence", "no_evidence_of_generation", "undetermined"]
 
 LIMIT_DETECTOR = (
     "A detector score is a statistical estimate, not proof. It has false positives and false negatives, and "
@@ -94,9 +91,7 @@ def verdict_build(
 ) -> Verdict:
     """Combine what is known about one image. `detector_score` is None when the detector did not score."""
     signals = sorted(provenance.signals, key=_rank)
-    strong_generated = [
-        s for s in signals if s.says_generated is True and s.strength in ("verified", "statistical")
-    ]
+    strong_generated = [s for s in signals if s.says_generated is True and s.strength in ("verified", "statistical")]
     weak_generated = [s for s in signals if s.says_generated is True and s.strength in ("claimed", "invalid")]
     verified_captured = [s for s in signals if s.says_generated is False and s.strength == "verified"]
     threshold = detector_status.threshold
@@ -118,9 +113,7 @@ def verdict_build(
         reasons.append(f"detector could not score this file: {detector_error or 'no score'}")
     reasons.extend(s.summary for s in weak_generated)
     reasons.extend(s.summary for s in verified_captured)
-    reasons.extend(
-        s.summary for s in signals if s not in strong_generated + weak_generated + verified_captured
-    )
+    reasons.extend(s.summary for s in signals if s not in strong_generated + weak_generated + verified_captured)
     reasons.extend(f"unreadable: {problem}" for problem in provenance.unreadable)
 
     label: Label
@@ -163,6 +156,9 @@ def image_analyse(
     limits: ProvenanceLimits | None = None,
 ) -> Verdict:
     """Read provenance and, when the detector is on and the pixels decode, score the image."""
+    # Imported here so that building or reading verdicts (web processes) does not import torch.
+    from detection.detector.preprocess import ImageRejected, image_load
+
     limits = limits or ProvenanceLimits()
     provenance = provenance_read(data, limits=limits)
     score: float | None = None

@@ -1,24 +1,5 @@
-"""Synthetic-image detector: pure torch + numpy, no Django (the Django glue lives in detection/services)."""
+"""Synthetic-image detector: pure torch + numpy, no Django.
 
-from detection.detector.interface import (
-    Detector,
-    DetectorStatus,
-    DetectorUnavailable,
-    DisabledDetector,
-    ImageInput,
-)
-from detection.detector.runtime import DetectorConfig, DetectorConfigError, TorchDetector, detector_load
-from detection.detector.weights import WeightsError
-
-__all__ = [
-    "Detector",
-    "DetectorConfig",
-    "DetectorConfigError",
-    "DetectorStatus",
-    "DetectorUnavailable",
-    "DisabledDetector",
-    "ImageInput",
-    "TorchDetector",
-    "WeightsError",
-    "detector_load",
-]
+Import from the submodules (`detection.detector.runtime`, `.interface`, ...): this package imports nothing
+itself, so code that only needs the interface or a status does not pay for importing torch.
+"""

@@ -63,9 +63,7 @@ def bundled_stage(out: str | Path) -> tuple[Path, Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="folder to create real/ and generated/ in")
     args = parser.parse_args()
     real, fake = bundled_stage(args.out)

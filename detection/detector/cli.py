@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from detection.detector.runtime import DetectorConfig, detector_load
 from detection.detector.training import (
@@ -26,16 +26,16 @@ from detection.detector.weights import file_sha256, weights_read
 _DEFAULTS = TrainConfig()
 
 
+class Writer(Protocol):
+    """sys.stdout, io.StringIO or a management command's self.stdout."""
+
+    def write(self, text: str, /) -> object: ...
+
+
 def train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--real", action="append", required=True, metavar="DIR", help="real images (repeatable)"
-    )
-    parser.add_argument(
-        "--fake", action="append", required=True, metavar="DIR", help="generated images (repeatable)"
-    )
-    parser.add_argument(
-        "--out", required=True, metavar="FILE", help="weights file to write (checkpoint: FILE.ckpt)"
-    )
+    parser.add_argument("--real", action="append", required=True, metavar="DIR", help="real images (repeatable)")
+    parser.add_argument("--fake", action="append", required=True, metavar="DIR", help="generated images (repeatable)")
+    parser.add_argument("--out", required=True, metavar="FILE", help="weights file to write (checkpoint: FILE.ckpt)")
     parser.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
     parser.add_argument("--crop", type=int, default=_DEFAULTS.crop, help="training crop size in pixels")
     parser.add_argument("--crops-per-image", type=int, default=_DEFAULTS.crops_per_image)
@@ -51,7 +51,7 @@ def train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def train_run(options: dict[str, Any], out: TextIO = sys.stdout) -> int:
+def train_run(options: dict[str, Any], out: Writer = sys.stdout) -> int:
     config = TrainConfig(
         epochs=options["epochs"],
         crop=options["crop"],
@@ -115,7 +115,7 @@ class EvalError(ValueError):
     """Evaluation cannot run as asked (wrong folders for --split holdout, ...)."""
 
 
-def eval_run(options: dict[str, Any], out: TextIO = sys.stdout) -> int:
+def eval_run(options: dict[str, Any], out: Writer = sys.stdout) -> int:
     sha = options["sha256"] or file_sha256(options["weights"])
     if not options["sha256"]:
         out.write(f"weights SHA-256 (computed, not checked against a setting): {sha}\n")
@@ -125,9 +125,7 @@ def eval_run(options: dict[str, Any], out: TextIO = sys.stdout) -> int:
         train_config = weights.meta.get("train_config")
         if not isinstance(train_config, dict):
             raise EvalError("the weights file records no training split; use --split all")
-        _, samples = split_holdout(
-            samples, fraction=train_config["holdout_fraction"], seed=train_config["seed"]
-        )
+        _, samples = split_holdout(samples, fraction=train_config["holdout_fraction"], seed=train_config["seed"])
         if dataset_fingerprint(samples) != weights.meta.get("held_out_fingerprint"):
             raise EvalError("these folders differ from the training run's, so its held-out split is unknown")
     detector = detector_load(

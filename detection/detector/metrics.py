@@ -77,8 +77,7 @@ class EvalMetrics:
             fmt("accuracy", self.accuracy),
             fmt("false_positive_rate", self.false_positive_rate),
             fmt("true_positive_rate", self.true_positive_rate),
-            f"intervals              {self.confidence:.0%} stratified bootstrap, "
-            f"{self.bootstrap_samples} resamples",
+            f"intervals              {self.confidence:.0%} stratified bootstrap, {self.bootstrap_samples} resamples",
         ]
 
 

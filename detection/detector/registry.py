@@ -40,9 +40,7 @@ def architecture_resolve(name: str) -> ArchitectureFactory:
     module_name, sep, attribute = name.replace(":", ".").rpartition(".")
     if not sep or not module_name or not attribute:
         known = ", ".join(architecture_names())
-        raise ArchitectureError(
-            f"unknown detector architecture {name!r} (registered: {known}; or a dotted path)"
-        )
+        raise ArchitectureError(f"unknown detector architecture {name!r} (registered: {known}; or a dotted path)")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -73,9 +73,7 @@ def dataset_scan(real_dirs: Sequence[str | Path], fake_dirs: Sequence[str | Path
     return samples
 
 
-def split_holdout(
-    samples: Sequence[Sample], *, fraction: float, seed: int
-) -> tuple[list[Sample], list[Sample]]:
+def split_holdout(samples: Sequence[Sample], *, fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
     """Group-wise, per-class split; the held-out side gets about `fraction` of each class's images."""
     if not 0.0 < fraction < 1.0:
         raise TrainingError("held-out fraction must be between 0 and 1")
@@ -89,9 +87,7 @@ def split_holdout(
                 by_group.setdefault(sample.group, []).append(sample)
         groups = sorted(by_group)
         if len(groups) < 2:
-            raise TrainingError(
-                f"need at least two {'real' if label == REAL else 'generated'} groups to split"
-            )
+            raise TrainingError(f"need at least two {'real' if label == REAL else 'generated'} groups to split")
         order = rng.permutation(len(groups))
         target = fraction * sum(len(v) for v in by_group.values())
         taken = 0
@@ -207,9 +203,7 @@ def detector_train(
     torch.manual_seed(config.seed)
     device = device_resolve(config.device)
     model = architecture_build(config.architecture, config.arch_kwargs).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
     n_real = sum(1 for s in train if s.label == REAL)
     n_fake = len(train) - n_real
@@ -222,9 +216,7 @@ def detector_train(
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         if state.get("format") != CHECKPOINT_FORMAT or state.get("fingerprint") != fingerprint:
-            raise TrainingError(
-                f"{checkpoint} was written for other training images or settings; not resuming"
-            )
+            raise TrainingError(f"{checkpoint} was written for other training images or settings; not resuming")
         if state.get("config") != config.as_dict():
             raise TrainingError(f"{checkpoint} was written with other training settings; not resuming")
         model.load_state_dict(state["model"])
@@ -366,9 +358,7 @@ def detector_evaluate(
     transform = PERTURBATIONS[perturbation] if perturbation else None
     scored: list[tuple[str, int, float]] = []
     unreadable: list[str] = []
-    bar = tqdm(
-        total=len(samples), desc=f"scoring{' ' + perturbation if perturbation else ''}", disable=not progress
-    )
+    bar = tqdm(total=len(samples), desc=f"scoring{' ' + perturbation if perturbation else ''}", disable=not progress)
     for start in range(0, len(samples), batch_size):
         chunk: list[Sample] = []
         images: list[Image.Image] = []

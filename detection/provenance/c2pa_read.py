@@ -47,9 +47,7 @@ def _context(trust_anchors_pem: str) -> Any:
     return c2pa.Context(settings=c2pa.Settings.from_dict(settings))
 
 
-def c2pa_read(
-    data: bytes, *, mime: str = "", trust_anchors_pem: str = ""
-) -> tuple[list[ProvenanceSignal], str]:
+def c2pa_read(data: bytes, *, mime: str = "", trust_anchors_pem: str = "") -> tuple[list[ProvenanceSignal], str]:
     """Signals from the file's C2PA manifest store, and an "unreadable" reason ("" when fine or absent)."""
     import c2pa
 
@@ -112,14 +110,11 @@ def _signal(store: dict[str, Any]) -> ProvenanceSignal:
     if not claim_generators and active.get("claim_generator"):
         claim_generators = [clip(str(active["claim_generator"]), 80)]
     signature = active.get("signature_info") or {}
-    signer = " / ".join(
-        clip(str(signature.get(k, "")), 80) for k in ("common_name", "issuer") if signature.get(k)
-    )
+    signer = " / ".join(clip(str(signature.get(k, "")), 80) for k in ("common_name", "issuer") if signature.get(k))
     failures = sorted(
         {
             str(entry.get("code", ""))
-            for entry in ((store.get("validation_results") or {}).get("activeManifest") or {}).get("failure")
-            or []
+            for entry in ((store.get("validation_results") or {}).get("activeManifest") or {}).get("failure") or []
             if isinstance(entry, dict)
         }
     )

@@ -84,9 +84,7 @@ def _metadata(image: Image.Image, report: ProvenanceReport) -> None:
 def _watermark(image: Image.Image, limits: ProvenanceLimits, report: ProvenanceReport) -> None:
     width, height = image.size
     if width * height > min(limits.watermark_max_pixels, limits.max_pixels):
-        report.skipped.append(
-            f"watermark: {width}x{height} is over the {limits.watermark_max_pixels}-pixel budget"
-        )
+        report.skipped.append(f"watermark: {width}x{height} is over the {limits.watermark_max_pixels}-pixel budget")
         return
     if width * height < MIN_PIXELS:
         report.skipped.append("watermark: image smaller than 256x256 carries no Stable Diffusion mark")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from detection_images import noise_image, upsampled_image
 from PIL import Image
 
 from detection.detector.npr import NPRNet
 from detection.detector.weights import weights_write
+from tests.detection.detection_images import noise_image, upsampled_image
 
 TINY_ARCH = {"width": 4, "layers": [1, 1]}
 
@@ -24,9 +24,7 @@ def tiny_weights(tmp_path: Path) -> tuple[Path, str]:
     torch.manual_seed(0)
     model = NPRNet(**TINY_ARCH)
     path = tmp_path / "tiny.pt"
-    sha = weights_write(
-        path, architecture="npr", arch_kwargs=TINY_ARCH, state_dict=model.state_dict(), meta={}
-    )
+    sha = weights_write(path, architecture="npr", arch_kwargs=TINY_ARCH, state_dict=model.state_dict(), meta={})
     return path, sha
 
 
@@ -106,9 +104,7 @@ def c2pa_signer_pems() -> tuple[bytes, bytes, bytes]:
         .add_extension(usage(sign=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM

@@ -3,7 +3,6 @@ import io
 import numpy as np
 import pytest
 import torch
-from detection_images import noise_image, upsampled_image
 from PIL import Image
 
 from detection.detector.npr import npr_residual
@@ -17,6 +16,7 @@ from detection.detector.preprocess import (
     images_to_batch,
     random_crop,
 )
+from tests.detection.detection_images import noise_image, upsampled_image
 
 
 def test_crop_offset_is_centred_and_on_the_8_pixel_grid() -> None:

@@ -6,22 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from detection_images import noise_image, upsampled_image
 from PIL import Image
 
-from detection.detector import (
-    DetectorConfig,
-    DetectorUnavailable,
-    DisabledDetector,
-    TorchDetector,
-    WeightsError,
-    detector_load,
-)
-from detection.detector.interface import Detector
+from detection.detector.interface import Detector, DetectorUnavailable, DisabledDetector
 from detection.detector.npr import NPRNet
 from detection.detector.registry import ArchitectureError, architecture_resolve
-from detection.detector.runtime import DetectorConfigError
-from detection.detector.weights import file_sha256, weights_read
+from detection.detector.runtime import DetectorConfig, DetectorConfigError, TorchDetector, detector_load
+from detection.detector.weights import WeightsError, file_sha256, weights_read
+from tests.detection.detection_images import noise_image, upsampled_image
 
 
 def config(path: Path, sha: str, **overrides: object) -> DetectorConfig:
@@ -43,11 +35,7 @@ def test_hash_mismatch_turns_the_detector_off_with_both_hashes(tiny_weights: tup
     wrong = "0" * 64
     detector = detector_load(config(path, wrong))
     assert not detector.status.enabled
-    assert (
-        "mismatch" in detector.status.reason
-        and wrong in detector.status.reason
-        and sha in detector.status.reason
-    )
+    assert "mismatch" in detector.status.reason and wrong in detector.status.reason and sha in detector.status.reason
     with pytest.raises(WeightsError, match="mismatch"):
         detector_load(config(path, wrong), strict=True)
 
@@ -88,9 +76,7 @@ class _Payload:
         return (print, ("pickled code ran",))
 
 
-def test_pickled_code_in_a_weights_file_is_never_executed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_pickled_code_in_a_weights_file_is_never_executed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"format": "takedown-detector-weights/1", "state_dict": _Payload()}, path)
     with pytest.raises(WeightsError):

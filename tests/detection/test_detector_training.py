@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from detection.detector import DetectorConfig, detector_load
 from detection.detector.cli import EvalError, eval_run, train_run
 from detection.detector.metrics import metrics_compute, roc_auc
+from detection.detector.runtime import DetectorConfig, detector_load
 from detection.detector.training import (
     FAKE,
     REAL,
@@ -42,8 +42,7 @@ def test_roc_auc_matches_pairwise_definition() -> None:
     labels = rng.integers(0, 2, 60)
     scores = np.round(rng.random(60), 1)  # many ties
     pairs = [
-        1.0 if p > n else 0.5 if p == n else 0.0
-        for p, n in itertools.product(scores[labels == 1], scores[labels == 0])
+        1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(scores[labels == 1], scores[labels == 0])
     ]
     assert roc_auc(labels, scores) == pytest.approx(np.mean(pairs))
     assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
@@ -96,9 +95,7 @@ def test_training_learns_the_upsampling_trace_and_writes_verified_weights(
     real, fake = image_folders(12, 12)
     train, held = split_holdout(dataset_scan([real], [fake]), fraction=0.34, seed=0)
     config = TrainConfig(**{**TINY.as_dict(), "epochs": 6})
-    result = detector_train(
-        train, held, out=tmp_path / "w.pt", config=config, progress=False, log=lambda _: None
-    )
+    result = detector_train(train, held, out=tmp_path / "w.pt", config=config, progress=False, log=lambda _: None)
     assert result.epochs_done == 6 and result.losses[-1] < result.losses[0]
     meta = weights_read(tmp_path / "w.pt", expected_sha256=result.weights_sha256).meta
     assert meta["train_images"] == {
@@ -106,9 +103,7 @@ def test_training_learns_the_upsampling_trace_and_writes_verified_weights(
         "generated": sum(s.label == FAKE for s in train),
     }
     detector = detector_load(
-        DetectorConfig(
-            weights_path=str(tmp_path / "w.pt"), weights_sha256=result.weights_sha256, device="cpu"
-        ),
+        DetectorConfig(weights_path=str(tmp_path / "w.pt"), weights_sha256=result.weights_sha256, device="cpu"),
         strict=True,
     )
     evaluation = detector_evaluate(detector, held, threshold=0.5, bootstrap=200, progress=False)
@@ -120,9 +115,7 @@ def test_resume_continues_where_an_interrupted_run_stopped(image_folders: Folder
     real, fake = image_folders(6, 6)
     train, held = split_holdout(dataset_scan([real], [fake]), fraction=0.34, seed=0)
     config = TrainConfig(**{**TINY.as_dict(), "epochs": 2})
-    full = detector_train(
-        train, held, out=tmp_path / "full.pt", config=config, progress=False, log=lambda _: None
-    )
+    full = detector_train(train, held, out=tmp_path / "full.pt", config=config, progress=False, log=lambda _: None)
 
     class Killed(Exception):
         pass
@@ -132,9 +125,7 @@ def test_resume_continues_where_an_interrupted_run_stopped(image_folders: Folder
             raise Killed
 
     with pytest.raises(Killed):
-        detector_train(
-            train, held, out=tmp_path / "cut.pt", config=config, progress=False, log=die_after_first_epoch
-        )
+        detector_train(train, held, out=tmp_path / "cut.pt", config=config, progress=False, log=die_after_first_epoch)
     assert not (tmp_path / "cut.pt").exists() and (tmp_path / "cut.pt.ckpt").exists()
     lines: list[str] = []
     resumed = detector_train(
@@ -163,9 +154,7 @@ def test_evaluation_reports_unreadable_files_instead_of_crashing(
     real, fake = image_folders(3, 4)
     (real / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     path, sha = tiny_weights
-    detector = detector_load(
-        DetectorConfig(weights_path=str(path), weights_sha256=sha, device="cpu"), strict=True
-    )
+    detector = detector_load(DetectorConfig(weights_path=str(path), weights_sha256=sha, device="cpu"), strict=True)
     samples = dataset_scan([real], [fake])
     for perturbation in ("", "jpeg75", "half", "screenshot"):
         result = detector_evaluate(

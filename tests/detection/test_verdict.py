@@ -3,9 +3,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from detection_images import jpeg_bytes, noise_image, png_bytes
 
-from detection.detector import DetectorConfig, DetectorStatus, detector_load
+from detection.detector.interface import DetectorStatus
+from detection.detector.runtime import DetectorConfig, detector_load
 from detection.provenance import ProvenanceReport, ProvenanceSignal
 from detection.verdict import (
     LIMIT_C2PA,
@@ -14,12 +14,11 @@ from detection.verdict import (
     image_analyse,
     verdict_build,
 )
+from tests.detection.detection_images import jpeg_bytes, noise_image, png_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ON = DetectorStatus(enabled=True, reason="ok", architecture="npr", weights_sha256="ab" * 32, threshold=0.7)
-OFF = DetectorStatus(
-    enabled=False, reason="no weights configured (DETECTOR_WEIGHTS is empty): the detector is off"
-)
+OFF = DetectorStatus(enabled=False, reason="no weights configured (DETECTOR_WEIGHTS is empty): the detector is off")
 
 C2PA_GENERATED = ProvenanceSignal(
     kind="c2pa",
@@ -51,9 +50,7 @@ def report(*signals: ProvenanceSignal, unreadable: tuple[str, ...] = ()) -> Prov
 def test_detector_at_threshold_gives_likely_generated_with_the_score_as_reason() -> None:
     verdict = verdict_build(detector_status=ON, detector_score=0.93, provenance=report())
     assert verdict.label == "likely_generated" and verdict.supports_digital_forgery
-    assert verdict.reasons[0].startswith(
-        "detector 0.93 at or above threshold 0.70 (npr, weights abababababab"
-    )
+    assert verdict.reasons[0].startswith("detector 0.93 at or above threshold 0.70 (npr, weights abababababab")
     assert LIMIT_DETECTOR in verdict.limits
 
 
@@ -71,9 +68,7 @@ def test_detector_off_and_nothing_else_is_undetermined_and_says_why() -> None:
 
 
 def test_verified_c2pa_outranks_the_detector_and_is_the_first_reason() -> None:
-    verdict = verdict_build(
-        detector_status=ON, detector_score=0.1, provenance=report(XMP_GENERATED, C2PA_GENERATED)
-    )
+    verdict = verdict_build(detector_status=ON, detector_score=0.1, provenance=report(XMP_GENERATED, C2PA_GENERATED))
     assert verdict.label == "generated"
     assert verdict.reasons[0] == C2PA_GENERATED.summary
     assert verdict.reasons[1].startswith("detector 0.10 below")
@@ -121,9 +116,7 @@ def test_image_analyse_end_to_end(
     assert plain.label == ("likely_generated" if score >= 0.5 else "no_evidence_of_generation")
 
     marked = image_analyse((FIXTURES / "wm_sdxl_bgr.png").read_bytes(), detector=detector)
-    assert marked.label == "generated" and marked.reasons[0].startswith(
-        "invisible watermark of Stable Diffusion XL"
-    )
+    assert marked.label == "generated" and marked.reasons[0].startswith("invisible watermark of Stable Diffusion XL")
 
     signed = c2pa_sign(jpeg_bytes(noise_image(2)), "trainedAlgorithmicMedia", "DreamMaker 3")
     assert image_analyse(signed, detector=detector).label == "generated"
