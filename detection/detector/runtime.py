@@ -131,8 +131,9 @@ class TorchDetector:
             batch = batch.pin_memory().to(self._device, non_blocking=True)
         # Dividing in fp32 keeps the 1/255 steps exact; autocast only lowers the convolutions.
         x = batch.to(torch.float32).div_(255.0)
-        if self._channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        # Batches arrive NHWC-strided from the crops. cuDNN wants channels-last; on the CPU, oneDNN was
+        # measured far slower with channels-last at small batches (bench/detector_bench.py), so use NCHW.
+        x = x.contiguous(memory_format=torch.channels_last if self._channels_last else torch.contiguous_format)
         dtype = _DTYPES.get(self._precision)
         with torch.autocast(device_type=self._device.type, dtype=dtype, enabled=dtype is not None):
             logits = self._model(x)
