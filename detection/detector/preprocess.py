@@ -105,6 +105,15 @@ def center_crop(array: npt.NDArray[np.uint8], size: int = CROP_SIZE) -> npt.NDAr
     return np.ascontiguousarray(_pad_to(window, size))
 
 
+def _center_window(image: ImageInput, size: int) -> npt.NDArray[np.uint8]:
+    if isinstance(image, Image.Image):
+        # Cut the window before converting, so a 50-megapixel photo never becomes a full RGB array.
+        width, height = image.size
+        top, left = crop_offset(height, size), crop_offset(width, size)
+        image = image.crop((left, top, min(width, left + size), min(height, top + size)))
+    return center_crop(image_to_rgb(image), size)
+
+
 def random_crop(
     array: npt.NDArray[np.uint8], size: int, rng: np.random.Generator, align: int = GRID_ALIGN
 ) -> npt.NDArray[np.uint8]:
@@ -119,5 +128,5 @@ def images_to_batch(images: Sequence[ImageInput], size: int = CROP_SIZE) -> torc
     """Stack images into an Nx3xSxS uint8 tensor (uint8 keeps host-to-device copies four times smaller)."""
     if len(images) == 0:
         return torch.empty((0, 3, size, size), dtype=torch.uint8)
-    crops = np.stack([center_crop(image_to_rgb(image), size) for image in images])
+    crops = np.stack([_center_window(image, size) for image in images])
     return torch.from_numpy(crops).permute(0, 3, 1, 2)

@@ -86,6 +86,14 @@ def test_bad_arrays_are_rejected_clearly(array: np.ndarray) -> None:
         image_to_rgb(array)
 
 
+def test_pil_and_array_inputs_give_the_same_crop() -> None:
+    for size in ((1000, 700), (100, 60), (225, 231)):
+        array = noise_image(7, size)
+        from_pil = images_to_batch([Image.fromarray(array)])
+        assert torch.equal(from_pil, images_to_batch([array]))
+        assert torch.equal(from_pil[0].permute(1, 2, 0), torch.from_numpy(center_crop(array)))
+
+
 def test_batch_is_uint8_nchw() -> None:
     batch = images_to_batch([noise_image(1), Image.fromarray(noise_image(2, (50, 50)))])
     assert batch.dtype == torch.uint8 and batch.shape == (2, 3, CROP_SIZE, CROP_SIZE)
