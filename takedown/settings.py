@@ -202,6 +202,25 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
+# --- Detection: synthetic-image detector and provenance (docs/detector.md) ---------------------------------------
+# Without weights the detector is off and says so (healthz, moderator page); nothing is downloaded. The weights
+# file is checked against DETECTOR_WEIGHTS_SHA256 before it is loaded. Train one: manage.py detector_train.
+DETECTOR_WEIGHTS = env("DETECTOR_WEIGHTS")
+DETECTOR_WEIGHTS_SHA256 = env("DETECTOR_WEIGHTS_SHA256")
+# Empty: the architecture the weights file names. Else a registered name ("npr") or a dotted path to a factory.
+DETECTOR_ARCHITECTURE = env("DETECTOR_ARCHITECTURE")
+# JSON object of keyword arguments for the architecture (for an operator's bare state_dict).
+DETECTOR_ARCH_KWARGS = env("DETECTOR_ARCH_KWARGS", "{}")
+DETECTOR_DEVICE = env("DETECTOR_DEVICE", "auto")  # auto, cpu, cuda, cuda:N
+DETECTOR_PRECISION = env("DETECTOR_PRECISION", "auto")  # auto (bf16/fp16 on CUDA, fp32 on CPU), fp32, bf16, fp16
+DETECTOR_BATCH_SIZE = envint("DETECTOR_BATCH_SIZE", 32)
+try:
+    DETECTOR_THRESHOLD = float(env("DETECTOR_THRESHOLD", "0.5"))
+except ValueError as exc:
+    raise ImproperlyConfigured("DETECTOR_THRESHOLD must be a number between 0 and 1") from exc
+# PEM bundle of C2PA trust anchors the operator accepts; empty means no C2PA signer counts as trusted.
+C2PA_TRUST_ANCHORS_PEM = env("C2PA_TRUST_ANCHORS_PEM")
+
 # Evidence encryption keys (AES-256-GCM): comma-separated base64 keys of 32 bytes, the first one encrypts.
 EVIDENCE_KEYS = envlist("EVIDENCE_KEYS")
 if not EVIDENCE_KEYS and not (DEBUG or TESTING):

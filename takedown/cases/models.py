@@ -40,8 +40,7 @@ class Case(models.Model):
     reference = models.CharField(max_length=24, unique=True)
     secret_hash = models.CharField(max_length=255)
     pseudonym = models.CharField(max_length=40)
-    status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED,
-                              db_index=True)
+    status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED, db_index=True)
     content_kind = models.CharField(max_length=16, choices=ContentKind.choices, default=ContentKind.UNSURE)
     intake_mode = models.CharField(max_length=16, choices=IntakeMode.choices, default=IntakeMode.UPLOAD)
     description = EncryptedTextField(blank=True)

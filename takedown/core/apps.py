@@ -5,3 +5,14 @@ class CoreConfig(AppConfig):
     name = "takedown.core"
     label = "core"
     verbose_name = "Operator core: audit log, outbox, roles"
+
+    def ready(self) -> None:
+        from detection.services import detector_health
+        from takedown.core.health import CheckResult, health_register
+
+        def detector_check() -> CheckResult:
+            ok, info = detector_health()
+            # Informational: a platform without a detector still takes reports and matches hashes.
+            return CheckResult(ok, info, required=False)
+
+        health_register("detector", detector_check)

@@ -26,8 +26,26 @@ if TYPE_CHECKING:
 GENESIS_HASH = "0" * 64
 # Detail keys that would put something sensitive into an append-only table that can never be cleaned.
 FORBIDDEN_DETAIL_KEYS = frozenset(
-    {"secret", "password", "token", "api_key", "key", "image", "data", "pdq", "sha256", "md5", "phash", "dhash",
-     "hash", "hashes", "contact", "signature", "name", "email"}
+    {
+        "secret",
+        "password",
+        "token",
+        "api_key",
+        "key",
+        "image",
+        "data",
+        "pdq",
+        "sha256",
+        "md5",
+        "phash",
+        "dhash",
+        "hash",
+        "hashes",
+        "contact",
+        "signature",
+        "name",
+        "email",
+    }
 )
 ACTOR_KINDS = frozenset({"victim", "moderator", "advocate", "admin", "partner", "system"})
 

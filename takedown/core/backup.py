@@ -35,8 +35,14 @@ def _pg_env() -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = str(db["PASSWORD"])
-    args = ["-h", str(db.get("HOST") or "localhost"), "-p", str(db.get("PORT") or 5432),
-            "-U", str(db.get("USER") or "postgres")]
+    args = [
+        "-h",
+        str(db.get("HOST") or "localhost"),
+        "-p",
+        str(db.get("PORT") or 5432),
+        "-U",
+        str(db.get("USER") or "postgres"),
+    ]
     return args, env
 
 
@@ -62,7 +68,10 @@ def backup_create(*, out: Path) -> BackupResult:
         target = out / DB_FILE_PG
         result = subprocess.run(
             ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", *args, "-f", str(target), str(db["NAME"])],
-            env=env, capture_output=True, text=True, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise BackupError(f"pg_dump failed: {result.stderr.strip()[:300]}")
@@ -105,9 +114,22 @@ def backup_restore(*, directory: Path) -> None:
             raise BackupError("this backup is of PostgreSQL; DATABASE_URL must point at PostgreSQL")
         args, env = _pg_env()
         result = subprocess.run(
-            ["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-             *args, "-d", str(db["NAME"]), str(directory / DB_FILE_PG)],
-            env=env, capture_output=True, text=True, check=False,
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                *args,
+                "-d",
+                str(db["NAME"]),
+                str(directory / DB_FILE_PG),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise BackupError(f"pg_restore failed: {result.stderr.strip()[:300]}")

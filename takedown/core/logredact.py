@@ -16,12 +16,16 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b[0-9a-fA-F]{16,}\b"), "[hex]"),
     # Long base64 runs: image bytes, encrypted tokens, keys.
     # (mixed case and digits, so file paths in tracebacks survive).
-    (re.compile(r"(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*\d)[A-Za-z0-9+/]{40,}={0,2}"),
-     "[b64]"),
+    (
+        re.compile(r"(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*\d)[A-Za-z0-9+/]{40,}={0,2}"),
+        "[b64]",
+    ),
     (re.compile(r"data:[^\s,;]+;base64,[^\s]*"), "[data-url]"),
     (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
-    (re.compile(r"(?i)(secret|password|api[_-]?key|authorization|x-functions-key|subscription-key)=\S+"),
-     r"\1=[redacted]"),
+    (
+        re.compile(r"(?i)(secret|password|api[_-]?key|authorization|x-functions-key|subscription-key)=\S+"),
+        r"\1=[redacted]",
+    ),
 ]
 
 

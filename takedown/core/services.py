@@ -32,8 +32,9 @@ def _lock_subjects(username: str, address: str) -> list[tuple[str, str]]:
     return [("staff-login-user", username.lower()), ("staff-login-addr", address)]
 
 
-def staff_sign_in_check(*, request: HttpRequest, username: str, password: str, otp_token: str,
-                        address: str) -> tuple[AbstractBaseUser, object]:
+def staff_sign_in_check(
+    *, request: HttpRequest, username: str, password: str, otp_token: str, address: str
+) -> tuple[AbstractBaseUser, object]:
     """Password and second factor together; a lockout after too many failures per account or per address."""
     window = settings.STAFF_LOGIN_LOCKOUT_SECONDS
     limit = settings.STAFF_LOGIN_MAX_FAILURES

@@ -41,8 +41,11 @@ def staff_login(request: HttpRequest) -> HttpResponse:
                 address=client_address(request),
             )
         except SignInLocked as locked:
-            form.add_error(None, _("Too many failed attempts. Try again in %(minutes)d minutes.")
-                           % {"minutes": max(1, locked.retry_after // 60)})
+            form.add_error(
+                None,
+                _("Too many failed attempts. Try again in %(minutes)d minutes.")
+                % {"minutes": max(1, locked.retry_after // 60)},
+            )
             status = 429
         except SignInFailed:
             form.add_error(None, _("That username, password and code do not match."))

@@ -13,8 +13,14 @@ from takedown.core.models import AuditEvent
 def _record_some(n: int = 5) -> list[AuditEvent]:
     case_id = uuid.uuid4()
     return [
-        audit_record(actor=Actor.system(), action="case.view", case_id=case_id, object_type="case",
-                     object_id=case_id, detail={"step": i})
+        audit_record(
+            actor=Actor.system(),
+            action="case.view",
+            case_id=case_id,
+            object_type="case",
+            object_id=case_id,
+            detail={"step": i},
+        )
         for i in range(n)
     ]
 
@@ -89,8 +95,10 @@ def test_event_rolls_back_with_the_change_it_describes() -> None:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL")
 def test_postgresql_refuses_update_and_delete() -> None:
     (row,) = _record_some(1)
-    for statement in ("UPDATE core_auditevent SET action = 'x' WHERE id = %s",
-                      "DELETE FROM core_auditevent WHERE id = %s"):
+    for statement in (
+        "UPDATE core_auditevent SET action = 'x' WHERE id = %s",
+        "DELETE FROM core_auditevent WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
             cur.execute(statement, [row.id])
     assert AuditEvent.objects.get(id=row.id).action == "case.view"

@@ -47,13 +47,17 @@ def _database_url(name: str, tmp: Path) -> str:
 
 def _psql(sql: str) -> None:
     db = settings.DATABASES["default"]
-    subprocess.run(["psql", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], "-d", "postgres", "-c", sql],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["psql", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], "-d", "postgres", "-c", sql],
+        check=True,
+        capture_output=True,
+    )
 
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=180)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 @pytest.mark.integration
@@ -85,8 +89,12 @@ def test_backup_restores_into_an_empty_database_with_audit_chain_and_evidence(tm
         assert restored.returncode == 0, restored.stderr
         assert "audit chain intact over 5 rows" in restored.stdout
         assert _manage(target, "audit_verify").returncode == 0
-        verify = _manage(target, "shell", "-c", CHECK.replace("case_id, name = CASE_ID, NAME",
-                                                              f"case_id, name = {case_id!r}, {evidence_name!r}"))
+        verify = _manage(
+            target,
+            "shell",
+            "-c",
+            CHECK.replace("case_id, name = CASE_ID, NAME", f"case_id, name = {case_id!r}, {evidence_name!r}"),
+        )
         assert "RESTORED-OK" in verify.stdout, verify.stderr
 
         # A damaged backup is refused before anything is replaced.

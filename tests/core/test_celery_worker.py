@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"),
-                       reason="needs CELERY_BROKER_URL pointing at Redis (CI sets it)"),
+    pytest.mark.skipif(
+        not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"),
+        reason="needs CELERY_BROKER_URL pointing at Redis (CI sets it)",
+    ),
 ]
 
 
@@ -35,9 +37,26 @@ def worker(tmp_path: Path):
         env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     queue = f"test-{os.getpid()}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "takedown", "worker", "--pool=solo", "-Q", queue,
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "takedown",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         yield queue

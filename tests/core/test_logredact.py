@@ -9,11 +9,19 @@ from takedown.core.logredact import RedactingFilter, redact
 def test_hashes_secrets_and_keys_are_removed() -> None:
     pdq = "d8f8f0cce0f4a84f0e370a22028f67f0b36e2ed596623e1d33e6b39c4e9c9b22"
     md5 = hashlib.md5(b"x").hexdigest()
-    line = (f"lookup {pdq} md5={md5} phash 8f373714acfcf4d0 secret=tds_AbCdEf123456789 "
-            f"key tdk_live_0123456789abcdef mail someone@example.org")
+    line = (
+        f"lookup {pdq} md5={md5} phash 8f373714acfcf4d0 secret=tds_AbCdEf123456789 "
+        f"key tdk_live_0123456789abcdef mail someone@example.org"
+    )
     out = redact(line)
-    for leaked in (pdq, md5, "8f373714acfcf4d0", "tds_AbCdEf123456789", "tdk_live_0123456789abcdef",
-                   "someone@example.org"):
+    for leaked in (
+        pdq,
+        md5,
+        "8f373714acfcf4d0",
+        "tds_AbCdEf123456789",
+        "tdk_live_0123456789abcdef",
+        "someone@example.org",
+    ):
         assert leaked not in out
     assert out.startswith("lookup [hex]")
 

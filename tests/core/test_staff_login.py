@@ -23,9 +23,14 @@ def _code(user: User) -> str:
 
 
 def _sign_in(client: Client, user: User, *, password: str = PASSWORD, code: str | None = None):
-    return client.post(reverse("staff-login"), {
-        "username": user.username, "password": password, "otp_token": code or _code(user),
-    })
+    return client.post(
+        reverse("staff-login"),
+        {
+            "username": user.username,
+            "password": password,
+            "otp_token": code or _code(user),
+        },
+    )
 
 
 @pytest.mark.django_db

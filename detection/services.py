@@ -1,0 +1,97 @@
+"""Django glue for the detector and provenance: configuration from settings, a per-process detector, health.
+
+The detector itself (detection/detector) and provenance (detection/provenance) import no Django; this
+module only reads settings. The worker loads the model once per process (`detector_current`); the web
+process never needs torch: its health check verifies the configured weights file's SHA-256 and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from detection.provenance.reader import ProvenanceLimits
+
+if TYPE_CHECKING:
+    from detection.detector.interface import Detector
+    from detection.detector.runtime import DetectorConfig
+
+
+def detector_config() -> DetectorConfig:
+    from detection.detector.runtime import DetectorConfig, DetectorConfigError
+
+    try:
+        arch_kwargs = json.loads(settings.DETECTOR_ARCH_KWARGS or "{}")
+    except ValueError as exc:
+        raise DetectorConfigError("DETECTOR_ARCH_KWARGS is not valid JSON") from exc
+    if not isinstance(arch_kwargs, dict):
+        raise DetectorConfigError("DETECTOR_ARCH_KWARGS must be a JSON object")
+    return DetectorConfig(
+        weights_path=settings.DETECTOR_WEIGHTS,
+        weights_sha256=settings.DETECTOR_WEIGHTS_SHA256,
+        architecture=settings.DETECTOR_ARCHITECTURE,
+        arch_kwargs=arch_kwargs,
+        device=settings.DETECTOR_DEVICE,
+        precision=settings.DETECTOR_PRECISION,
+        batch_size=settings.DETECTOR_BATCH_SIZE,
+        threshold=settings.DETECTOR_THRESHOLD,
+    )
+
+
+@lru_cache(maxsize=1)
+def detector_current() -> Detector:
+    """This process's detector, loaded on first use: a working one, or a `DisabledDetector` saying why."""
+    from detection.detector.interface import DisabledDetector
+    from detection.detector.runtime import DetectorConfigError, detector_load
+
+    try:
+        config = detector_config()
+    except DetectorConfigError as exc:
+        return DisabledDetector(str(exc))
+    return detector_load(config)
+
+
+def provenance_limits() -> ProvenanceLimits:
+    return ProvenanceLimits(
+        max_bytes=settings.MAX_UPLOAD_BYTES,
+        c2pa_trust_anchors_pem=settings.C2PA_TRUST_ANCHORS_PEM,
+    )
+
+
+@lru_cache(maxsize=8)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    # Keyed by size and mtime so a replaced file is hashed again, an unchanged one only once.
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def detector_health() -> tuple[bool, dict[str, Any]]:
+    """(ok, info): the detector's state, "on" or "off" with a reason; ok is false when weights are configured
+    but missing or do not match DETECTOR_WEIGHTS_SHA256. No torch import.
+
+    The full load (architecture, state_dict, device) happens in the worker; its failures show there and
+    in every stored verdict's detector status.
+    """
+    path = settings.DETECTOR_WEIGHTS
+    info: dict[str, Any] = {"device": settings.DETECTOR_DEVICE, "threshold": settings.DETECTOR_THRESHOLD}
+    if not path:
+        # Off by choice is a healthy state (the operator trains or supplies weights when ready); "ok" turns
+        # false only for a configuration that cannot work.
+        return True, {**info, "state": "off", "reason": "no weights configured (DETECTOR_WEIGHTS is empty)"}
+    try:
+        stat = os.stat(path)
+        actual = _file_sha256(path, stat.st_size, stat.st_mtime_ns)
+    except OSError as exc:
+        return False, {**info, "state": "off", "reason": f"weights file unreadable ({type(exc).__name__})"}
+    expected = settings.DETECTOR_WEIGHTS_SHA256.strip().lower()
+    if actual != expected:
+        return False, {**info, "state": "off", "reason": "weights SHA-256 does not match DETECTOR_WEIGHTS_SHA256"}
+    return True, {**info, "state": "on", "weights_sha256": actual}

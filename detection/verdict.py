@@ -1,0 +1,176 @@
+"""One explained verdict per image: detector score and provenance signals, with reasons and limits.
+
+The verdict is what moderators see, what a removal request cites when it calls an image a "digital
+forgery", and what the court export carries. So it says how it was reached (reasons, strongest first)
+and what it cannot show (limits), and it never turns an absent signal into evidence of authenticity.
+
+Labels:
+* "generated": a validating C2PA manifest says generated, or a generator watermark was decoded;
+* "likely_generated": the detector scores at or above its threshold, or unsigned metadata / a manifest
+  that fails validation says generated;
+* "conflicting_evidence": a validating C2PA manifest says captured, but other evidence says generated;
+* "no_evidence_of_generation": the detector ran and scored below threshold, and nothing says generated
+  (this is not a finding that the image is authentic);
+* "undetermined": the detector is off or could not score, and nothing says generated.
+
+Pure Python (no Django): the caller stores `as_dict()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from detection.detector.interface import Detector, DetectorStatus
+from detection.provenance.reader import ProvenanceLimits, provenance_read
+from detection.provenance.signals import ProvenanceReport, ProvenanceSignal
+
+VERDICT_VERSION = 1
+Label = Literal["generated", "likely_generated", "conflicting_evidence", "no_evidence_of_generation", "undetermined"]
+
+LIMIT_DETECTOR = (
+    "A detector score is a statistical estimate, not proof. It has false positives and false negatives, and "
+    "JPEG re-compression, resizing, screenshots and generators unlike its training data lower its accuracy "
+    "(measured error rates: docs/detector.md)."
+)
+LIMIT_ABSENCE = (
+    "Missing provenance proves nothing: most platforms strip metadata and C2PA manifests on upload, and "
+    "most generators write none."
+)
+LIMIT_UNSIGNED = "Unsigned metadata (XMP, PNG text chunks, EXIF) can be written or removed by anyone."
+LIMIT_C2PA = (
+    "A valid C2PA signature shows the file is unchanged since the certificate holder signed it; unless the "
+    "signer is on a trust list the operator configured, it does not establish who that holder is."
+)
+LIMIT_WATERMARK = (
+    "The invisible-watermark check finds only the open Stable Diffusion mark, which many tools never "
+    "embed and which re-compression or resizing can erase; a decode at >= 90% bit agreement is very "
+    "unlikely by chance."
+)
+
+
+@dataclass
+class Verdict:
+    label: Label
+    reasons: list[str]
+    limits: list[str]
+    detector: dict[str, Any]
+    provenance: dict[str, Any]
+    version: int = VERDICT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def supports_digital_forgery(self) -> bool:
+        """Whether a removal request may cite this verdict as technical support for "digital forgery"."""
+        return self.label in ("generated", "likely_generated")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "label": self.label,
+            "supports_digital_forgery": self.supports_digital_forgery,
+            "reasons": list(self.reasons),
+            "limits": list(self.limits),
+            "detector": dict(self.detector),
+            "provenance": dict(self.provenance),
+            **({"extra": dict(self.extra)} if self.extra else {}),
+        }
+
+
+def _rank(signal: ProvenanceSignal) -> int:
+    order = {"verified": 0, "statistical": 1, "claimed": 2, "invalid": 3}
+    return order[signal.strength]
+
+
+def verdict_build(
+    *,
+    detector_status: DetectorStatus,
+    detector_score: float | None,
+    provenance: ProvenanceReport,
+    detector_error: str = "",
+) -> Verdict:
+    """Combine what is known about one image. `detector_score` is None when the detector did not score."""
+    signals = sorted(provenance.signals, key=_rank)
+    strong_generated = [s for s in signals if s.says_generated is True and s.strength in ("verified", "statistical")]
+    weak_generated = [s for s in signals if s.says_generated is True and s.strength in ("claimed", "invalid")]
+    verified_captured = [s for s in signals if s.says_generated is False and s.strength == "verified"]
+    threshold = detector_status.threshold
+
+    reasons: list[str] = [s.summary for s in strong_generated]
+    detector_positive = False
+    detector_ran = detector_status.enabled and detector_score is not None and threshold is not None
+    if detector_ran:
+        assert detector_score is not None and threshold is not None
+        detector_positive = detector_score >= threshold
+        relation = "at or above" if detector_positive else "below"
+        reasons.append(
+            f"detector {detector_score:.2f} {relation} threshold {threshold:.2f} "
+            f"({detector_status.architecture}, weights {detector_status.weights_sha256[:12]})"
+        )
+    elif not detector_status.enabled:
+        reasons.append(f"detector off: {detector_status.reason}")
+    else:
+        reasons.append(f"detector could not score this file: {detector_error or 'no score'}")
+    reasons.extend(s.summary for s in weak_generated)
+    reasons.extend(s.summary for s in verified_captured)
+    reasons.extend(s.summary for s in signals if s not in strong_generated + weak_generated + verified_captured)
+    reasons.extend(f"unreadable: {problem}" for problem in provenance.unreadable)
+
+    label: Label
+    any_generated = bool(strong_generated or weak_generated or detector_positive)
+    if verified_captured and any_generated:
+        label = "conflicting_evidence"
+    elif strong_generated:
+        label = "generated"
+    elif weak_generated or detector_positive:
+        label = "likely_generated"
+    elif detector_ran:
+        label = "no_evidence_of_generation"
+    else:
+        label = "undetermined"
+
+    limits = [LIMIT_DETECTOR, LIMIT_ABSENCE]
+    if any(s.strength == "claimed" for s in signals):
+        limits.append(LIMIT_UNSIGNED)
+    if any(s.kind == "c2pa" for s in signals):
+        limits.append(LIMIT_C2PA)
+    if any(s.kind == "watermark" for s in signals) or label in ("no_evidence_of_generation", "undetermined"):
+        limits.append(LIMIT_WATERMARK)
+    return Verdict(
+        label=label,
+        reasons=reasons,
+        limits=limits,
+        detector={
+            "status": detector_status.as_dict(),
+            "score": None if detector_score is None else round(float(detector_score), 4),
+            "error": detector_error,
+        },
+        provenance=provenance.as_dict(),
+    )
+
+
+def image_analyse(
+    data: bytes,
+    *,
+    detector: Detector,
+    limits: ProvenanceLimits | None = None,
+) -> Verdict:
+    """Read provenance and, when the detector is on and the pixels decode, score the image."""
+    # Imported here so that building or reading verdicts (web processes) does not import torch.
+    from detection.detector.preprocess import ImageRejected, image_load
+
+    limits = limits or ProvenanceLimits()
+    provenance = provenance_read(data, limits=limits)
+    score: float | None = None
+    error = ""
+    if detector.status.enabled and len(data) <= limits.max_bytes:
+        try:
+            image = image_load(data, max_pixels=limits.max_pixels)
+            score = float(detector.score([image])[0])
+        except ImageRejected as exc:
+            error = str(exc)
+    elif detector.status.enabled:
+        error = "file over the size limit"
+    return verdict_build(
+        detector_status=detector.status, detector_score=score, provenance=provenance, detector_error=error
+    )
