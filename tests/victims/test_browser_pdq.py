@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pdqhash
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 pytestmark = pytest.mark.browser
 
@@ -60,8 +60,6 @@ def _bits_to_hex(bits: np.ndarray) -> str:
 
 
 def server_pixels(data: bytes, *, exif_transpose: bool = False) -> Image.Image:
-    from PIL import ImageOps
-
     with Image.open(io.BytesIO(data)) as image:
         if exif_transpose:
             image = ImageOps.exif_transpose(image)
@@ -268,21 +266,29 @@ def test_large_images_shrink_exactly_as_pillow_does(browser: Any, harness_url: s
 def test_exif_orientation_is_not_applied_like_on_the_server(
     browser: Any, harness_url: str, tmp_path: Path
 ) -> None:
-    exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    # Every orientation in a lossless PNG, and "rotate 90" in JPEG and WebP (Chromium rotates JPEG
+    # and PNG by EXIF on its own, WebP not: pdq.js must neutralise the first and follow the option).
+    cases = [(fmt, 6) for fmt in ("JPEG", "WEBP")] + [("PNG", value) for value in range(2, 9)]
     files = []
-    for fmt in ("JPEG", "PNG", "WEBP"):
-        path = tmp_path / f"rotated.{fmt.lower()}"
+    for fmt, value in cases:
+        exif = Image.Exif()
+        exif[0x0112] = value
+        path = tmp_path / f"orientation-{value}.{fmt.lower()}"
         Image.fromarray(_pattern(900, 600, seed=1)).save(path, fmt, exif=exif.tobytes())
         files.append(path)
     results, _ = hash_in_browser(browser, f"{harness_url}/strict/index.html", files)
-    for path, result in zip(files, results, strict=True):
+    turned, _ = hash_in_browser(browser, f"{harness_url}/strict/index.html?exif=1", files)
+    for path, result, turned_result in zip(files, results, turned, strict=True):
         data = path.read_bytes()
         as_stored, _ = server_pdq(data)
         as_displayed, _ = server_pdq(data, exif_transpose=True)
-        assert hamming(as_stored, as_displayed) > 31, "the picture must change hash when rotated"
+        assert hamming(as_stored, as_displayed) > 31, "the picture must change hash when turned"
         assert result["pdq"] == as_stored, path.name
         assert (result["width"], result["height"]) == (900, 600)
+        # Should the server start applying EXIF orientation, the option follows it.
+        assert turned_result["pdq"] == as_displayed, path.name
+        with Image.open(path) as image:
+            assert (turned_result["width"], turned_result["height"]) == ImageOps.exif_transpose(image).size
 
 
 def _webgl2_available(browser: Any, url: str) -> bool:
@@ -306,7 +312,11 @@ def test_colour_under_transparency_is_kept_like_pillow_does(
     path = tmp_path / "transparent.png"
     Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(path)
     results, _ = hash_in_browser(browser, f"{harness_url}/strict/index.html", [path])
-    assert results[0]["pdq"] == server_pdq(path.read_bytes())[0]
+    canvas_only, _ = hash_in_browser(browser, f"{harness_url}/strict/index.html?webgl=0", [path])
+    server_hash = server_pdq(path.read_bytes())[0]
+    assert results[0]["pdq"] == server_hash
+    # What the WebGL re-read is for: through a 2D canvas the hidden colour comes back black.
+    assert hamming(canvas_only[0]["pdq"], server_hash) > 0
 
 
 def test_files_that_are_not_images_still_get_a_sha256(browser: Any, harness_url: str, tmp_path: Path) -> None:

@@ -25,7 +25,10 @@
  *   workerUrl               URL of pdq-worker.js when it is not served next to this module.
  *   precision ("float32")   "float32" reproduces Meta's C++ reference and the `pdqhash` binding the
  *                           server uses; "float64" reproduces Meta's pure-Python reference.
- *   applyExifOrientation (false)  the server hashes pixels as stored, without EXIF rotation.
+ *   applyExifOrientation (false)  the server hashes pixels as stored, without EXIF rotation;
+ *                           true rotates/mirrors as Pillow's ImageOps.exif_transpose does.
+ *   webglForAlpha (true)    re-read images that have transparency through WebGL, which keeps the
+ *                           colour under transparent pixels as Pillow does (a 2D canvas does not).
  *   maxPixels (150e6)       refuse to decode larger images ("too-large"); the server refuses them too.
  *
  * Also exported, for tests and for callers that already hold pixels:
@@ -465,6 +468,7 @@ const DEFAULTS = Object.freeze({
   workerUrl: null,
   precision: "float32",
   applyExifOrientation: false,
+  webglForAlpha: true,
   maxPixels: 150e6,
 });
 
@@ -484,30 +488,31 @@ export async function sha256Hex(buffer) {
 }
 
 /**
- * Sets the EXIF Orientation tag (0x0112) to 1 in a TIFF block, in place. Returns true if changed.
- * Pillow hashes the pixels as stored; browsers rotate by EXIF when decoding, and the option that
- * would stop them ("imageOrientation: none") meant the opposite in older browsers, so the tag
- * itself is neutralised in a private copy of the bytes.
+ * Sets the EXIF Orientation tag (0x0112) to 1 in a TIFF block, in place; returns the value it had
+ * (0 when there is none). Browsers rotate some formats by EXIF when decoding and not others
+ * (Chromium: JPEG and PNG, not WebP), and the option that would stop them ("imageOrientation:
+ * none") meant the opposite in older browsers. So the tag is neutralised in a private copy of the
+ * bytes, and the rotation, when wanted, is applied here, the way Pillow's exif_transpose does.
  */
 function neutraliseTiffOrientation(bytes, tiffStart, tiffEnd) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (tiffEnd - tiffStart < 8) return false;
+  if (tiffEnd - tiffStart < 8) return 0;
   const order = view.getUint16(tiffStart);
-  if (order !== 0x4949 && order !== 0x4d4d) return false;
+  if (order !== 0x4949 && order !== 0x4d4d) return 0;
   const little = order === 0x4949;
   const ifd0 = tiffStart + view.getUint32(tiffStart + 4, little);
-  if (ifd0 + 2 > tiffEnd) return false;
+  if (ifd0 + 2 > tiffEnd) return 0;
   const entries = view.getUint16(ifd0, little);
   for (let i = 0; i < entries; i++) {
     const entry = ifd0 + 2 + i * 12;
-    if (entry + 12 > tiffEnd) return false;
+    if (entry + 12 > tiffEnd) return 0;
     if (view.getUint16(entry, little) === 0x0112 && view.getUint16(entry + 2, little) === 3) {
-      if (view.getUint16(entry + 8, little) === 1) return false;
+      const value = view.getUint16(entry + 8, little);
       view.setUint16(entry + 8, 1, little);
-      return true;
+      return value;
     }
   }
-  return false;
+  return 0;
 }
 
 let crcTable = null;
@@ -525,11 +530,14 @@ function crc32(bytes, start, end) {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** Neutralises EXIF orientation in JPEG (APP1), PNG (eXIf) and WebP (EXIF) files. */
+/**
+ * Neutralises EXIF orientation in JPEG (APP1), PNG (eXIf) and WebP (EXIF) bytes, in place.
+ * Returns the orientation the file declared (1..8), or 1 when it declares none.
+ */
 export function withoutExifOrientation(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.length;
-  let changed = false;
+  let orientation = 0;
   if (n > 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
     let p = 2;
     while (p + 4 <= n && bytes[p] === 0xff) {
@@ -539,7 +547,7 @@ export function withoutExifOrientation(bytes) {
       const body = p + 4;
       if (marker === 0xe1 && length >= 8 && body + 6 <= n &&
           String.fromCharCode(...bytes.subarray(body, body + 4)) === "Exif") {
-        changed = neutraliseTiffOrientation(bytes, body + 6, Math.min(n, p + 2 + length)) || changed;
+        orientation = neutraliseTiffOrientation(bytes, body + 6, Math.min(n, p + 2 + length)) || orientation;
       }
       p += 2 + length;
     }
@@ -549,9 +557,12 @@ export function withoutExifOrientation(bytes) {
       const length = view.getUint32(p);
       const type = String.fromCharCode(...bytes.subarray(p + 4, p + 8));
       if (p + 12 + length > n) break;
-      if (type === "eXIf" && neutraliseTiffOrientation(bytes, p + 8, p + 8 + length)) {
-        view.setUint32(p + 8 + length, crc32(bytes, p + 4, p + 8 + length));
-        changed = true;
+      if (type === "eXIf") {
+        const found = neutraliseTiffOrientation(bytes, p + 8, p + 8 + length);
+        if (found) {
+          view.setUint32(p + 8 + length, crc32(bytes, p + 4, p + 8 + length));
+          orientation = found;
+        }
       }
       if (type === "IDAT" || type === "IEND") break; // eXIf must precede IDAT
       p += 12 + length;
@@ -565,12 +576,50 @@ export function withoutExifOrientation(bytes) {
       if (type === "EXIF") {
         // Some writers keep the "Exif\0\0" prefix inside the chunk.
         const start = String.fromCharCode(...bytes.subarray(p + 8, p + 12)) === "Exif" ? p + 14 : p + 8;
-        changed = neutraliseTiffOrientation(bytes, start, Math.min(n, p + 8 + length)) || changed;
+        orientation = neutraliseTiffOrientation(bytes, start, Math.min(n, p + 8 + length)) || orientation;
       }
       p += 8 + length + (length & 1);
     }
   }
-  return changed;
+  return orientation >= 1 && orientation <= 8 ? orientation : 1;
+}
+
+/**
+ * Pillow's exif_transpose for orientations 2..8, as a row source over the transformed image.
+ * Needs the whole decoded image once (rotations read columns), so it costs a second copy.
+ */
+function orientedRowSource(source, width, height, orientation) {
+  const swap = orientation >= 5;
+  const outW = swap ? height : width;
+  const outH = swap ? width : height;
+  let full = null;
+  const rows = async (y0, count) => {
+    if (full === null) full = await source(0, height);
+    const out = new Uint8Array(outW * count * 4);
+    for (let y = y0; y < y0 + count; y++) {
+      for (let x = 0; x < outW; x++) {
+        let sx;
+        let sy;
+        switch (orientation) {
+          case 2: sx = width - 1 - x; sy = y; break; // mirror left-right
+          case 3: sx = width - 1 - x; sy = height - 1 - y; break; // rotate 180
+          case 4: sx = x; sy = height - 1 - y; break; // mirror top-bottom
+          case 5: sx = y; sy = x; break; // transpose
+          case 6: sx = y; sy = height - 1 - x; break; // rotate 90 clockwise
+          case 7: sx = width - 1 - y; sy = height - 1 - x; break; // transverse
+          default: sx = width - 1 - y; sy = x; break; // 8: rotate 90 counter-clockwise
+        }
+        const from = (sy * width + sx) * 4;
+        const to = ((y - y0) * outW + x) * 4;
+        out[to] = full[from];
+        out[to + 1] = full[from + 1];
+        out[to + 2] = full[from + 2];
+        out[to + 3] = full[from + 3];
+      }
+    }
+    return out;
+  };
+  return { rows, width: outW, height: outH };
 }
 
 function makeCanvas(width, height) {
@@ -693,7 +742,7 @@ async function hashOneFile(file, options, report) {
   result.sha256 = await sha256Hex(buffer);
   report("decode", 0);
   const bytes = new Uint8Array(buffer.slice(0));
-  if (!options.applyExifOrientation) withoutExifOrientation(bytes);
+  const orientation = withoutExifOrientation(bytes);
   let bitmap;
   try {
     bitmap = await decodeBitmap(bytes, file.type);
@@ -703,24 +752,30 @@ async function hashOneFile(file, options, report) {
   }
   try {
     const { width, height } = bitmap;
-    result.width = width;
-    result.height = height;
     if (width * height > options.maxPixels) {
       result.error = "too-large";
       return result;
     }
+    const turn = options.applyExifOrientation && orientation > 1;
+    const shrink = async (source) => {
+      const view = turn
+        ? orientedRowSource(source, width, height, orientation)
+        : { rows: source, width, height };
+      result.width = view.width;
+      result.height = view.height;
+      return pillowThumbnail(view.rows, view.width, view.height, 512, (f) => report("resize", f));
+    };
     report("resize", 0);
-    const onStrip = (f) => report("resize", f);
     const canvas = canvasRowSource(bitmap);
-    let small = await pillowThumbnail(canvas.rows, width, height, 512, onStrip);
-    if (canvas.sawTransparency()) {
+    let small = await shrink(canvas.rows);
+    if (options.webglForAlpha && canvas.sawTransparency()) {
       // A 2D canvas stores premultiplied pixels, so colour under partial transparency comes back
       // rounded and colour under full transparency comes back black, while Pillow's convert("RGB")
       // keeps it. WebGL hands back the bytes as decoded; use it when the image has any alpha.
       const exact = webglRowSource(bitmap);
       if (exact !== null) {
         try {
-          small = await pillowThumbnail(exact.rows, width, height, 512, onStrip);
+          small = await shrink(exact.rows);
         } finally {
           exact.release();
         }
