@@ -1,0 +1,150 @@
+"""Cases: what a victim reported, kept to the least that the remedies need.
+
+A case knows no real name, email or account. It is found by its reference and opened by a secret whose
+argon2 hash alone is stored. Free text that could identify someone (signature, contact, description) is
+encrypted at rest; images are stored encrypted outside the database (takedown.core.evidence).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from takedown.core.fields import EncryptedTextField
+
+
+class CaseStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("Received")
+    IN_REVIEW = "in_review", _("Being reviewed")
+    NEEDS_INFO = "needs_info", _("More information needed")
+    CONFIRMED = "confirmed", _("Confirmed: requests sent")
+    REJECTED = "rejected", _("Not taken forward")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class ContentKind(models.TextChoices):
+    DEEPFAKE = "deepfake", _("A fake or altered image (deepfake)")
+    REAL = "real", _("A real image shared without consent")
+    UNSURE = "unsure", _("Not sure")
+
+
+class IntakeMode(models.TextChoices):
+    UPLOAD = "upload", _("Images uploaded")
+    DEVICE = "device", _("Hashed on the person's device")
+
+
+class Case(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(max_length=24, unique=True)
+    secret_hash = models.CharField(max_length=255)
+    pseudonym = models.CharField(max_length=40)
+    status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED,
+                              db_index=True)
+    content_kind = models.CharField(max_length=16, choices=ContentKind.choices, default=ContentKind.UNSURE)
+    intake_mode = models.CharField(max_length=16, choices=IntakeMode.choices, default=IntakeMode.UPLOAD)
+    description = EncryptedTextField(blank=True)
+    signature = EncryptedTextField(blank=True)
+    contact = EncryptedTextField(blank=True)
+    good_faith_at = models.DateTimeField(null=True, blank=True)
+    locale = models.CharField(max_length=8, default="en")
+    severity = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class CaseURL(models.Model):
+    """A place where the imagery appears, normalised; `host` is the registrable domain."""
+
+    class Source(models.TextChoices):
+        REPORT = "report", _("In the report")
+        VICTIM = "victim", _("Added later by the person")
+        MATCH = "match", _("Found by a partner match")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="urls")
+    url = models.TextField()
+    host = models.CharField(max_length=253, db_index=True)
+    platform = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.REPORT)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("added_at",)
+        constraints = [models.UniqueConstraint(fields=("case", "url"), name="case_url_unique")]
+
+    def __str__(self) -> str:
+        return self.host
+
+
+class CaseImage(models.Model):
+    """One image of a case: its hashes, and (upload mode only) the encrypted file until withdrawal."""
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", _("Uploaded")
+        DEVICE = "device", _("Hashed on the device")
+        EVIDENCE = "evidence", _("Added later as evidence")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting to be hashed")
+        HASHED = "hashed", _("Hashed")
+        REJECTED = "rejected", _("Could not be read")
+        DELETED = "deleted", _("Deleted")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="images")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    blob_name = models.CharField(max_length=100, blank=True)
+    media_type = models.CharField(max_length=40, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    md5 = models.CharField(max_length=32, blank=True)
+    pdq = models.CharField(max_length=64, blank=True)
+    pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    pdq_dihedral = models.JSONField(default=list, blank=True)
+    phash = models.CharField(max_length=16, blank=True)
+    dhash = models.CharField(max_length=16, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    analysis = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at",)
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class Message(models.Model):
+    """A message between the person and the moderators, pseudonymous both ways."""
+
+    class Author(models.TextChoices):
+        VICTIM = "victim", _("You")
+        MODERATOR = "moderator", _("Moderator")
+        SYSTEM = "system", _("System")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="messages")
+    author = models.CharField(max_length=16, choices=Author.choices)
+    body = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.author} {self.created_at:%Y-%m-%d}"

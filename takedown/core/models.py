@@ -1,0 +1,60 @@
+"""Append-only audit log and the transactional outbox."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One access to or change of a case (or of anything staff can touch), chained by SHA-256.
+
+    Rows are only ever inserted: the code has no path that updates or deletes them and, on PostgreSQL, a trigger
+    refuses UPDATE and DELETE. `row_hash` covers the row's fields and the previous row's hash, so a changed,
+    inserted or removed row breaks the chain that `manage.py audit_verify` walks.
+    """
+
+    at = models.DateTimeField()
+    actor_kind = models.CharField(max_length=16)
+    actor_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=64)
+    # A plain UUID, not a foreign key: withdrawing a case must never cascade into its audit trail.
+    case_id = models.UUIDField(null=True, blank=True, db_index=True)
+    object_type = models.CharField(max_length=32, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    row_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [models.Index(fields=("action", "at"))]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_kind} {self.action}"
+
+
+class OutboxMessage(models.Model):
+    """A side effect (a Celery task) written in the same transaction as the change that causes it.
+
+    After commit the row is published to the broker (or run in-process when there is none) and marked
+    dispatched; a periodic relay publishes whatever a crash or a broker outage left behind. The row id is the
+    Celery task id, and tasks are idempotent, so a second publish is harmless.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict)
+    queue = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    available_at = models.DateTimeField(db_index=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=("dispatched_at", "available_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.id}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VictimsConfig(AppConfig):
+    name = "victims"
+    verbose_name = "Victim intake"
