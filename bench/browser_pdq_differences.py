@@ -5,37 +5,33 @@ the server pipeline, per file, with the cause. Numbers for docs/browser-hashing.
 
 Part 1: every image under shared/testdata/pdq: browser vs server, server vs Meta's expected.csv,
 browser vs expected.csv. Part 2: pictures drawn here for what Meta's set does not cover
-(transparency, GIF transparency, EXIF orientation, 16-bit grey, big photos), each hashed with the
-default options and, where an option exists for it, without the fix, to show what the fix is worth.
+(transparency, GIF transparency, EXIF orientation, 16-bit grey, big photos, CMYK), each hashed with
+the default options and, for transparency, through a 2D canvas only, to show what WebGL is worth.
+The server is detection.hashing.hash_image.
 """
 
 from __future__ import annotations
 
 import csv
 import http.server
-import io
 import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
-import pdqhash
-from browser_pdq import ARGS, TESTDATA, Handler
-from PIL import Image, ImageOps
+from browser_pdq import ARGS, REPO, TESTDATA, Handler
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(REPO))
+from detection.hashing import hash_image
 
-def to_hex(vector: np.ndarray) -> str:
-    return "".join(f"{int(''.join(str(int(b)) for b in vector[i : i + 4]), 2):x}" for i in range(0, 256, 4))
 
-
-def server_pdq(data: bytes, *, exif_transpose: bool = False) -> tuple[str, int]:
-    with Image.open(io.BytesIO(data)) as image:
-        rgb = (ImageOps.exif_transpose(image) if exif_transpose else image).convert("RGB")
-    rgb.thumbnail((512, 512))
-    vector, quality = pdqhash.compute(np.ascontiguousarray(np.asarray(rgb)))
-    return to_hex(vector), int(quality)
+def server_pdq(data: bytes) -> tuple[str, int]:
+    hashes = hash_image(data)
+    return hashes.pdq, hashes.pdq_quality
 
 
 def bits(a: str | None, b: str | None) -> str:
@@ -52,19 +48,24 @@ def drawn(directory: Path) -> list[Path]:
     half = np.full((height, width), 255, np.uint8)
     half[:, : width // 2] = 0
     out["alpha-half-invisible.png"] = Image.fromarray(np.dstack([pixels, half]), "RGBA")
+    # At most 512 px: hashed without resizing, so the colour under alpha 0 reaches PDQ as stored.
+    out["alpha-half-invisible-500x314.png"] = out["alpha-half-invisible.png"].crop((550, 0, 1050, 314))
+    out["alpha-gradient-500x314.png"] = out["alpha-gradient.png"].crop((0, 0, 500, 314))
     translucent = np.full((height, width), 128, np.uint8)
     out["alpha-128.png"] = Image.fromarray(np.dstack([pixels, translucent]), "RGBA")
     out["palette-transparent.gif"] = photo.convert("P", palette=Image.Palette.ADAPTIVE)
     out["gray-16bit.png"] = Image.fromarray(np.asarray(photo.convert("L")).astype(np.uint16) * 257)
     out["photo-4000x2510.jpg"] = photo.resize((4000, 2510), Image.Resampling.BICUBIC)
     out["photo.avif"] = photo
+    out["cmyk-1600x1004.jpg"] = photo.convert("CMYK")
+    out["photo-progressive.jpg"] = photo
     paths = []
     for name, image in out.items():
         path = directory / name
         if name.endswith(".gif"):
             image.save(path, transparency=0)
         elif name.endswith(".jpg"):
-            image.save(path, quality=92)
+            image.save(path, quality=92, progressive="progressive" in name)
         else:
             image.save(path)
         paths.append(path)
@@ -111,18 +112,12 @@ def main() -> None:
             extra = drawn(Path(tmp))
             default = browser_hashes(extra)
             canvas_only = browser_hashes(extra, "?webgl=0")
-            rotated = browser_hashes(extra, "?exif=1")
             print()
-            print("| drawn file | browser vs server | without the fix | server quality | browser quality |")
+            print("| drawn file | browser vs server | through a 2D canvas only | server quality | browser quality |")
             print("|---|---|---|---|---|")
-            for path, ok, plain, turned in zip(extra, default, canvas_only, rotated, strict=True):
+            for path, ok, plain in zip(extra, default, canvas_only, strict=True):
                 server_hash, server_quality = server_pdq(path.read_bytes())
-                if path.name.startswith("exif"):
-                    without = bits(str(turned["pdq"]), server_hash) + " (EXIF applied)"
-                elif path.name.startswith("alpha"):
-                    without = bits(str(plain["pdq"]), server_hash) + " (2D canvas only)"
-                else:
-                    without = "-"
+                without = bits(str(plain["pdq"]), server_hash) if path.name.startswith("alpha") else "-"
                 print(
                     f"| {path.name} | {bits(str(ok['pdq']), server_hash)} | {without} "
                     f"| {server_quality} | {ok['quality']} |"

@@ -1,7 +1,6 @@
 // Test harness for victims/static/victims/pdq.js: hashes whatever is put in the file input and
 // publishes the results for the Playwright test. Query string: ?worker=0 forces the main thread,
-// ?precision=float64 selects the pure-Python reference's arithmetic, ?exif=1 applies EXIF
-// orientation, ?webgl=0 reads transparent images through a 2D canvas only.
+// ?webgl=0 reads transparent images through a 2D canvas only.
 import { hashFiles } from "/static/victims/pdq.js";
 
 const params = new URLSearchParams(location.search);
@@ -22,8 +21,6 @@ input.addEventListener("change", async () => {
     bar.value = p.overall;
   }, {
     useWorker: params.get("worker") !== "0",
-    precision: params.get("precision") || "float32",
-    applyExifOrientation: params.get("exif") === "1",
     webglForAlpha: params.get("webgl") !== "0",
   });
   clearInterval(ticker);
