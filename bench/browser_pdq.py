@@ -25,9 +25,7 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-TESTDATA = next(
-    p for p in (REPO.parent / "shared/testdata/pdq", REPO.parents[1] / "shared/testdata/pdq") if p.is_dir()
-)
+TESTDATA = next(p for p in (REPO.parent / "shared/testdata/pdq", REPO.parents[1] / "shared/testdata/pdq") if p.is_dir())
 ARGS = [
     "--headless",
     "--no-sandbox",
