@@ -551,3 +551,15 @@ def test_inverse_dct_basis_is_the_c_librarys(browser: Any, harness_url: str) -> 
             for u in range(8)
         ]
         assert got[str(n)] == expected, n
+
+
+def test_a_file_over_the_size_limit_is_not_read(browser: Any, harness_url: str, tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    with big.open("wb") as handle:  # sparse: 65 MiB that take no disk
+        handle.seek(65 * 1024 * 1024 - 1)
+        handle.write(b"\0")
+    results, progress = hash_in_browser(browser, f"{harness_url}/strict/index.html", [big])
+    assert results == [
+        {"sha256": None, "pdq": None, "quality": None, "width": None, "height": None, "error": "too-large"}
+    ]
+    assert [p["stage"] for p in progress] == ["error"]

@@ -19,7 +19,8 @@
  *   // results[i] belongs to files[i]:
  *   //   { sha256: "64 hex", pdq: "64 hex" | null, quality: 0..100 | null, width, height,
  *   //     error: null | "decode-failed" | "too-large" | "unsupported-browser" }
- *   // A file that is not a decodable image still gets its sha256; its pdq is null and error says why.
+ *   // A file that is not a decodable image still gets its sha256 (unless it is over maxBytes: then
+ *   // nothing is read); its pdq is null and error says why.
  *
  * Options (third argument, all optional):
  *   useWorker (true)     hash in a Web Worker (pdq-worker.js) so the page stays responsive; falls
@@ -752,14 +753,15 @@ function memoryRows(rgba, width) {
 /** One file: { sha256, pdq, quality, width, height, error }. */
 async function hashOneFile(file, options, report) {
   const result = { sha256: null, pdq: null, quality: null, width: null, height: null, error: null };
+  if (file.size > options.maxBytes) {
+    // Not even read: the server refuses it too, and a video-sized buffer could exhaust a phone's memory.
+    result.error = "too-large";
+    return result;
+  }
   report("read", 0);
   const buffer = await file.arrayBuffer();
   report("sha256", 0);
   result.sha256 = await sha256Hex(buffer);
-  if (buffer.byteLength > options.maxBytes) {
-    result.error = "too-large";
-    return result;
-  }
   report("decode", 0);
   const bytes = new Uint8Array(buffer.slice(0));
   const rule = resizeRule(bytes);
