@@ -1,6 +1,6 @@
 // Test harness for victims/static/victims/pdq.js: hashes whatever is put in the file input and
 // publishes the results for the Playwright test. Query string: ?worker=0 forces the main thread,
-// ?precision=float64 selects the pure-Python reference's arithmetic.
+// ?webgl=0 reads transparent images through a 2D canvas only.
 import { hashFiles } from "/static/victims/pdq.js";
 
 const params = new URLSearchParams(location.search);
@@ -17,11 +17,11 @@ input.addEventListener("change", async () => {
   const ticker = setInterval(() => { window.pdqMainThreadBusy += 1; }, 20);
   const started = performance.now();
   const results = await hashFiles(input.files, (p) => {
-    window.pdqProgress.push(p);
+    window.pdqProgress.push({ ...p, t: performance.now() });
     bar.value = p.overall;
   }, {
     useWorker: params.get("worker") !== "0",
-    precision: params.get("precision") || "float32",
+    webglForAlpha: params.get("webgl") !== "0",
   });
   clearInterval(ticker);
   window.pdqElapsedMs = performance.now() - started;

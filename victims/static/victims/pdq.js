@@ -2,7 +2,9 @@
  * pdq.js: hash images on the victim's own device (PDQ + SHA-256), so that only hashes leave it.
  *
  * Plain ES module, no dependencies, no build step, no inline script: works under a strict
- * Content-Security-Policy that allows `script-src 'self'` and `worker-src 'self'`.
+ * Content-Security-Policy that allows `script-src 'self'` and `worker-src 'self'` (without the latter
+ * it hashes on the page instead of in a worker). Needs a secure context (HTTPS or localhost) for
+ * crypto.subtle. pdq-jpeg.js and pdq-worker.js must be served next to it.
  *
  * Public API
  * ----------
@@ -15,39 +17,48 @@
  *     //   thread:   "worker" or "page" (where the hashing runs)
  *   });
  *   // results[i] belongs to files[i]:
- *   //   { sha256: "64 hex", pdq: "64 hex" | null, quality: 0..100 | null,
- *   //     width, height, error: null | "decode-failed" | "too-large" | "unsupported-browser" }
- *   // A file that is not a decodable image still gets its sha256; its pdq is null and error says why.
+ *   //   { sha256: "64 hex", pdq: "64 hex" | null, quality: 0..100 | null, width, height,
+ *   //     error: null | "decode-failed" | "too-large" | "unsupported-browser" }
+ *   // A file that is not a decodable image still gets its sha256 (unless it is over maxBytes: then
+ *   // nothing is read); its pdq is null and error says why.
  *
  * Options (third argument, all optional):
- *   useWorker (true)        hash in a Web Worker (pdq-worker.js next to this file) so the page stays
- *                           responsive; falls back to the main thread when workers are unavailable.
- *   workerUrl               URL of pdq-worker.js when it is not served next to this module.
- *   precision ("float32")   "float32" reproduces Meta's C++ reference and the `pdqhash` binding the
- *                           server uses; "float64" reproduces Meta's pure-Python reference.
- *   applyExifOrientation (false)  the server hashes pixels as stored, without EXIF rotation.
- *   maxPixels (150e6)       refuse to decode larger images ("too-large"); the server refuses them too.
+ *   useWorker (true)     hash in a Web Worker (pdq-worker.js) so the page stays responsive; falls
+ *                        back to the main thread when a worker cannot start.
+ *   workerUrl            URL of pdq-worker.js when it is not served next to this module.
+ *   webglForAlpha (true) re-read images that have transparency through WebGL, which keeps the colour
+ *                        under transparent pixels as Pillow does (a 2D canvas does not).
+ *   maxPixels (64e6), maxBytes (64 MiB)  refuse larger images ("too-large"), as the server does.
  *
  * Also exported, for tests and for callers that already hold pixels:
- *   pdqFromRgba(rgba, width, height, {precision}) -> { pdq, quality }
- *   thumbnailSize(width, height, max) -> [w, h] | null;  pillowThumbnail(source, width, height, max)
+ *   pdqFromRgba(rgba, width, height) -> { pdq, quality }
+ *   referenceSize(width, height) -> [w, h];  jpegDraftScale(size, target) -> 1 | 2 | 4 | 8
+ *   referenceResize(rows, width, height, outW, outH, { filter, premultiplied }) -> { rgba, width, height }
  *   sha256Hex(arrayBuffer) -> Promise<hex>;  hammingDistance(hexA, hexB) -> bits
  *   hashFilesInThisThread(files, onProgress, options)  (what the worker runs)
  *
- * What "the same hash as the server" means here
- * ---------------------------------------------
- * The server decodes with Pillow, converts to RGB (alpha dropped, not composited), shrinks images
- * larger than 512 px with Pillow's `thumbnail((512, 512))` (bicubic, reducing_gap 2.0, as Meta's
- * Python reference does), computes luma as 0.299 R + 0.587 G + 0.114 B and hands it to PDQ.
- * Everything after decoding is reproduced here bit for bit: Pillow's fixed-point bicubic resampler
- * and its `reduce()` box filter, PDQ's two-pass Jarosz box filter, the 64x64 decimation, the 16x16
- * DCT, the median and the quality metric, with float32 rounding emulated by Math.fround where the
- * reference works in float32. Only the decoder differs (browser vs Pillow); docs/browser-hashing.md
- * lists where that matters.
+ * The same hash as the server (detection/hashing.py + detection/downscale.py)
+ * --------------------------------------------------------------------------
+ * The server prepares an image the way Meta's reference did when it made its published hashes:
+ * an image larger than 512 px on a side is shrunk to fit 512 x 512 (classic Pillow thumbnail size,
+ * truncating), a large JPEG being first decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (IJG
+ * libjpeg 7+ style), then resized with Pillow's bicubic filter (nearest neighbour for palette and 1-bit
+ * images, premultiplied for images with an alpha band); then luma 0.299 R + 0.587 G + 0.114 B goes
+ * to Meta's C++ PDQ in float32. EXIF orientation is ignored; alpha is dropped, colour kept.
+ *
+ * Here: the reduced JPEG decoding is pdq-jpeg.js (coefficients read in JavaScript, the server's
+ * inverse DCT and colour conversion); every other image is decoded by the browser (createImageBitmap,
+ * no colour management, no premultiplication, EXIF orientation neutralised in a private copy of the
+ * bytes); Pillow's fixed-point bicubic and nearest-neighbour resizing and its premultiplication are
+ * reproduced byte for byte; PDQ's Jarosz filter, decimation, DCT, median and quality are reproduced
+ * with float32 rounding emulated by Math.fround. Where a browser decoder itself differs from Pillow,
+ * docs/browser-hashing.md says where and by how much.
  */
 
+import { jpegHeader, reducedDecode } from "./pdq-jpeg.js";
+
 // ---------------------------------------------------------------------------------------------
-// PDQ core (Meta's reference, pdq/cpp/hashing/pdqhashing.cpp and pdq/python/pdqhashing)
+// PDQ core (Meta's reference pdq/cpp/hashing/pdqhashing.cpp, as the `pdqhash` binding runs it)
 // ---------------------------------------------------------------------------------------------
 
 const LUMA_FROM_R = 0.299;
@@ -55,34 +66,24 @@ const LUMA_FROM_G = 0.587;
 const LUMA_FROM_B = 0.114;
 const MIN_HASHABLE_DIM = 5;
 const JAROSZ_PASSES = 2;
+const f32 = Math.fround;
 
-const identity = (x) => x;
-
-/** 16x64 DCT-II basis rows 1..16 (row-major). float32: scaled and rounded like the C++. */
-function dctMatrix(f32) {
-  const d = new Float64Array(16 * 64);
-  const scale = Math.fround(Math.sqrt(2.0 / 64.0));
+/** 16x64 DCT-II basis rows 1..16: a float scale times a double cosine, stored as float (as the C++). */
+const DCT = (() => {
+  const d = new Float32Array(16 * 64);
+  const scale = f32(Math.sqrt(2.0 / 64.0));
   for (let i = 0; i < 16; i++) {
-    for (let j = 0; j < 64; j++) {
-      const c = Math.cos((Math.PI / 2 / 64.0) * (i + 1) * (2 * j + 1));
-      // The C++ multiplies a float scale by a double cosine and stores a float; the Python
-      // reference leaves the matrix unscaled (a positive scale cannot change any bit, but the
-      // rounding has to follow each reference exactly).
-      d[i * 64 + j] = f32 ? Math.fround(scale * c) : c;
-    }
+    for (let j = 0; j < 64; j++) d[i * 64 + j] = scale * Math.cos((Math.PI / 2 / 64.0) * (i + 1) * (2 * j + 1));
   }
   return d;
-}
-
-const DCT_F32 = dctMatrix(true);
-const DCT_F64 = dctMatrix(false);
+})();
 
 function jaroszWindowSize(dimension) {
   return Math.floor((dimension + 2 * 64 - 1) / (2 * 64));
 }
 
-/** One 1-D box filter pass, exactly as box1DFloat: running sum, shrinking windows at the edges. */
-function box1D(input, output, start, length, stride, fullWindow, round) {
+/** One 1-D box filter pass, as box1DFloat: running float sum, shrinking windows at the edges. */
+function box1D(input, output, start, length, stride, fullWindow) {
   const half = Math.floor((fullWindow + 2) / 2);
   const phase1 = half - 1;
   const phase2 = fullWindow - half + 1;
@@ -94,71 +95,60 @@ function box1D(input, output, start, length, stride, fullWindow, round) {
   let sum = 0;
   let count = 0;
   for (let i = 0; i < phase1; i++) {
-    sum = round(sum + input[ri]);
+    sum = f32(sum + input[ri]);
     count++;
     ri += stride;
   }
   for (let i = 0; i < phase2; i++) {
-    sum = round(sum + input[ri]);
+    sum = f32(sum + input[ri]);
     count++;
-    output[oi] = round(sum / count);
+    output[oi] = sum / count; // a Float32Array store rounds the quotient to float
     ri += stride;
     oi += stride;
   }
   for (let i = 0; i < phase3; i++) {
-    sum = round(sum + input[ri]);
-    sum = round(sum - input[li]);
-    output[oi] = round(sum / count);
+    sum = f32(sum + input[ri]);
+    sum = f32(sum - input[li]);
+    output[oi] = sum / count;
     li += stride;
     ri += stride;
     oi += stride;
   }
   for (let i = 0; i < phase4; i++) {
-    sum = round(sum - input[li]);
+    sum = f32(sum - input[li]);
     count--;
-    output[oi] = round(sum / count);
+    output[oi] = sum / count;
     li += stride;
     oi += stride;
   }
 }
 
-function jaroszFilter(buf1, buf2, rows, cols, windowAlongRows, windowAlongCols, round) {
-  for (let pass = 0; pass < JAROSZ_PASSES; pass++) {
-    for (let i = 0; i < rows; i++) box1D(buf1, buf2, i * cols, cols, 1, windowAlongRows, round);
-    for (let j = 0; j < cols; j++) box1D(buf2, buf1, j, rows, cols, windowAlongCols, round);
-  }
-}
-
-function qualityMetric(a64, f32) {
-  const round = f32 ? Math.fround : identity;
+function qualityMetric(a64) {
   let gradientSum = 0;
   const add = (u, v) => {
-    // C++: int d = ((u - v) * 100) / 255; all in float, then truncated toward zero.
-    const d = Math.trunc(round(round(round(u - v) * 100) / 255));
-    gradientSum += Math.abs(d);
+    // C++: int d = ((u - v) * 100) / 255; in float, truncated toward zero.
+    gradientSum += Math.abs(Math.trunc(f32(f32(f32(u - v) * 100) / 255)));
   };
   for (let i = 0; i < 63; i++) for (let j = 0; j < 64; j++) add(a64[i * 64 + j], a64[(i + 1) * 64 + j]);
   for (let i = 0; i < 64; i++) for (let j = 0; j < 63; j++) add(a64[i * 64 + j], a64[i * 64 + j + 1]);
   return Math.min(100, Math.floor(gradientSum / 90));
 }
 
-/** B = D A D^T restricted to frequencies 1..16, summed in the reference's order. */
-function dct64To16(a64, f32) {
-  const d = f32 ? DCT_F32 : DCT_F64;
-  const round = f32 ? Math.fround : identity;
-  const t = new Float64Array(16 * 64);
+/** B = D A D^T for frequencies 1..16, each product and sum rounded to float as in dct64To16. */
+function dct64To16(a64) {
+  const t = new Float32Array(16 * 64);
   for (let i = 0; i < 16; i++) {
     for (let j = 0; j < 64; j++) {
       let sum = 0;
-      for (let k = 0; k < 64; k++) sum = round(sum + round(d[i * 64 + k] * a64[k * 64 + j]));
+      for (let k = 0; k < 64; k++) sum = f32(sum + f32(DCT[i * 64 + k] * a64[k * 64 + j]));
       t[i * 64 + j] = sum;
     }
   }
-  const b = new Float64Array(256);
+  const b = new Float32Array(256);
   for (let i = 0; i < 16; i++) {
     for (let j = 0; j < 16; j++) {
       let sum = 0;
-      for (let k = 0; k < 64; k++) sum = round(sum + round(t[i * 64 + k] * d[j * 64 + k]));
+      for (let k = 0; k < 64; k++) sum = f32(sum + f32(t[i * 64 + k] * DCT[j * 64 + k]));
       b[i * 16 + j] = sum;
     }
   }
@@ -167,7 +157,7 @@ function dct64To16(a64, f32) {
 
 /** Bits are "coefficient > median"; Torben's median of 256 values is the 128th smallest. */
 function bitsToHex(b) {
-  const median = Float64Array.from(b).sort()[127];
+  const median = Float32Array.from(b).sort()[127];
   let hex = "";
   for (let word = 15; word >= 0; word--) {
     let w = 0;
@@ -178,40 +168,34 @@ function bitsToHex(b) {
 }
 
 /**
- * PDQ of an RGBA (or RGB-in-RGBA) pixel buffer; alpha is ignored, as Pillow's convert("RGB") does.
+ * PDQ of RGBA pixels (alpha ignored), as pdqhash.compute on the RGB array.
  * @returns {{pdq: string, quality: number}}
  */
-export function pdqFromRgba(rgba, width, height, { precision = "float32" } = {}) {
-  const f32 = precision === "float32";
-  if (!f32 && precision !== "float64") throw new RangeError(`unknown precision ${precision}`);
-  if (width < MIN_HASHABLE_DIM || height < MIN_HASHABLE_DIM) {
-    return { pdq: "0".repeat(64), quality: 0 };
-  }
+export function pdqFromRgba(rgba, width, height) {
+  if (width < MIN_HASHABLE_DIM || height < MIN_HASHABLE_DIM) return { pdq: "0".repeat(64), quality: 0 };
   const n = width * height;
-  // float32 mode: the pdqhash binding computes luma in float64 with numpy and casts to float32.
-  const Buffer = f32 ? Float32Array : Float64Array;
-  const luma = new Buffer(n);
+  // The binding computes luma in float64 with numpy and casts it to float32.
+  const luma = new Float32Array(n);
   for (let p = 0, q = 0; p < n; p++, q += 4) {
     luma[p] = rgba[q] * LUMA_FROM_R + rgba[q + 1] * LUMA_FROM_G + rgba[q + 2] * LUMA_FROM_B;
   }
-  const a64 = new Float64Array(64 * 64);
-  if (f32 && width === 64 && height === 64) {
-    // The C++ skips the blur for input that is already 64x64 (video frames); Python does not.
-    a64.set(luma);
+  const a64 = new Float32Array(64 * 64);
+  if (width === 64 && height === 64) {
+    a64.set(luma); // the C++ skips the blur for input that is already 64x64
   } else {
-    const scratch = new Buffer(n);
-    const round = f32 ? Math.fround : identity;
-    jaroszFilter(luma, scratch, height, width, jaroszWindowSize(width), jaroszWindowSize(height), round);
+    const scratch = new Float32Array(n);
+    const alongRows = jaroszWindowSize(width);
+    const alongCols = jaroszWindowSize(height);
+    for (let pass = 0; pass < JAROSZ_PASSES; pass++) {
+      for (let i = 0; i < height; i++) box1D(luma, scratch, i * width, width, 1, alongRows);
+      for (let j = 0; j < width; j++) box1D(scratch, luma, j, height, width, alongCols);
+    }
     for (let i = 0; i < 64; i++) {
       const ini = Math.floor(((i + 0.5) * height) / 64);
-      for (let j = 0; j < 64; j++) {
-        const inj = Math.floor(((j + 0.5) * width) / 64);
-        a64[i * 64 + j] = luma[ini * width + inj];
-      }
+      for (let j = 0; j < 64; j++) a64[i * 64 + j] = luma[ini * width + Math.floor(((j + 0.5) * width) / 64)];
     }
   }
-  const quality = qualityMetric(a64, f32);
-  return { pdq: bitsToHex(dct64To16(a64, f32)), quality };
+  return { pdq: bitsToHex(dct64To16(a64)), quality: qualityMetric(a64) };
 }
 
 export function hammingDistance(hexA, hexB) {
@@ -227,29 +211,31 @@ export function hammingDistance(hexA, hexB) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pillow's Image.thumbnail((512, 512)) on an RGB image, bit for bit
-// (PIL/Image.py thumbnail/resize/_get_safe_box, libImaging/Reduce.c, libImaging/Resample.c)
+// Shrinking as the server does (detection/downscale.py; Pillow's Resample.c, Geometry.c, Convert.c)
 // ---------------------------------------------------------------------------------------------
 
-/** Target size of Image.thumbnail((max, max)), or null when the image already fits. */
-export function thumbnailSize(width, height, max = 512) {
-  if (max >= width && max >= height) return null;
-  const roundAspect = (number, key) => {
-    const lo = Math.floor(number);
-    const hi = Math.ceil(number);
-    // Python's min() keeps the first of equal keys, i.e. the floor.
-    return Math.max(key(hi) < key(lo) ? hi : lo, 1);
-  };
-  const aspect = width / height;
-  let x = max;
-  let y = max;
-  if (x / y >= aspect) {
-    x = roundAspect(y * aspect, (n) => Math.abs(aspect - n / y));
-  } else {
-    y = roundAspect(x / aspect, (n) => (n === 0 ? 0 : Math.abs(aspect - x / n)));
+const REFERENCE_MAX_SIDE = 512;
+
+/** The size classic Pillow thumbnail((512, 512)) picks: aspect kept, truncated. */
+export function referenceSize(width, height) {
+  let x = width;
+  let y = height;
+  if (x > REFERENCE_MAX_SIDE) {
+    y = Math.trunc(Math.max((y * REFERENCE_MAX_SIDE) / x, 1));
+    x = REFERENCE_MAX_SIDE;
   }
-  if (x === width && y === height) return null;
+  if (y > REFERENCE_MAX_SIDE) {
+    x = Math.trunc(Math.max((x * REFERENCE_MAX_SIDE) / y, 1));
+    y = REFERENCE_MAX_SIDE;
+  }
   return [x, y];
+}
+
+/** The reduced-decoding denominator classic draft() picks for a JPEG of `size` shrunk to `target`. */
+export function jpegDraftScale([width, height], [targetW, targetH]) {
+  const scale = Math.min(Math.floor(width / targetW), Math.floor(height / targetH));
+  for (const s of [8, 4, 2]) if (scale >= s) return s;
+  return 1;
 }
 
 const PRECISION_BITS = 32 - 8 - 2;
@@ -262,9 +248,9 @@ function bicubic(x) {
   return 0.0;
 }
 
-/** precompute_coeffs + normalize_coeffs_8bpc for the bicubic filter (support 2). */
-function resampleCoefficients(inSize, in0, in1, outSize) {
-  let scale = Math.fround(in1 - in0) / outSize;
+/** precompute_coeffs + normalize_coeffs_8bpc, bicubic (support 2), over the whole input. */
+function resampleCoefficients(inSize, outSize) {
+  const scale = inSize / outSize;
   const filterScale = scale < 1.0 ? 1.0 : scale;
   const support = 2.0 * filterScale;
   const ksize = Math.ceil(support) * 2 + 1;
@@ -272,7 +258,7 @@ function resampleCoefficients(inSize, in0, in1, outSize) {
   const bounds = new Int32Array(outSize * 2);
   const weights = new Float64Array(ksize);
   for (let xx = 0; xx < outSize; xx++) {
-    const center = in0 + (xx + 0.5) * scale;
+    const center = (xx + 0.5) * scale;
     const ss = 1.0 / filterScale;
     let xmin = Math.trunc(center - support + 0.5);
     if (xmin < 0) xmin = 0;
@@ -300,160 +286,228 @@ function clip8(ss) {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
-/** division_UINT32(count, 8): the reciprocal Pillow's reduce() multiplies by, computed in float32. */
-function reduceMultiplier(count) {
-  return Math.trunc(Math.fround(4294967296 / Math.fround(256 * count)));
+/** Rows of a row source one at a time, in order, fetched a strip at a time. */
+function rowReader(source, width, height, onStrip) {
+  const stripRows = Math.max(1, Math.floor((8 << 20) / (width * 4)));
+  let strip = null;
+  let stripY0 = 0;
+  let stripN = 0;
+  return async (y) => {
+    if (strip === null || y >= stripY0 + stripN) {
+      stripY0 = y;
+      stripN = Math.min(stripRows, height - y);
+      strip = await source(stripY0, stripN);
+      if (onStrip) onStrip((stripY0 + stripN) / height);
+    }
+    return strip.subarray((y - stripY0) * width * 4, (y - stripY0 + 1) * width * 4);
+  };
+}
+
+function premultiply(row) {
+  // Pillow's RGBA -> RGBa: MULDIV255(c, a) = (t = c * a + 128, ((t >> 8) + t) >> 8)
+  const out = new Uint8Array(row.length);
+  for (let i = 0; i < row.length; i += 4) {
+    const a = row[i + 3];
+    for (let c = 0; c < 3; c++) {
+      const t = row[i + c] * a + 128;
+      out[i + c] = ((t >> 8) + t) >> 8;
+    }
+    out[i + 3] = a;
+  }
+  return out;
+}
+
+function unpremultiply(rgba) {
+  // Pillow's RGBa -> RGBA: CLIP8(255 * c / a), left alone where a is 0 or 255
+  for (let i = 0; i < rgba.length; i += 4) {
+    const a = rgba[i + 3];
+    if (a === 0 || a === 255) continue;
+    for (let c = 0; c < 3; c++) rgba[i + c] = Math.min(255, Math.floor((255 * rgba[i + c]) / a));
+  }
 }
 
 /**
- * Streaming version of `im.thumbnail((max, max))` for an RGB image.
- *
- * `source(y0, rows)` returns RGBA bytes of `rows` full-width rows starting at `y0`; rows are asked
- * for in increasing order, a strip at a time, so a large image never has to sit in memory twice.
- * Returns { rgba, width, height } of the thumbnail (or of the whole image when it already fits).
+ * Image.resize((outW, outH), filter) of a whole image given as a row source (`rows(y0, count)` returns
+ * RGBA bytes of full-width rows, asked for in increasing order). filter "bicubic" is Pillow's two-pass
+ * fixed-point resampler (RGBA images with `premultiplied`: through RGBa, as Pillow resizes RGBA and LA);
+ * "nearest" is what Pillow does for palette and 1-bit images (ImagingScaleAffine).
  */
-export async function pillowThumbnail(source, width, height, max = 512, onStrip = null) {
-  const target = thumbnailSize(width, height, max);
-  const stripRows = Math.max(1, Math.floor((8 << 20) / (width * 4)));
-  if (target === null) {
-    return { rgba: await source(0, height), width, height };
+export async function referenceResize(rows, width, height, outW, outH, options = {}, onStrip = null) {
+  const { filter = "bicubic", premultiplied = false } = options;
+  const row = rowReader(rows, width, height, onStrip);
+  if (filter === "nearest") {
+    const out = new Uint8Array(outW * outH * 4);
+    const a0 = width / outW;
+    const a4 = height / outH;
+    const xin = new Int32Array(outW);
+    let xo = a0 * 0.5;
+    for (let x = 0; x < outW; x++) {
+      xin[x] = Math.trunc(xo);
+      xo += a0;
+    }
+    let yo = a4 * 0.5;
+    for (let y = 0; y < outH; y++) {
+      const source = await row(Math.trunc(yo));
+      for (let x = 0; x < outW; x++) out.set(source.subarray(xin[x] * 4, xin[x] * 4 + 4), (y * outW + x) * 4);
+      yo += a4;
+    }
+    return { rgba: out, width: outW, height: outH };
   }
-  const [outW, outH] = target;
-  const reducingGap = 2.0;
-  const factorX = Math.trunc(width / outW / reducingGap) || 1;
-  const factorY = Math.trunc(height / outH / reducingGap) || 1;
-
-  // Stage 1 (optional): Image.reduce((fx, fy)) over the "safe box", which for a thumbnail of the
-  // whole image is the whole image. Produces rows of the reduced image, in order.
-  let inW = width;
-  let inH = height;
-  let box = [0, 0, width, height];
-  let nextRow; // async () => Uint8Array (RGBA row of the stage-1 image)
-  if (factorX > 1 || factorY > 1) {
-    inW = Math.ceil(width / factorX);
-    inH = Math.ceil(height / factorY);
-    box = [0, 0, Math.fround(width / factorX), Math.fround(height / factorY)];
-    const rowsPerStrip = Math.max(1, Math.floor(stripRows / factorY)) * factorY;
-    let strip = null;
-    let stripY0 = 0;
-    let stripN = 0;
-    let outY = 0;
-    const sums = new Float64Array(inW * 3);
-    nextRow = async () => {
-      const y0 = outY * factorY;
-      const yCount = Math.min(factorY, height - y0);
-      if (strip === null || y0 >= stripY0 + stripN) {
-        stripY0 = y0;
-        stripN = Math.min(rowsPerStrip, height - y0);
-        strip = await source(stripY0, stripN);
-        if (onStrip) onStrip((stripY0 + stripN) / height);
-      }
-      sums.fill(0);
-      for (let yy = y0; yy < y0 + yCount; yy++) {
-        const base = (yy - stripY0) * width * 4;
-        for (let x = 0; x < width; x++) {
-          const o = Math.floor(x / factorX) * 3;
-          const p = base + x * 4;
-          sums[o] += strip[p];
-          sums[o + 1] += strip[p + 1];
-          sums[o + 2] += strip[p + 2];
-        }
-      }
-      const row = new Uint8Array(inW * 4);
-      for (let x = 0; x < inW; x++) {
-        const xCount = Math.min(factorX, width - x * factorX);
-        const count = xCount * yCount;
-        const amend = Math.floor(count / 2);
-        const mult = reduceMultiplier(count);
-        for (let c = 0; c < 3; c++) {
-          // (ss * multiplier) >> 24 in UINT32; the product stays below 2^32, exact in a double.
-          row[x * 4 + c] = Math.floor(((sums[x * 3 + c] + amend) * mult) / 16777216);
-        }
-      }
-      outY++;
-      return row;
-    };
+  if (filter !== "bicubic") throw new RangeError(`unknown filter ${filter}`);
+  const needHorizontal = outW !== width;
+  const needVertical = outH !== height;
+  // Pillow 13 runs the vertical pass first when the height shrinks more than twice as much as the
+  // width (ImagingResampleInner); the order changes the rounding in between, so it is followed here.
+  const horizontalFirst = !(height - outH > 0 && height - outH > (width - outW) * 2);
+  const read = premultiplied ? async (y) => premultiply(await row(y)) : row;
+  const horiz = needHorizontal ? resampleCoefficients(width, outW) : null;
+  const vert = needVertical ? resampleCoefficients(height, outH) : null;
+  let result;
+  if (horizontalFirst) {
+    const yFirst = vert ? vert.bounds[0] : 0;
+    const yLast = vert ? vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1] : height;
+    const tempW = needHorizontal ? outW : width;
+    const temp = new Uint8Array(tempW * (yLast - yFirst) * 4);
+    for (let y = yFirst; y < yLast; y++) {
+      const source = await read(y);
+      if (needHorizontal) resampleRow(source, horiz, outW, temp, (y - yFirst) * tempW * 4);
+      else temp.set(source, (y - yFirst) * tempW * 4);
+    }
+    result = { rgba: temp, width: tempW, height: yLast - yFirst };
+    if (needVertical) {
+      const rowAt = (y) => temp.subarray(y * tempW * 4, (y + 1) * tempW * 4);
+      result = { rgba: resampleColumns(rowAt, vert, yFirst, tempW, outH), width: tempW, height: outH };
+    }
   } else {
-    let strip = null;
-    let stripY0 = 0;
-    let stripN = 0;
-    let y = 0;
-    nextRow = async () => {
-      if (strip === null || y >= stripY0 + stripN) {
-        stripY0 = y;
-        stripN = Math.min(stripRows, height - y);
-        strip = await source(stripY0, stripN);
-        if (onStrip) onStrip((stripY0 + stripN) / height);
-      }
-      const row = strip.subarray((y - stripY0) * width * 4, (y - stripY0 + 1) * width * 4);
-      y++;
-      return row;
+    // Vertical pass over the full width, reading each source row once, in order.
+    const window = new Map();
+    let next = 0;
+    const cached = async (y) => {
+      while (next <= y) window.set(next, await read(next++));
+      return window.get(y);
     };
+    const rowsOut = new Uint8Array(width * outH * 4);
+    const { ksize, coeffs, bounds } = vert;
+    const half = 1 << (PRECISION_BITS - 1);
+    for (let yy = 0; yy < outH; yy++) {
+      const ymin = bounds[yy * 2];
+      const ymax = bounds[yy * 2 + 1];
+      for (const y of window.keys()) if (y < ymin) window.delete(y);
+      const sources = [];
+      for (let y = 0; y < ymax; y++) sources.push(await cached(ymin + y));
+      for (let i = 0; i < width * 4; i++) {
+        let s = half;
+        for (let y = 0; y < ymax; y++) s += sources[y][i] * coeffs[yy * ksize + y];
+        rowsOut[yy * width * 4 + i] = clip8(s);
+      }
+    }
+    result = { rgba: rowsOut, width, height: outH };
+    if (needHorizontal) {
+      const out = new Uint8Array(outW * outH * 4);
+      for (let y = 0; y < outH; y++) {
+        resampleRow(rowsOut.subarray(y * width * 4, (y + 1) * width * 4), horiz, outW, out, y * outW * 4);
+      }
+      result = { rgba: out, width: outW, height: outH };
+    }
   }
+  if (premultiplied) unpremultiply(result.rgba);
+  return result;
+}
 
-  // Stage 2: ImagingResampleInner, horizontal pass into a temp image, then the vertical pass.
-  const vert = resampleCoefficients(inH, box[1], box[3], outH);
-  const yFirst = vert.bounds[0];
-  const yLast = vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1];
-  const needHorizontal = outW !== inW || box[0] !== 0 || box[2] !== outW;
-  const needVertical = outH !== inH || box[1] !== 0 || box[3] !== outH;
-  const tempW = needHorizontal ? outW : inW;
-  const temp = new Uint8Array(tempW * (yLast - yFirst) * 4);
-  const horiz = needHorizontal ? resampleCoefficients(inW, box[0], box[2], outW) : null;
+/** ImagingResampleHorizontal_8bpc for one RGBA row. */
+function resampleRow(source, { ksize, coeffs, bounds }, outW, out, offset) {
   const half = 1 << (PRECISION_BITS - 1);
-  for (let y = 0; y < yLast; y++) {
-    const row = await nextRow();
-    if (y < yFirst) continue;
-    const t = (y - yFirst) * tempW * 4;
-    if (!needHorizontal) {
-      temp.set(row.subarray(0, inW * 4), t);
-      continue;
+  for (let xx = 0; xx < outW; xx++) {
+    const xmin = bounds[xx * 2];
+    const xmax = bounds[xx * 2 + 1];
+    let s0 = half;
+    let s1 = half;
+    let s2 = half;
+    let s3 = half;
+    for (let x = 0; x < xmax; x++) {
+      const k = coeffs[xx * ksize + x];
+      const p = (x + xmin) * 4;
+      s0 += source[p] * k;
+      s1 += source[p + 1] * k;
+      s2 += source[p + 2] * k;
+      s3 += source[p + 3] * k;
     }
-    const { ksize, coeffs, bounds } = horiz;
-    for (let xx = 0; xx < outW; xx++) {
-      const xmin = bounds[xx * 2];
-      const xmax = bounds[xx * 2 + 1];
-      let s0 = half;
-      let s1 = half;
-      let s2 = half;
-      for (let x = 0; x < xmax; x++) {
-        const k = coeffs[xx * ksize + x];
-        const p = (x + xmin) * 4;
-        s0 += row[p] * k;
-        s1 += row[p + 1] * k;
-        s2 += row[p + 2] * k;
-      }
-      temp[t + xx * 4] = clip8(s0);
-      temp[t + xx * 4 + 1] = clip8(s1);
-      temp[t + xx * 4 + 2] = clip8(s2);
-    }
+    out[offset + xx * 4] = clip8(s0);
+    out[offset + xx * 4 + 1] = clip8(s1);
+    out[offset + xx * 4 + 2] = clip8(s2);
+    out[offset + xx * 4 + 3] = clip8(s3);
   }
-  if (!needVertical) {
-    return { rgba: temp, width: tempW, height: yLast - yFirst };
-  }
-  const out = new Uint8Array(tempW * outH * 4);
-  const { ksize, coeffs, bounds } = vert;
+}
+
+/** ImagingResampleVertical_8bpc over rows held in memory (bounds relative to row `first`). */
+function resampleColumns(rowAt, { ksize, coeffs, bounds }, first, width, outH) {
+  const half = 1 << (PRECISION_BITS - 1);
+  const out = new Uint8Array(width * outH * 4);
   for (let yy = 0; yy < outH; yy++) {
-    const ymin = bounds[yy * 2] - yFirst;
+    const ymin = bounds[yy * 2] - first;
     const ymax = bounds[yy * 2 + 1];
-    for (let xx = 0; xx < tempW; xx++) {
-      let s0 = half;
-      let s1 = half;
-      let s2 = half;
-      for (let y = 0; y < ymax; y++) {
-        const k = coeffs[yy * ksize + y];
-        const p = ((y + ymin) * tempW + xx) * 4;
-        s0 += temp[p] * k;
-        s1 += temp[p + 1] * k;
-        s2 += temp[p + 2] * k;
-      }
-      const o = (yy * tempW + xx) * 4;
-      out[o] = clip8(s0);
-      out[o + 1] = clip8(s1);
-      out[o + 2] = clip8(s2);
+    const rows = [];
+    for (let y = 0; y < ymax; y++) rows.push(rowAt(ymin + y));
+    for (let i = 0; i < width * 4; i++) {
+      let s = half;
+      for (let y = 0; y < ymax; y++) s += rows[y][i] * coeffs[yy * ksize + y];
+      out[yy * width * 4 + i] = clip8(s);
     }
   }
-  return { rgba: out, width: tempW, height: outH };
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What Pillow would open a file as, where that changes the resizing
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * How the server resizes this file: { format, filter: "bicubic" | "nearest", alphaBand }.
+ * Pillow resizes palette ("P") and 1-bit images with nearest neighbour and images with an alpha band
+ * (RGBA, LA) premultiplied. alphaBand is null where the header does not say (then an image that
+ * decodes with transparency is taken to have one).
+ */
+export function resizeRule(bytes) {
+  const ascii = (start, end) => String.fromCharCode(...bytes.subarray(start, end));
+  const n = bytes.length;
+  if (n > 26 && bytes[0] === 0x89 && ascii(1, 4) === "PNG" && ascii(12, 16) === "IHDR") {
+    const depth = bytes[24];
+    const type = bytes[25];
+    const nearest = type === 3 || (type === 0 && depth === 1);
+    return { format: "png", filter: nearest ? "nearest" : "bicubic", alphaBand: type === 4 || type === 6 };
+  }
+  if (n > 13 && ascii(0, 4) === "GIF8") {
+    // Pillow opens a GIF's first frame as "P" whenever there is a palette, global or local.
+    return { format: "gif", filter: "nearest", alphaBand: false };
+  }
+  if (n > 30 && ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") {
+    const chunk = ascii(12, 16);
+    let alpha = false;
+    if (chunk === "VP8X") alpha = (bytes[20] & 0x10) !== 0;
+    else if (chunk === "VP8L") alpha = ((bytes[21 + 3] >> 4) & 1) === 1;
+    return { format: "webp", filter: "bicubic", alphaBand: alpha };
+  }
+  if (n > 54 && ascii(0, 2) === "BM") {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, n);
+    const header = view.getUint32(14, true);
+    const core = header === 12;
+    const bits = core ? view.getUint16(24, true) : view.getUint16(28, true);
+    if (bits <= 8) {
+      const colors = (!core && view.getUint32(46, true)) || 1 << bits;
+      const entry = core ? 3 : 4;
+      const start = 14 + header;
+      const indices = colors === 2 ? [0, 255] : Array.from({ length: colors }, (_, i) => i);
+      // Pillow drops a palette that is exactly the grey ramp and reads "1" or "L" instead of "P".
+      const grey = start + colors * entry <= n &&
+        indices.every((v, i) => bytes[start + i * entry] === v && bytes[start + i * entry + 1] === v &&
+          bytes[start + i * entry + 2] === v);
+      const nearest = !grey || colors <= 2;
+      return { format: "bmp", filter: nearest ? "nearest" : "bicubic", alphaBand: false };
+    }
+    return { format: "bmp", filter: "bicubic", alphaBand: null };
+  }
+  if (n > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) return { format: "jpeg", filter: "bicubic", alphaBand: false };
+  return { format: "other", filter: "bicubic", alphaBand: null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -463,16 +517,16 @@ export async function pillowThumbnail(source, width, height, max = 512, onStrip 
 const DEFAULTS = Object.freeze({
   useWorker: true,
   workerUrl: null,
-  precision: "float32",
-  applyExifOrientation: false,
-  maxPixels: 150e6,
+  webglForAlpha: true,
+  maxPixels: 64e6,
+  maxBytes: 64 * 1024 * 1024,
 });
 
 const THREAD = typeof document === "undefined" ? "worker" : "page";
 
-// Share of a file's time each stage ends at, for a progress bar that moves evenly.
-const STAGE_ENDS = { read: 0.05, sha256: 0.1, decode: 0.3, resize: 0.8, pdq: 0.95, done: 1, error: 1 };
+// Share of a file's time each stage starts and ends at, for a progress bar that moves evenly.
 const STAGE_STARTS = { read: 0, sha256: 0.05, decode: 0.1, resize: 0.3, pdq: 0.8, done: 1, error: 1 };
+const STAGE_ENDS = { read: 0.05, sha256: 0.1, decode: 0.3, resize: 0.8, pdq: 0.95, done: 1, error: 1 };
 
 export async function sha256Hex(buffer) {
   if (!globalThis.crypto || !globalThis.crypto.subtle) {
@@ -484,30 +538,31 @@ export async function sha256Hex(buffer) {
 }
 
 /**
- * Sets the EXIF Orientation tag (0x0112) to 1 in a TIFF block, in place. Returns true if changed.
- * Pillow hashes the pixels as stored; browsers rotate by EXIF when decoding, and the option that
- * would stop them ("imageOrientation: none") meant the opposite in older browsers, so the tag
- * itself is neutralised in a private copy of the bytes.
+ * Sets the EXIF Orientation tag (0x0112) to 1 in a TIFF block, in place; returns the value it had
+ * (0 when there is none). The server hashes pixels as stored. Browsers rotate some formats by EXIF
+ * when decoding and not others (Chromium: JPEG and PNG, not WebP), and the option that would stop
+ * them ("imageOrientation: none") meant the opposite in older browsers; so the tag is neutralised in
+ * a private copy of the bytes before the browser decodes them.
  */
 function neutraliseTiffOrientation(bytes, tiffStart, tiffEnd) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (tiffEnd - tiffStart < 8) return false;
+  if (tiffEnd - tiffStart < 8) return 0;
   const order = view.getUint16(tiffStart);
-  if (order !== 0x4949 && order !== 0x4d4d) return false;
+  if (order !== 0x4949 && order !== 0x4d4d) return 0;
   const little = order === 0x4949;
   const ifd0 = tiffStart + view.getUint32(tiffStart + 4, little);
-  if (ifd0 + 2 > tiffEnd) return false;
+  if (ifd0 + 2 > tiffEnd) return 0;
   const entries = view.getUint16(ifd0, little);
   for (let i = 0; i < entries; i++) {
     const entry = ifd0 + 2 + i * 12;
-    if (entry + 12 > tiffEnd) return false;
+    if (entry + 12 > tiffEnd) return 0;
     if (view.getUint16(entry, little) === 0x0112 && view.getUint16(entry + 2, little) === 3) {
-      if (view.getUint16(entry + 8, little) === 1) return false;
+      const value = view.getUint16(entry + 8, little);
       view.setUint16(entry + 8, 1, little);
-      return true;
+      return value;
     }
   }
-  return false;
+  return 0;
 }
 
 let crcTable = null;
@@ -525,11 +580,14 @@ function crc32(bytes, start, end) {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** Neutralises EXIF orientation in JPEG (APP1), PNG (eXIf) and WebP (EXIF) files. */
+/**
+ * Neutralises EXIF orientation in JPEG (APP1), PNG (eXIf) and WebP (EXIF) bytes, in place.
+ * Returns the orientation the file declared (1..8), or 1 when it declares none.
+ */
 export function withoutExifOrientation(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.length;
-  let changed = false;
+  let orientation = 0;
   if (n > 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
     let p = 2;
     while (p + 4 <= n && bytes[p] === 0xff) {
@@ -539,7 +597,7 @@ export function withoutExifOrientation(bytes) {
       const body = p + 4;
       if (marker === 0xe1 && length >= 8 && body + 6 <= n &&
           String.fromCharCode(...bytes.subarray(body, body + 4)) === "Exif") {
-        changed = neutraliseTiffOrientation(bytes, body + 6, Math.min(n, p + 2 + length)) || changed;
+        orientation = neutraliseTiffOrientation(bytes, body + 6, Math.min(n, p + 2 + length)) || orientation;
       }
       p += 2 + length;
     }
@@ -549,9 +607,12 @@ export function withoutExifOrientation(bytes) {
       const length = view.getUint32(p);
       const type = String.fromCharCode(...bytes.subarray(p + 4, p + 8));
       if (p + 12 + length > n) break;
-      if (type === "eXIf" && neutraliseTiffOrientation(bytes, p + 8, p + 8 + length)) {
-        view.setUint32(p + 8 + length, crc32(bytes, p + 4, p + 8 + length));
-        changed = true;
+      if (type === "eXIf") {
+        const found = neutraliseTiffOrientation(bytes, p + 8, p + 8 + length);
+        if (found) {
+          view.setUint32(p + 8 + length, crc32(bytes, p + 4, p + 8 + length));
+          orientation = found;
+        }
       }
       if (type === "IDAT" || type === "IEND") break; // eXIf must precede IDAT
       p += 12 + length;
@@ -565,12 +626,12 @@ export function withoutExifOrientation(bytes) {
       if (type === "EXIF") {
         // Some writers keep the "Exif\0\0" prefix inside the chunk.
         const start = String.fromCharCode(...bytes.subarray(p + 8, p + 12)) === "Exif" ? p + 14 : p + 8;
-        changed = neutraliseTiffOrientation(bytes, start, Math.min(n, p + 8 + length)) || changed;
+        orientation = neutraliseTiffOrientation(bytes, start, Math.min(n, p + 8 + length)) || orientation;
       }
       p += 8 + length + (length & 1);
     }
   }
-  return changed;
+  return orientation >= 1 && orientation <= 8 ? orientation : 1;
 }
 
 function makeCanvas(width, height) {
@@ -684,55 +745,103 @@ function webglRowSource(bitmap) {
   return { rows, release };
 }
 
+/** Pixels of the whole image as a row source, from memory. */
+function memoryRows(rgba, width) {
+  return async (y0, count) => rgba.subarray(y0 * width * 4, (y0 + count) * width * 4);
+}
+
 /** One file: { sha256, pdq, quality, width, height, error }. */
 async function hashOneFile(file, options, report) {
   const result = { sha256: null, pdq: null, quality: null, width: null, height: null, error: null };
+  if (file.size > options.maxBytes) {
+    // Not even read: the server refuses it too, and a video-sized buffer could exhaust a phone's memory.
+    result.error = "too-large";
+    return result;
+  }
   report("read", 0);
   const buffer = await file.arrayBuffer();
   report("sha256", 0);
   result.sha256 = await sha256Hex(buffer);
   report("decode", 0);
   const bytes = new Uint8Array(buffer.slice(0));
-  if (!options.applyExifOrientation) withoutExifOrientation(bytes);
-  let bitmap;
-  try {
-    bitmap = await decodeBitmap(bytes, file.type);
-  } catch (error) {
-    result.error = error.message === "unsupported-browser" ? "unsupported-browser" : "decode-failed";
-    return result;
-  }
-  try {
-    const { width, height } = bitmap;
-    result.width = width;
-    result.height = height;
-    if (width * height > options.maxPixels) {
-      result.error = "too-large";
-      return result;
-    }
-    report("resize", 0);
-    const onStrip = (f) => report("resize", f);
-    const canvas = canvasRowSource(bitmap);
-    let small = await pillowThumbnail(canvas.rows, width, height, 512, onStrip);
-    if (canvas.sawTransparency()) {
-      // A 2D canvas stores premultiplied pixels, so colour under partial transparency comes back
-      // rounded and colour under full transparency comes back black, while Pillow's convert("RGB")
-      // keeps it. WebGL hands back the bytes as decoded; use it when the image has any alpha.
-      const exact = webglRowSource(bitmap);
-      if (exact !== null) {
+  const rule = resizeRule(bytes);
+  const onStrip = (f) => report("resize", f);
+  let small = null;
+
+  if (rule.format === "jpeg") {
+    // A large JPEG: the server decodes it at reduced size in the DCT domain; do the same.
+    const header = jpegHeader(bytes);
+    if (header && header.width * header.height <= options.maxPixels) {
+      const target = referenceSize(header.width, header.height);
+      const scale = jpegDraftScale([header.width, header.height], target);
+      if (scale > 1 && header.codable) {
+        let reduced = null;
         try {
-          small = await pillowThumbnail(exact.rows, width, height, 512, onStrip);
-        } finally {
-          exact.release();
+          reduced = reducedDecode(bytes, scale);
+        } catch (error) {
+          reduced = null; // the browser's own decoder may still read it; the server would refuse it
+        }
+        if (reduced !== null) {
+          result.width = header.width;
+          result.height = header.height;
+          report("resize", 0);
+          small = await referenceResize(memoryRows(reduced.rgba, reduced.width), reduced.width, reduced.height,
+            target[0], target[1], {}, onStrip);
         }
       }
     }
-    report("pdq", 0);
-    const { pdq, quality } = pdqFromRgba(small.rgba, small.width, small.height, options);
-    result.pdq = pdq;
-    result.quality = quality;
-  } finally {
-    bitmap.close();
   }
+
+  if (small === null) {
+    withoutExifOrientation(bytes);
+    let bitmap;
+    try {
+      bitmap = await decodeBitmap(bytes, file.type);
+    } catch (error) {
+      result.error = error.message === "unsupported-browser" ? "unsupported-browser" : "decode-failed";
+      return result;
+    }
+    try {
+      const { width, height } = bitmap;
+      result.width = width;
+      result.height = height;
+      if (width * height > options.maxPixels) {
+        result.error = "too-large";
+        return result;
+      }
+      const [targetW, targetH] = referenceSize(width, height);
+      const prepare = async (rows, transparent) => {
+        if (targetW === width && targetH === height) return { rgba: await rows(0, height), width, height };
+        const premultiplied = rule.filter === "bicubic" && (rule.alphaBand ?? transparent);
+        return referenceResize(rows, width, height, targetW, targetH, { filter: rule.filter, premultiplied },
+          onStrip);
+      };
+      report("resize", 0);
+      const canvas = canvasRowSource(bitmap);
+      small = await prepare(canvas.rows, false);
+      if (canvas.sawTransparency()) {
+        // A 2D canvas stores premultiplied pixels, so colour under partial transparency comes back
+        // rounded and colour under full transparency comes back black, while Pillow keeps it (and
+        // premultiplies with its own rounding). WebGL hands back the bytes as decoded.
+        const exact = options.webglForAlpha ? webglRowSource(bitmap) : null;
+        if (exact !== null) {
+          try {
+            small = await prepare(exact.rows, true);
+          } finally {
+            exact.release();
+          }
+        } else if (rule.alphaBand === null && rule.filter === "bicubic") {
+          small = await prepare(canvas.rows, true);
+        }
+      }
+    } finally {
+      bitmap.close();
+    }
+  }
+  report("pdq", 0);
+  const { pdq, quality } = pdqFromRgba(small.rgba, small.width, small.height);
+  result.pdq = pdq;
+  result.quality = quality;
   return result;
 }
 
