@@ -386,15 +386,15 @@ REMEDIES_OPERATOR_ADDRESS = env("REMEDIES_OPERATOR_ADDRESS")
 REMEDIES_FALLBACK_ABUSE_MAILBOX = envbool("REMEDIES_FALLBACK_ABUSE_MAILBOX", True)
 
 
-DEMO_DATA_STEPS: list[str] = ["victims.demo.demo_case", "takedown.remedies.demo.remedies_demo_data"]
+DEMO_DATA_STEPS: list[str] = [
+    "takedown.partners.demo.demo_partners",
+    "victims.demo.demo_case",
+    "takedown.remedies.demo.remedies_demo_data",
+]
 # Hooks other apps fill (dotted paths; see victims.services and victims.status for their signatures).
 CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
 CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
-DEMO_DATA_STEPS: list[str] = [
-    "takedown.partners.demo.demo_partners",
-]
-DEMO_DATA_STEPS: list[str] = []
 
 # --- Court exports (takedown.exports) ---------------------------------------------------------------------------
 # Files written by `manage.py export_keys_generate --out DIR`; unset in DEBUG/tests means a development set under
