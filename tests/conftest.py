@@ -115,15 +115,22 @@ _LEAK_PATTERNS = {
 }
 
 
-class _RawCapture(logging.Handler):
+class _RawCapture:
+    """Checks every log record as it is created (a record factory), so no re-configuration of handlers (Celery's
+    Django fixup re-applies settings.LOGGING for in-process tasks) can take the audit out of the loop."""
+
     def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
         self.leaks: list[str] = []
         self.count = 0
+        self.factory = logging.getLogRecordFactory()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith("tests."):
-            return
+    def __call__(self, *args: object, **kwargs: object) -> logging.LogRecord:
+        record = self.factory(*args, **kwargs)
+        if not record.name.startswith("tests."):
+            self.inspect(record)
+        return record
+
+    def inspect(self, record: logging.LogRecord) -> None:
         self.count += 1
         try:
             text = record.getMessage()
@@ -140,7 +147,7 @@ _raw_capture = _RawCapture()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    logging.getLogger().handlers.insert(0, _raw_capture)
+    logging.setLogRecordFactory(_raw_capture)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
