@@ -12,10 +12,10 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from takedown.core.audit import Actor
 from takedown.core.models import AuditEvent
 from takedown.exports.models import AdvocateGrant
 from takedown.exports.services import advocate_profile_ensure, grant_create_by_victim, grant_revoke
-from takedown.core.audit import Actor
 from takedown.exports.verify import export_verify
 from tests.conftest import make_staff, verified_client
 from tests.exports.conftest import SECRET, zip_members
