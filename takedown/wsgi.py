@@ -2,5 +2,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from takedown.core.startup import startup_check
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "takedown.settings")
+# Before Django starts, so the operator reads which variable is missing rather than Django's generic complaint.
+startup_check()
 application = get_wsgi_application()

@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from detection.services import detector_health
+        from takedown.core import checks  # noqa: F401 - registers the deploy checks
         from takedown.core.health import CheckResult, health_register
 
         def detector_check() -> CheckResult:

@@ -55,6 +55,8 @@ def _development_key() -> bytes:
 
 @lru_cache(maxsize=4)
 def _keyring(configured: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    if not configured and not (settings.DEBUG or settings.TESTING):
+        raise ImproperlyConfigured("EVIDENCE_KEYS (or EVIDENCE_KEYS_FILE) is required unless DEBUG=true")
     keys = [_decode_key(k) for k in configured] if configured else [_development_key()]
     return tuple((key_fingerprint(k), k) for k in keys)
 
