@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from rest_framework.exceptions import ParseError
@@ -26,7 +27,8 @@ class PartnerJSONParser(JSONParser):
     """DRF's JSON parser, which only turns ValueError into a 400: a body nested deeper than the decoder's recursion
     limit (`[[[[...`, a few kilobytes) raises RecursionError and was a 500."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None,
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
