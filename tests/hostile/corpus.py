@@ -491,6 +491,10 @@ HOSTILE_URLS: tuple[tuple[str, str, str], ...] = (
     ("bare-word", "notaurl", "refuse"),
     ("percent-encoded-host", "https://%65%78%61%6d%70%6c%65.com/", "refuse"),
     ("bracket-garbage", "https://[not-an-ip]/", "refuse"),
+    # Found by fuzz/fuzz_urls.py: int() read "-8" as a number, and a negative IPv4 address was a 500.
+    ("negative-number-host", "https://-8/", "refuse"),
+    ("signed-dotted-host", "https://1.2.3.+4/", "refuse"),
+    ("arabic-digit-host", "https://\u0661\u0662\u0667.0.0.1/", "refuse"),
 )
 
 
