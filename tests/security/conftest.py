@@ -2,4 +2,4 @@
 counters, as intake's tests do) and calls the partner API with keys (an in-memory bank)."""
 
 from tests.partners.fixtures import memory_bank  # noqa: F401
-from tests.victims.conftest import cheap_argon2, fresh_counters, storage  # noqa: F401
+from tests.victims.conftest import cheap_argon2, fake_bank, fresh_counters, storage  # noqa: F401

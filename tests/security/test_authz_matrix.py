@@ -347,6 +347,36 @@ def _outcome_matches(expected: str | int, response: Any) -> bool:
     raise AssertionError(f"unknown expectation {expected!r}")
 
 
+# Headers every response carries, whoever asks and whatever the answer (issue 10; takedown/core/security.py).
+# Referrer-Policy is same-origin rather than no-referrer: under no-referrer browsers send `Origin: null` with
+# form posts, which CSRF checking refuses (settings.py); other sites still get no referrer.
+REQUIRED_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+NO_STORE_PREFIXES = ("/case/", "/staff/", "/report/", "/admin/")
+
+
+def header_failures(path: str, response: Any) -> list[str]:
+    failures = [f"{name}: {response.get(name)!r}" for name, value in REQUIRED_HEADERS.items()
+                if response.get(name) != value]
+    csp = response.get("Content-Security-Policy", "")
+    directives = {part.strip().split(" ")[0]: part.strip() for part in csp.split(";") if part.strip()}
+    if ("'unsafe-inline'" in csp or "'unsafe-eval'" in csp
+            or directives.get("frame-ancestors") != "frame-ancestors 'none'"
+            or directives.get("script-src") != "script-src 'self'" or "object-src" not in directives):
+        failures.append(f"Content-Security-Policy: {csp!r}")
+    if path.startswith(NO_STORE_PREFIXES) and "no-store" not in response.get("Cache-Control", ""):
+        failures.append(f"Cache-Control: {response.get('Cache-Control')!r}")
+    for cookie in response.cookies.values():
+        if cookie.value and (not cookie["httponly"] or cookie["samesite"] not in ("Strict", "Lax")):
+            failures.append(f"cookie {cookie.key}: httponly={cookie['httponly']!r} samesite={cookie['samesite']!r}")
+    return failures
+
+
 def _call(caller: Any, each: Row, path: str, data: dict[str, Any]) -> Any:
     client = caller.client(path) if isinstance(caller, PartnerCaller) else caller
     client.raise_request_exception = False
@@ -367,7 +397,8 @@ def _check_row(name: str, each: Row, principals: tuple[dict[str, Any], dict[str,
         if not _outcome_matches(expected, response):
             failures.append(f"{principal}: expected {expected}, got {response.status_code} "
                             f"{response.get('Location', '')}")
-        elif principal not in SEES_CASE_X and not getattr(response, "streaming", False):
+        failures.extend(f"{principal}: {problem}" for problem in header_failures(path, response))
+        if principal not in SEES_CASE_X and not getattr(response, "streaming", False):
             body = response.content.decode(errors="replace")
             leaked = [text for text in secrets if text in body]
             if leaked:
@@ -391,6 +422,45 @@ def test_admin_routes_answer_each_principal_as_expected(principals: tuple[dict[s
         except AssertionError as failure:
             failures.append(str(failure))
     assert not failures, "\n".join(failures)
+
+
+# Who answers each route in the CSRF check: the first principal the row lets through (the check must refuse a
+# post that would otherwise have worked).
+CSRF_CALLERS = ("victim", "moderator", "admin", "advocate_granted", "advocate", "anonymous")
+
+
+@pytest.mark.django_db
+def test_no_page_takes_a_post_without_the_csrf_token(principals: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Every route but the partner API (keys in headers, no cookies) refuses a POST without the CSRF token,
+    whatever method it answers: CSRF checking runs before the view. A refused post changes nothing, so one
+    scenario serves every route. The API's schema and docs (DRF views, no session) answer 405."""
+    callers, scenario = principals
+    for client in callers.values():
+        if isinstance(client, Client):
+            client.handler.enforce_csrf_checks = True
+    failures = []
+    for name, each in sorted({**MATRIX, **admin_rows()}.items()):
+        if each.json_body:
+            continue
+        principal = next((p for p in CSRF_CALLERS if each.expect[p] not in ("login", "access", "deny")),
+                         "anonymous")
+        path = each.path(scenario) if callable(each.path) else each.path
+        data = each.data(scenario) if callable(each.data) else each.data
+        response = callers[principal].post(path, data)
+        allowed = {403, 405} if name in ("api-schema", "api-docs") else {403}
+        if response.status_code not in allowed:
+            failures.append(f"{name} as {principal}: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_partner_api_takes_no_cookies() -> None:
+    """Exempt from CSRF by design: the API authenticates by headers only, never by a session cookie."""
+    from rest_framework.authentication import SessionAuthentication
+
+    for name, pattern, _ in _walk(get_resolver().url_patterns):
+        view = getattr(pattern.callback, "view_class", None)
+        if isinstance(view, type) and issubclass(view, PartnerAPIView):
+            assert not any(issubclass(cls, SessionAuthentication) for cls in view.authentication_classes), name
 
 
 @pytest.mark.django_db
