@@ -352,6 +352,18 @@ PARTNER_WEBHOOK_ALLOW_PRIVATE = envbool("PARTNER_WEBHOOK_ALLOW_PRIVATE", DEBUG o
 PARTNER_API_BANK = "takedown.partners.bank_detection.detection_bank"
 CELERY_BEAT_SCHEDULE["partners-webhook-bank-changes"] = {"task": "partners.webhook_bank_changes", "schedule": 10.0}
 
+# --- Hash bank (detection.bank) ------------------------------------------------------------------------------
+# Where each host keeps its shared, memory-mapped index snapshots; empty: every process builds its own in memory
+# (the embedded default and tests). Production sets it to a local directory on each host.
+BANK_INDEX_DIR = env("BANK_INDEX_DIR", "")
+# How often a process reads changes (new, withdrawn, deleted hashes) from the database: the staleness bound.
+BANK_REFRESH_SECONDS = float(env("BANK_REFRESH_SECONDS", "0" if TESTING else "2"))
+# A change committed up to this long after its timestamp is still picked up by every process.
+BANK_REFRESH_OVERLAP_SECONDS = float(env("BANK_REFRESH_OVERLAP_SECONDS", "30"))
+# A process's delta beyond this many changed entries, or a snapshot older than this, triggers a rebuild.
+BANK_DELTA_MAX = envint("BANK_DELTA_MAX", 50_000)
+BANK_SNAPSHOT_MAX_AGE = envint("BANK_SNAPSHOT_MAX_AGE", 3600)
+
 # --- Logging --------------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {
