@@ -178,6 +178,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 # Seconds an undispatched outbox row waits before the periodic relay takes it over from the after-commit path.
 OUTBOX_RELAY_GRACE_SECONDS = envint("OUTBOX_RELAY_GRACE_SECONDS", 5)
+# A task dispatched this long ago that never completed (its worker was killed, Redis lost it, the database was down
+# while it ran) is published again; the wait doubles with each attempt, up to OUTBOX_MAX_ATTEMPTS publications.
+# Keep it above the longest a task waits in the queue plus runs, or busy periods cause (harmless) second runs.
+OUTBOX_REDELIVER_SECONDS = envint("OUTBOX_REDELIVER_SECONDS", 900)
+OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 6)
 # Tests run relayed tasks synchronously at commit; the embedded default runs them on a background thread.
 OUTBOX_EAGER_SYNC = TESTING
 
