@@ -171,7 +171,7 @@ def outbox_redeliver_unfinished(*, limit: int = 500) -> int:
     )
     published = 0
     for message_id, attempts, dispatched_at in candidates:
-        if dispatched_at + _redeliver_after(attempts) > now:
+        if dispatched_at is None or dispatched_at + _redeliver_after(attempts) > now:
             continue
         if outbox_relay_one(message_id=message_id, dispatched_before=now - _redeliver_after(attempts)):
             logger.warning("outbox message %s (%s) never completed; published again", message_id, attempts)
