@@ -131,6 +131,9 @@ if not DATABASE_URL:
     VAR_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
     DATABASE_URL = f"sqlite:///{VAR_DIR / 'takedown.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+# A persistent connection is checked before a request reuses it: after a database restart the first request
+# reconnects instead of failing on the dead connection (tests/reliability, PostgreSQL restart).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, periodic loop) share the file: wait for the write lock instead of failing.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -45,7 +45,9 @@ def outbox_enqueue(
     )
     if delay_seconds <= 0:
         message_id = message.id
-        transaction.on_commit(lambda: outbox_relay_one(message_id=message_id))
+        # Robust: the change is committed whatever happens here; if the database or broker fails now, the
+        # periodic relay publishes the row, and the request that made the change still succeeds.
+        transaction.on_commit(lambda: outbox_relay_one(message_id=message_id), robust=True)
     return message
 
 
