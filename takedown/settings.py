@@ -401,6 +401,20 @@ DEMO_DATA_STEPS: list[str] = [
 CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
 CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
+# Purge of a case past its retention window (takedown.cases.services): `hook(case=, actor=)`, inside the purge's
+# transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).
+CASE_PURGE_HOOKS: list[str] = []
+
+# --- Retention (takedown.cases.services; manage.py retention_purge) ---------------------------------------------
+# Days after withdrawal before what is left of a withdrawn case (no images or hashes: those go at withdrawal) is
+# deleted; days after its last change before a case closed as not taken forward loses its evidence and rows;
+# hours before an evidence file that no row names (a crash between writing it and committing) is deleted.
+RETENTION_WITHDRAWN_DAYS = envint("RETENTION_WITHDRAWN_DAYS", 30)
+RETENTION_REJECTED_DAYS = envint("RETENTION_REJECTED_DAYS", 180)
+RETENTION_ORPHAN_HOURS = envint("RETENTION_ORPHAN_HOURS", 24)
+if min(RETENTION_WITHDRAWN_DAYS, RETENTION_REJECTED_DAYS, RETENTION_ORPHAN_HOURS) < 0:
+    raise ImproperlyConfigured("RETENTION_* windows must be 0 or more")
+CELERY_BEAT_SCHEDULE["retention-purge"] = {"task": "cases.retention_purge", "schedule": crontab(hour=3, minute=41)}
 
 # --- Court exports (takedown.exports) ---------------------------------------------------------------------------
 # Files written by `manage.py export_keys_generate --out DIR`; unset in DEBUG/tests means a development set under
