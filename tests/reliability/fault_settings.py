@@ -15,4 +15,7 @@ OUTBOX_REDELIVER_SECONDS = int(os.environ.get("FAULT_REDELIVER_SECONDS", "3"))
 CELERY_BEAT_SCHEDULE = {"outbox-relay": {"task": "core.outbox_relay", "schedule": 1.0}}
 PARTNER_WEBHOOK_BACKOFF_SECONDS = 1
 PARTNER_WEBHOOK_TIMEOUT_SECONDS = 30
+# Removal requests go to abuse@<domain> as files the test counts (one file per message sent).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = os.path.join(os.environ.get("FAULT_DIR", VAR_DIR), "mail")  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405

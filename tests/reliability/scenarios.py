@@ -208,6 +208,52 @@ def worker_killed_during_webhook(stack: Stack, receiver: Receiver, *, whole_node
                    notes={"requests_received": len(receiver.received), "rows": rows})
 
 
+def worker_killed_sending_a_removal_request(stack: Stack, *, whole_node: bool = True, seed: int = 0) -> Outcome:
+    """kill -9 the worker after it handed a removal request to the mail server, before it recorded it as sent.
+
+    The request must end sent exactly once (one send, one audit event); the host may get the e-mail again, with
+    the same reference, which is the at-least-once edge of any e-mail: there is no way to unsend one.
+    """
+    marker = _marker()
+    if stack.report_submit(marker=marker, image=drawn_png(seed)) != 302:
+        raise StackError("the report was refused")
+    facts, _ = _wait_complete(stack, [marker], time.monotonic())
+    if not facts[marker].complete():
+        raise StackError(f"the report was not processed: {facts[marker]}")
+    stack.hold("email")
+    try:
+        removals = stack.case_confirm(marker=marker)
+        email = [item["id"] for item in removals if item["channel"] == "email"]
+        if len(email) != 1:
+            raise StackError(f"expected one e-mailed removal request, got {removals}")
+        pid = stack.reached("email")
+        started = time.monotonic()
+        if whole_node:
+            stack.worker_kill()
+        _kill(pid)
+    finally:
+        stack.release("email")
+    if whole_node:
+        stack.worker_start()
+    request_id = email[0]
+    try:
+        wait_for(lambda: stack.removal_facts(request_id)[1] >= 1, RECOVERY_TIMEOUT, 0.1,
+                 what="the removal request to be recorded as sent")
+    except StackError:
+        pass
+    recovery = time.monotonic() - started
+    state, send_count, sent_events = stack.removal_facts(request_id)
+    requests = len(removals)
+    lost = int(send_count == 0 or state != "sent")
+    duplicated = int(send_count > 1 or sent_events > 1) + max(0, requests - 1)
+    return Outcome(scenario="worker kill -9 sending a removal request" + (" (whole node)" if whole_node else
+                                                                           " (pool process)"),
+                   survived=lost == 0 and duplicated == 0, lost=lost, duplicated=duplicated,
+                   recovery_seconds=round(recovery, 2),
+                   notes={"state": state, "send_count": send_count, "sent_events": sent_events,
+                          "emails_handed_to_mail_server": stack.emails_for(request_id)})
+
+
 def _pool_pid(stack: Stack) -> int:
     """The pid of the worker's pool process (the child of the worker's main process)."""
     main = stack.procs["worker"].pid
@@ -351,6 +397,7 @@ SCENARIOS: dict[str, Callable[..., Outcome]] = {
                                                                                       whole_node=False),
     "worker-webhook-node": lambda stack, receiver, **_: worker_killed_during_webhook(stack, receiver,
                                                                                       whole_node=True),
+    "worker-removal-node": lambda stack, seed=0, **_: worker_killed_sending_a_removal_request(stack, seed=seed),
     "web-kill": lambda stack, seed=0, **_: web_killed_mid_request(stack, seed=seed),
     "redis-restart": lambda stack, seed=0, **_: redis_restarted(stack, seed=seed),
     "broker-down-submit": lambda stack, seed=0, **_: report_while_broker_down(stack, seed=seed),

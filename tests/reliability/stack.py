@@ -409,6 +409,26 @@ class Stack:
             "SELECT id, status, attempts FROM partners_webhookdelivery WHERE payload->'data'->>'marker' = %s",
             [marker])]
 
+    def case_confirm(self, *, marker: str) -> list[dict[str, str]]:
+        return list(json.loads(self.manage("fault_confirm", "--marker", marker).strip()))
+
+    def removal_facts(self, request_id: str) -> tuple[str, int, int]:
+        """(state, send_count, "sent" audit events) of one removal request."""
+        rows = self.sql("SELECT state, send_count FROM remedies_remedyrequest WHERE id = %s", [request_id])
+        if not rows:
+            return ("missing", 0, 0)
+        sent = self.sql("SELECT count(*) FROM core_auditevent WHERE action = 'remedies.request_sent' AND "
+                        "object_id = %s", [request_id])[0][0]
+        return (rows[0][0], rows[0][1], sent)
+
+    def emails_for(self, request_id: str) -> int:
+        """Messages the mail backend was handed for one request (its reference is in the subject and a header)."""
+        folder = self.fault_dir / "mail"
+        if not folder.exists():
+            return 0
+        return sum(1 for path in folder.iterdir() if f"X-Takedown-Reference: {request_id}" in
+                   path.read_text(errors="replace"))
+
     def webhook_publish(self, *, url: str, marker: str) -> list[str]:
         return list(json.loads(self.manage("fault_webhook", "--url", url, "--marker", marker).strip()))
 

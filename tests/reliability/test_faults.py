@@ -1,5 +1,5 @@
 """Fault tests: kill -9 workers and web processes, crash Redis and PostgreSQL in the middle of real work, then check
-that every report, hash, review item and webhook delivery exists exactly once.
+that every report, hash, review item, removal request and webhook delivery exists exactly once.
 
 They run on a private stack (tests/reliability/stack.py: its own PostgreSQL cluster and Redis server on free
 ports), never on the shared servers, and only where CI runs the suite against PostgreSQL and Redis.
@@ -59,6 +59,14 @@ def test_worker_killed_during_a_webhook_delivery_delivers_it_once(stack: Stack, 
     assert outcome.survived, _explain(outcome, stack)
     # The receiver saw the delivery again after the kill (at least once), always under the same delivery id.
     assert outcome.notes["requests_received"] >= 2
+
+
+def test_worker_killed_sending_a_removal_request_records_it_sent_once(stack: Stack) -> None:
+    outcome = scenarios.worker_killed_sending_a_removal_request(stack, whole_node=True, seed=4)
+    assert outcome.survived, _explain(outcome, stack)
+    assert outcome.notes["send_count"] == 1 and outcome.notes["sent_events"] == 1
+    # Killed after the hand-over to the mail server: the e-mail goes again, under the same reference.
+    assert outcome.notes["emails_handed_to_mail_server"] >= 1
 
 
 def test_web_process_killed_mid_request_commits_nothing_and_the_retry_files_one_case(stack: Stack) -> None:

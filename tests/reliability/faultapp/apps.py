@@ -39,12 +39,15 @@ class FaultAppConfig(AppConfig):
     def ready(self) -> None:
         from argon2 import PasswordHasher
 
+        from takedown.remedies import services as remedies
         from victims import credentials, hashbank, services
 
         # "hash": the worker computed an intake image's hashes and has not stored them yet.
         hashbank.image_hashes = _after("hash", hashbank.image_hashes)  # type: ignore[method-assign]
         # "web": the web process wrote the encrypted evidence file, inside the report's open transaction.
         services.evidence_put = _after("web", services.evidence_put)  # type: ignore[attr-defined]
+        # "email": the worker handed a removal request to the mail server and has not recorded it as sent.
+        remedies._email_send = _after("email", remedies._email_send)  # type: ignore[attr-defined]
         # Production argon2 costs about a second per report here; its parameters are tested elsewhere.
         cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         credentials._hasher = lambda: cheap  # type: ignore[method-assign]
