@@ -131,6 +131,9 @@ if not DATABASE_URL:
     VAR_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
     DATABASE_URL = f"sqlite:///{VAR_DIR / 'takedown.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+# A persistent connection is checked before a request reuses it: after a database restart the first request
+# reconnects instead of failing on the dead connection (tests/reliability, PostgreSQL restart).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, periodic loop) share the file: wait for the write lock instead of failing.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -178,6 +181,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 # Seconds an undispatched outbox row waits before the periodic relay takes it over from the after-commit path.
 OUTBOX_RELAY_GRACE_SECONDS = envint("OUTBOX_RELAY_GRACE_SECONDS", 5)
+# A task dispatched this long ago that never completed (its worker was killed, Redis lost it, the database was down
+# while it ran) is published again; the wait doubles with each attempt, up to OUTBOX_MAX_ATTEMPTS publications.
+# Keep it above the longest a task waits in the queue plus runs, or busy periods cause (harmless) second runs.
+OUTBOX_REDELIVER_SECONDS = envint("OUTBOX_REDELIVER_SECONDS", 900)
+OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 6)
 # Tests run relayed tasks synchronously at commit; the embedded default runs them on a background thread.
 OUTBOX_EAGER_SYNC = TESTING
 
@@ -405,6 +413,20 @@ DEMO_DATA_STEPS: list[str] = [
 CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
 CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
+# Purge of a case past its retention window (takedown.cases.services): `hook(case=, actor=)`, inside the purge's
+# transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).
+CASE_PURGE_HOOKS: list[str] = []
+
+# --- Retention (takedown.cases.services; manage.py retention_purge) ---------------------------------------------
+# Days after withdrawal before what is left of a withdrawn case (no images or hashes: those go at withdrawal) is
+# deleted; days after its last change before a case closed as not taken forward loses its evidence and rows;
+# hours before an evidence file that no row names (a crash between writing it and committing) is deleted.
+RETENTION_WITHDRAWN_DAYS = envint("RETENTION_WITHDRAWN_DAYS", 30)
+RETENTION_REJECTED_DAYS = envint("RETENTION_REJECTED_DAYS", 180)
+RETENTION_ORPHAN_HOURS = envint("RETENTION_ORPHAN_HOURS", 24)
+if min(RETENTION_WITHDRAWN_DAYS, RETENTION_REJECTED_DAYS, RETENTION_ORPHAN_HOURS) < 0:
+    raise ImproperlyConfigured("RETENTION_* windows must be 0 or more")
+CELERY_BEAT_SCHEDULE["retention-purge"] = {"task": "cases.retention_purge", "schedule": crontab(hour=3, minute=41)}
 
 # --- Court exports (takedown.exports) ---------------------------------------------------------------------------
 # Files written by `manage.py export_keys_generate --out DIR`; unset in DEBUG/tests means a development set under
