@@ -80,7 +80,10 @@ def staff_login(request: HttpRequest) -> HttpResponse:
         else:
             auth.login(request, user)  # type: ignore[arg-type]
             otp_login(request, device)
-            if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
+            # Only a path on this site: redirect() would take any other word ("notaurl") for a view name and
+            # fail to reverse it (a 500 after a correct sign-in).
+            if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
+                    next_url, {request.get_host()}, require_https=request.is_secure()):
                 next_url = ""
             return redirect(next_url or "staff-home")
     elif request.method == "POST":
