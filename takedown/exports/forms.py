@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
 from takedown.exports.services import GRANT_DAY_CHOICES
@@ -61,7 +62,7 @@ class ModeratorGrantForm(forms.Form):
                     "ticket 1182)."),
     )
 
-    def __init__(self, *args: Any, advocates: list[AbstractBaseUser], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, advocates: Sequence[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = []
         for user in advocates:

@@ -7,6 +7,7 @@ is silently dropped. The person appears by pseudonym only.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fpdf import FPDF
@@ -71,7 +72,7 @@ class CaseFilePDF(FPDF):
             self.multi_cell(0, LINE, latin1(value if value not in (None, "") else "-"), new_x=XPos.LMARGIN,
                             new_y=YPos.NEXT)
 
-    def rows(self, widths: list[float], header: list[str], body: list[list[object]]) -> None:
+    def rows(self, widths: list[float], header: Sequence[object], body: list[list[object]]) -> None:
         """A simple table; long cells wrap, each row starts on a new line, the header repeats on new pages."""
         self._row(widths, header, bold=True)
         for row in body:
@@ -80,13 +81,13 @@ class CaseFilePDF(FPDF):
                 self._row(widths, header, bold=True)
             self._row(widths, row, bold=False)
 
-    def _lines_needed(self, widths: list[float], row: list[object]) -> int:
+    def _lines_needed(self, widths: list[float], row: Sequence[object]) -> int:
         needed = 1
         for width, value in zip(widths, row, strict=True):
             needed = max(needed, int(self.get_string_width(latin1(value)) // max(width - 2.5, 1)) + 1)
         return needed
 
-    def _row(self, widths: list[float], row: list[object], *, bold: bool) -> None:
+    def _row(self, widths: list[float], row: Sequence[object], *, bold: bool) -> None:
         self.set_font("Helvetica", "B" if bold else "", 8)
         top = self.get_y()
         height = 4.0
@@ -95,7 +96,8 @@ class CaseFilePDF(FPDF):
             self.set_xy(x, top)
             used = self.multi_cell(width, 4, latin1(value), new_x=XPos.RIGHT, new_y=YPos.TOP, wrapmode=WrapMode.CHAR,
                                    output=MethodReturnValue.HEIGHT)
-            height = max(height, float(used))
+            if isinstance(used, int | float):  # output=HEIGHT returns the height alone; the union is the stubs'
+                height = max(height, float(used))
             x += width
         self.set_xy(self.l_margin, top + height)
         self.set_draw_color(200, 200, 200)

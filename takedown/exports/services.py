@@ -11,6 +11,7 @@ import hashlib
 import json
 import mimetypes
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django_otp import match_token
@@ -45,6 +46,7 @@ from takedown.exports.verify_doc import verify_md_render
 
 GRANT_DAY_CHOICES = (7, 30, 90, 180, 365)
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+CODE_LOOKALIKES = str.maketrans("OIL", "011")  # what people misread in a code they copy by hand
 SECRET_FAILURES = 5
 SECRET_WINDOW = 900
 ADDRESS_FAILURES = 30
@@ -94,7 +96,7 @@ def _new_grant_code() -> str:
 
 def grant_code_normalise(code: str) -> str:
     cleaned = code.strip().upper().replace(" ", "").replace("-", "")
-    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    cleaned = cleaned.translate(CODE_LOOKALIKES)
     if cleaned.startswith("ADV"):
         cleaned = cleaned[3:]
     if len(cleaned) != 16 or any(ch not in CODE_ALPHABET for ch in cleaned):
@@ -102,7 +104,7 @@ def grant_code_normalise(code: str) -> str:
     return "ADV-" + "-".join(cleaned[i : i + 4] for i in range(0, 16, 4))
 
 
-def advocate_profile_ensure(*, user: AbstractBaseUser) -> AdvocateProfile:
+def advocate_profile_ensure(*, user: User) -> AdvocateProfile:
     if user_role(user) != ADVOCATE:
         raise GrantError("only advocates have a profile")
     profile, _ = AdvocateProfile.objects.get_or_create(
@@ -111,7 +113,7 @@ def advocate_profile_ensure(*, user: AbstractBaseUser) -> AdvocateProfile:
     return profile
 
 
-def advocate_profile_update(*, user: AbstractBaseUser, organisation: str, annex_certificate: str) -> AdvocateProfile:
+def advocate_profile_update(*, user: User, organisation: str, annex_certificate: str) -> AdvocateProfile:
     organisation = organisation.strip()
     if not organisation:
         raise GrantError("Give the name the person will recognise (you or your organisation).")
@@ -168,7 +170,7 @@ def _grant_days(days: int) -> timedelta:
     return timedelta(days=days)
 
 
-def _supersede(case: Case, advocate: AbstractBaseUser, actor: Actor) -> None:
+def _supersede(case: Case, advocate: User, actor: Actor) -> None:
     now = timezone.now()
     for old in AdvocateGrant.objects.select_for_update().filter(
         case=case, advocate=advocate, revoked_at=None, expires_at__gt=now
@@ -209,7 +211,7 @@ def grant_create_by_victim(
 
 
 def grant_create_by_moderator(
-    *, user: AbstractBaseUser, case: Case, advocate: AbstractBaseUser, days: int, request_document: str
+    *, user: User, case: Case, advocate: User, days: int, request_document: str
 ) -> AdvocateGrant:
     """A moderator grants access on a documented request (e.g. a signed authority the person gave the advocate).
 
@@ -239,7 +241,7 @@ def grant_create_by_moderator(
     return grant
 
 
-def grant_revoke(*, grant_id: object, actor: Actor, case: Case | None = None) -> AdvocateGrant:
+def grant_revoke(*, grant_id: uuid.UUID | str, actor: Actor, case: Case | None = None) -> AdvocateGrant:
     """Revoke a grant. The person may revoke grants on their own case only (pass `case`); staff any grant."""
     with transaction.atomic():
         query = AdvocateGrant.objects.select_for_update().filter(id=grant_id)
@@ -268,7 +270,7 @@ def victim_grants(*, case: Case) -> list[AdvocateGrant]:
 # --- the advocate's side ---------------------------------------------------------------------------------------
 
 
-def advocate_grant_get(*, user: AbstractBaseUser, reference: str) -> AdvocateGrant:
+def advocate_grant_get(*, user: User, reference: str) -> AdvocateGrant:
     if user_role(user) != ADVOCATE:
         raise GrantNotFound
     now = timezone.now()
@@ -284,7 +286,7 @@ def advocate_grant_get(*, user: AbstractBaseUser, reference: str) -> AdvocateGra
     return grant
 
 
-def advocate_grants_active(*, user: AbstractBaseUser) -> list[AdvocateGrant]:
+def advocate_grants_active(*, user: User) -> list[AdvocateGrant]:
     now = timezone.now()
     grants = list(
         AdvocateGrant.objects.select_related("case")
@@ -297,7 +299,7 @@ def advocate_grants_active(*, user: AbstractBaseUser) -> list[AdvocateGrant]:
     return grants
 
 
-def advocate_case_view(*, user: AbstractBaseUser, reference: str) -> tuple[AdvocateGrant, dict[str, Any]]:
+def advocate_case_view(*, user: User, reference: str) -> tuple[AdvocateGrant, dict[str, Any]]:
     with transaction.atomic():
         grant = advocate_grant_get(user=user, reference=reference)
         dossier = dossier_assemble(grant.case, DossierOptions(generated_at=timezone.now()))
@@ -306,7 +308,7 @@ def advocate_case_view(*, user: AbstractBaseUser, reference: str) -> tuple[Advoc
     return grant, dossier
 
 
-def advocate_reconfirm(*, user: AbstractBaseUser, otp_token: str) -> None:
+def advocate_reconfirm(*, user: User, otp_token: str) -> None:
     """The advocate types a fresh code from their authenticator before a case leaves the platform."""
     subject = str(user.pk)
     decision = ratelimit_peek(scope="export-reconfirm", subject=subject, limit=RECONFIRM_FAILURES,
@@ -375,7 +377,7 @@ def case_export_build(
     actor: Actor,
     grant: AdvocateGrant | None = None,
     include_images: bool = False,
-    made_by: AbstractBaseUser | None = None,
+    made_by: User | None = None,
 ) -> ExportResult:
     """Build the ZIP for a case and record the export in the same transaction as its audit event."""
     if include_images and (grant is None or not grant.images_consented):
@@ -431,7 +433,7 @@ def case_export_build(
 
 
 def advocate_case_export(
-    *, user: AbstractBaseUser, reference: str, otp_token: str, include_images: bool
+    *, user: User, reference: str, otp_token: str, include_images: bool
 ) -> ExportResult:
     grant = advocate_grant_get(user=user, reference=reference)
     advocate_reconfirm(user=user, otp_token=otp_token)
@@ -439,7 +441,7 @@ def advocate_case_export(
                              include_images=include_images, made_by=user)
 
 
-def advocate_users() -> list[AbstractBaseUser]:
+def advocate_users() -> list[User]:
     from takedown.core.roles import ROLE_GROUPS
 
     return list(get_user_model().objects.filter(groups__name=ROLE_GROUPS[ADVOCATE], is_active=True)
