@@ -70,7 +70,7 @@ class CaseFilePDF(FPDF):
             self.cell(55, LINE, latin1(label))
             self.set_font("Helvetica", "", 9)
             self.multi_cell(0, LINE, latin1(value if value not in (None, "") else "-"), new_x=XPos.LMARGIN,
-                            new_y=YPos.NEXT)
+                            new_y=YPos.NEXT, align="L")
 
     def rows(self, widths: list[float], header: Sequence[object], body: list[list[object]]) -> None:
         """A simple table; long cells wrap, each row starts on a new line, the header repeats on new pages."""
@@ -142,7 +142,7 @@ def _requests_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
     pdf.ln(1)
     pdf.rows(
         [19, 37, 25, 25, 25, 25, 24],
-        ["Kind", "Recipient", "Sent (UTC)", "Acknowledged", "Complied / refused", "Deadline", "Deadline outcome"],
+        ["Kind", "Recipient", "Sent (UTC)", "Acknowledged", "Done / refused", "48 h deadline", "Outcome"],
         [[r["kind_label"], r["recipient"], _when(r["sent_at"])[:16], _when(r["acknowledged_at"])[:16],
           _when(r["complied_at"] or r["refused_at"])[:16], _when(r["deadline"]["deadline_at"])[:16],
           OUTCOME_WORDS.get(r["deadline"]["outcome"], r["deadline"]["outcome"])]
@@ -189,8 +189,6 @@ def _finding(pdf: CaseFilePDF, finding: dict[str, Any]) -> None:
         pdf.para("Reasons, strongest first:")
         for reason in verdict["reasons"]:
             pdf.para(f"- {reason}")
-        for signal in verdict["provenance"]["signals"]:
-            pdf.para(f"- provenance ({signal['kind']}, {signal['strength']}): {signal['summary']}")
         for skipped in verdict["provenance"]["skipped"]:
             pdf.para(f"- not checked: {skipped}")
         if verdict["limits"]:
@@ -256,7 +254,7 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
 
     pdf.chapter("5. What partner platforms reported")
     if not dossier["partner_feedback"]:
-        pdf.para(f"No partner feedback is recorded ({dossier['sources']['partner_feedback']}).")
+        pdf.para("No partner platform has reported on this case.")
     else:
         pdf.rows([40, 40, 40, 60], ["When (UTC)", "Partner", "Reported", "Note"],
                  [[_when(f.get("at")), f.get("partner", ""), f.get("value", ""), f.get("note", "")]

@@ -1,8 +1,9 @@
 """Advocate grants and court exports: every write and every read of a case goes through here, audited.
 
 Access rule: an advocate sees a case only through an active grant (not expired, not revoked, case not
-withdrawn). A grant comes from the person's consent (they confirm with their case secret) or from a moderator
-acting on a documented request. Exporting re-checks the advocate's second factor.
+withdrawn). A grant comes from the person's consent on their status page (victims.views.case_advocates, which
+checks their case secret once more through intake's own selector) or from a moderator acting on a documented
+request. Exporting re-checks the advocate's second factor.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -47,9 +47,6 @@ from takedown.exports.verify_doc import verify_md_render
 GRANT_DAY_CHOICES = (7, 30, 90, 180, 365)
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_LOOKALIKES = str.maketrans("OIL", "011")  # what people misread in a code they copy by hand
-SECRET_FAILURES = 5
-SECRET_WINDOW = 900
-ADDRESS_FAILURES = 30
 RECONFIRM_FAILURES = 5
 RECONFIRM_WINDOW = 900
 
@@ -60,16 +57,6 @@ class GrantError(ValueError):
 
 class GrantNotFound(Exception):
     """No such case for this advocate: missing, never granted, expired and revoked all look the same."""
-
-
-class CaseAccessDenied(Exception):
-    pass
-
-
-class CaseAccessLocked(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("too many wrong secrets")
-        self.retry_after = retry_after
 
 
 class ReconfirmFailed(Exception):
@@ -130,38 +117,6 @@ def advocate_profile_update(*, user: User, organisation: str, annex_certificate:
 
 
 # --- the person's side -----------------------------------------------------------------------------------------
-
-
-def _secret_matches(secret: str, stored: str) -> bool:
-    if not secret or not stored:
-        return False
-    if stored.startswith("$argon2"):
-        from argon2 import PasswordHasher
-        from argon2.exceptions import InvalidHashError, VerificationError
-
-        try:
-            return bool(PasswordHasher().verify(stored, secret))
-        except (VerificationError, InvalidHashError):
-            return False
-    return check_password(secret, stored)
-
-
-def victim_case_open(*, reference: str, secret: str, address: str) -> Case:
-    """The case whose reference and secret the person typed; locked after repeated wrong secrets."""
-    reference = reference.strip().upper()
-    subjects = [("exports-victim-ref", reference), ("exports-victim-addr", address)]
-    limits = {"exports-victim-ref": SECRET_FAILURES, "exports-victim-addr": ADDRESS_FAILURES}
-    for scope, subject in subjects:
-        decision = ratelimit_peek(scope=scope, subject=subject, limit=limits[scope], window=SECRET_WINDOW)
-        if not decision.allowed:
-            raise CaseAccessLocked(decision.retry_after)
-    case = Case.objects.filter(reference=reference).first()
-    if case is None or not _secret_matches(secret, case.secret_hash):
-        for scope, subject in subjects:
-            ratelimit_hit(scope=scope, subject=subject, limit=limits[scope], window=SECRET_WINDOW)
-        raise CaseAccessDenied
-    ratelimit_reset(scope="exports-victim-ref", subject=reference, window=SECRET_WINDOW)
-    return case
 
 
 def _grant_days(days: int) -> timedelta:

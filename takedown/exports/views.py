@@ -1,4 +1,8 @@
-"""Advocates' pages, moderators' grant page and the person's consent endpoint. Input and output only."""
+"""Advocates' pages and moderators' grant page. Input and output only.
+
+The person gives and removes access on their status page (victims.views.case_advocates, exports' panel
+templates/exports/status_advocates.html), where their case is open already.
+"""
 
 from __future__ import annotations
 
@@ -18,16 +22,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from takedown.cases.models import Case
 from takedown.core.audit import Actor, audit_record
-from takedown.core.http import client_address
 from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, staff_required
 from takedown.exports import services
 from takedown.exports.forms import (
     AdvocateProfileForm,
-    CaseSecretForm,
     ExportForm,
     ModeratorGrantForm,
-    VictimGrantForm,
-    VictimRevokeForm,
 )
 from takedown.exports.models import AdvocateGrant
 
@@ -193,66 +193,3 @@ def staff_grant_revoke(request: HttpRequest, grant_id: str) -> HttpResponse:
     except services.GrantError as exc:
         raise Http404("No such grant") from exc
     return redirect(f"{reverse('exports-staff-grants')}?case={grant.case.reference}")
-
-
-# --- the person -----------------------------------------------------------------------------------------------
-
-
-def _victim_render(request: HttpRequest, case: Case | None, status: int, **forms: Any) -> HttpResponse:
-    context: dict[str, Any] = {
-        "grant_form": forms.get("grant_form") or VictimGrantForm(),
-        "revoke_form": forms.get("revoke_form") or VictimRevokeForm(),
-        "list_form": forms.get("list_form") or CaseSecretForm(),
-        "case": case,
-        "advocate_grants": services.victim_grants(case=case) if case is not None else [],
-        "done": forms.get("done", ""),
-    }
-    return render(request, "exports/victim_advocates.html", context, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-@csrf_protect
-@never_cache
-def victim_advocates(request: HttpRequest) -> HttpResponse:
-    """The person grants or revokes an advocate's access (every change confirmed with the case secret).
-
-    The status page includes the same forms (templates/exports/victim_grants_panel.html) posting here.
-    """
-    if request.method == "GET":
-        return _victim_render(request, None, 200)
-    action = request.POST.get("action", "grant")
-    form_class = {"revoke": VictimRevokeForm, "list": CaseSecretForm}.get(action, VictimGrantForm)
-    form = form_class(request.POST)
-    key = {"revoke": "revoke_form", "list": "list_form"}.get(action, "grant_form")
-    if not form.is_valid():
-        return _victim_render(request, None, 400, **{key: form})
-    try:
-        case = services.victim_case_open(reference=form.cleaned_data["reference"],
-                                         secret=form.cleaned_data["secret"], address=client_address(request))
-    except services.CaseAccessLocked as locked:
-        form.add_error(None, _("Too many tries. Wait %(minutes)d minutes and try again.")
-                       % {"minutes": max(1, locked.retry_after // 60)})
-        return _retry(_victim_render(request, None, 429, **{key: form}), locked.retry_after)
-    except services.CaseAccessDenied:
-        form.add_error(None, _("That reference and secret do not match a case."))
-        return _victim_render(request, None, 400, **{key: form})
-    if action == "list":
-        with transaction.atomic():
-            audit_record(actor=Actor.victim(), action="advocate_grant.list", case_id=case.id, object_type="case",
-                         object_id=case.id)
-        return _victim_render(request, case, 200)
-    try:
-        if action == "revoke":
-            services.grant_revoke(grant_id=form.cleaned_data["grant"], actor=Actor.victim(), case=case)
-            done = _("Access removed. The advocate can no longer see your case.")
-        else:
-            services.grant_create_by_victim(
-                case=case, advocate_code=form.cleaned_data["advocate_code"], days=form.cleaned_data["days"],
-                images_consented=form.cleaned_data["images_consented"],
-                identity_for_court=form.cleaned_data["identity_for_court"],
-            )
-            done = _("Access given. You can remove it at any time here or on your case page.")
-    except services.GrantError as exc:
-        form.add_error(None, str(exc))
-        return _victim_render(request, case, 400, **{key: form})
-    return _victim_render(request, case, 200, done=done)
