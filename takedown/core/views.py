@@ -16,6 +16,7 @@ from django_otp import login as otp_login
 from takedown.core.forms import StaffLoginForm
 from takedown.core.health import health_report
 from takedown.core.http import client_address
+from takedown.core.navigation import staff_links
 from takedown.core.roles import staff_required, user_role
 from takedown.core.services import SignInFailed, SignInLocked, staff_sign_in_check
 
@@ -103,4 +104,5 @@ def staff_logout(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required()
 def staff_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/staff_home.html", {"role": user_role(request.user)})
+    role = user_role(request.user)
+    return render(request, "core/staff_home.html", {"role": role, "staff_links": staff_links(role)})
