@@ -3,12 +3,14 @@ outbox, run by `detection.images_analyse` on the `gpu` queue, stored in CaseImag
 
 from __future__ import annotations
 
+import io
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from PIL import Image
 
 from detection.detector.runtime import DetectorConfig, detector_load
 from detection.services import detector_current
@@ -152,17 +154,24 @@ def test_detector_off_still_gives_provenance_and_says_it_is_off(detector_off: No
     assert _analysis(marked)["detector"]["score"] is None
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns; the detector refuses
 def test_hostile_stored_file_gives_an_unreadable_signal_not_a_crash(detector_on: str) -> None:
     case = case_make(images=0)
-    truncated = draw_image(5)[:300]
-    garbage = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIHDR" + b"\xff" * 64
-    hostile = [image_add(case, data=draw_image(6)) for _ in range(2)]
-    for image, data in zip(hostile, (truncated, garbage), strict=True):
+    bomb = io.BytesIO()
+    Image.new("1", (12_000, 8_000)).save(bomb, "PNG")  # 96 megapixels in a few kilobytes
+    files = [
+        draw_image(5, fmt="JPEG")[:300],  # cut short
+        b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIHDR" + b"\xff" * 64,  # a broken header
+        b"\xff\xd8\xff\xeb\x00\x40JP\x00\x00\x00\x01\x00\x00\x00\x38jumb" + b"\xff" * 40 + b"\xff\xd9",  # fake C2PA box
+        bomb.getvalue(),
+    ]
+    hostile = [image_add(case, data=draw_image(6)) for _ in files]
+    for image, data in zip(hostile, files, strict=True):
         image.blob_name = evidence_put(data)
         image.save(update_fields=["blob_name"])
     good = image_add(case, data=draw_image(7))
     result = case_images_analyse(image_ids=[image.id for image in (*hostile, good)])
-    assert result.analysed == 3 and result.changed == 3
+    assert result.analysed == 5 and result.changed == 5
     for image in hostile:
         image.refresh_from_db()
         analysis = _analysis(image)
