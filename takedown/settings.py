@@ -164,7 +164,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"detection.*gpu*": {"queue": "gpu"}}
+# Detector inference runs where the model is loaded: the GPU worker (docker/compose.yml: `worker -Q gpu`).
+CELERY_TASK_ROUTES = {"detection.images_analyse": {"queue": "gpu"}}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
@@ -412,6 +413,8 @@ DEMO_DATA_STEPS: list[str] = [
 # Hooks other apps fill (dotted paths; see victims.services and victims.status for their signatures).
 CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
 CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
+# Called once intake has hashed a case's new images: queues detector and provenance analysis (gpu queue).
+CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
 # Purge of a case past its retention window (takedown.cases.services): `hook(case=, actor=)`, inside the purge's
 # transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).
