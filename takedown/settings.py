@@ -418,7 +418,7 @@ CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
 # Purge of a case past its retention window (takedown.cases.services): `hook(case=, actor=)`, inside the purge's
 # transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).
-CASE_PURGE_HOOKS: list[str] = []
+CASE_PURGE_HOOKS: list[str] = ["victims.hashbank.bank_purge_case"]
 
 # --- Retention (takedown.cases.services; manage.py retention_purge) ---------------------------------------------
 # Days after withdrawal before what is left of a withdrawn case (no images or hashes: those go at withdrawal) is

@@ -97,3 +97,11 @@ def bank_withdraw_case(*, case: Case) -> BankResult:
         return BankResult(available=False)
     changed = bank.bank_withdraw_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))
     return BankResult(available=True, entered=int(changed))
+
+
+def bank_purge_case(*, case: Case, actor: Any = None) -> None:
+    """CASE_PURGE_HOOKS: the retention purge removes the case's links to the bank; hashes no other source holds
+    become Deleted tombstones, which partners' next sync deletes."""
+    bank = _bank()
+    if bank is not None:
+        bank.bank_delete_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))

@@ -57,6 +57,12 @@ class FakeBank:
     def bank_lookup(self, *, signal_type: str, value: str, exclude_source_id: str) -> list[Any]:
         return []
 
+    def bank_delete_source(self, *, source_kind: str, source_id: str) -> int:
+        gone = [key for key, entry in self.entries.items() if entry["source_id"] == source_id]
+        for key in gone:
+            self.entries[key] = {"status": "Deleted", "source_id": ""}
+        return len(gone)
+
     def bank_withdraw_source(self, *, source_kind: str, source_id: str) -> int:
         changed = 0
         for entry in self.entries.values():
