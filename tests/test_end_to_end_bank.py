@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from takedown.cases.models import Case, CaseStatus
 from takedown.moderation.services import moderation_claim_next, moderation_decide, moderation_queue_sync
-from tests.partners.fixtures import key_client, make_partner, partner  # noqa: F401
+from tests.partners.fixtures import key_client, make_partner, partner  # noqa: F401 - fixtures
 from tests.victims.conftest import file_upload_report, jpeg_with_gps
 from victims.services import case_withdraw
 
@@ -33,7 +33,7 @@ def synced(partner_client: Client, value: str) -> list[str]:
             params["cursor"] = body["next_cursor"]
 
 
-def test_report_confirm_lookup_sync_withdraw(client: Client, moderator, partner, settings) -> None:
+def test_report_confirm_lookup_sync_withdraw(client: Client, moderator, partner, settings) -> None:  # noqa: F811
     settings.PARTNER_API_BANK = "takedown.partners.bank_detection.detection_bank"
     settings.PARTNER_SHARE_RECEIVED = False
     partner_client = key_client(partner.api_key.plaintext)
