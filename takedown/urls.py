@@ -8,6 +8,9 @@ from takedown.core.models import AuditEvent
 admin.site.__class__ = StaffAdminSite
 admin.site.register(AuditEvent, AuditEventAdmin)
 
+# A database outage answers 503 "nothing was saved, try again" instead of a bare 500 (takedown.core.views).
+handler500 = "takedown.core.views.server_error"
+
 urlpatterns = [
     path("", include("takedown.core.urls")),
     path("", include("victims.urls")),

@@ -39,8 +39,10 @@ class OutboxMessage(models.Model):
     """A side effect (a Celery task) written in the same transaction as the change that causes it.
 
     After commit the row is published to the broker (or run in-process when there is none) and marked
-    dispatched; a periodic relay publishes whatever a crash or a broker outage left behind. The row id is the
-    Celery task id, and tasks are idempotent, so a second publish is harmless.
+    dispatched; a periodic relay publishes whatever a crash or a broker outage left behind. A task that ran to
+    the end marks its row completed; one dispatched long ago and never completed (its worker was killed, Redis
+    lost it on a restart, the database was down while it ran) is published again, with backoff, up to
+    OUTBOX_MAX_ATTEMPTS. The row id is the Celery task id, and tasks are idempotent, so a second run is harmless.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -50,11 +52,16 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     available_at = models.DateTimeField(db_index=True)
     dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=("dispatched_at", "available_at"))]
+        indexes = [
+            models.Index(fields=("dispatched_at", "available_at")),
+            # The relay's search for work that was dispatched and never finished.
+            models.Index(fields=("completed_at", "dispatched_at"), name="core_outbox_unfinished"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.task} {self.id}"

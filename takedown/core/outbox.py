@@ -3,6 +3,12 @@
 `outbox_enqueue` writes a row in the caller's transaction and arranges for it to be relayed after commit. If
 the transaction rolls back, nothing is sent; if the process dies or the broker is down after commit, the
 periodic `core.outbox_relay` task publishes the row later. The row id is the Celery task id.
+
+Publishing is not the end: a task that returns marks its row completed (`outbox_complete`, from Celery's
+task_postrun signal). A row dispatched but not completed after OUTBOX_REDELIVER_SECONDS (doubling with each
+attempt) is published again, up to OUTBOX_MAX_ATTEMPTS: that covers a worker killed as a whole (its unacked
+message would otherwise wait for Redis' visibility timeout), a Redis restart that lost its queues, and a task
+that failed because the database was down. Tasks are idempotent, so the rare second run changes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import logging
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +45,9 @@ def outbox_enqueue(
     )
     if delay_seconds <= 0:
         message_id = message.id
-        transaction.on_commit(lambda: outbox_relay_one(message_id=message_id))
+        # Robust: the change is committed whatever happens here; if the database or broker fails now, the
+        # periodic relay publishes the row, and the request that made the change still succeeds.
+        transaction.on_commit(lambda: outbox_relay_one(message_id=message_id), robust=True)
     return message
 
 
@@ -98,14 +106,18 @@ def _publish(message: OutboxMessage) -> None:
     )
 
 
-def outbox_relay_one(*, message_id: uuid.UUID) -> bool:
-    """Publish one message if nobody has yet. Returns True when it was published by this call."""
+def outbox_relay_one(*, message_id: uuid.UUID, dispatched_before: datetime | None = None) -> bool:
+    """Publish one message if nobody has yet. Returns True when it was published by this call.
+
+    With `dispatched_before`, publish it again if it was dispatched before then and has not completed.
+    """
     with transaction.atomic():
-        message = (
-            OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(id=message_id, dispatched_at__isnull=True)
-            .first()
-        )
+        pending = OutboxMessage.objects.select_for_update(skip_locked=True).filter(id=message_id)
+        if dispatched_before is None:
+            pending = pending.filter(dispatched_at__isnull=True)
+        else:
+            pending = pending.filter(completed_at__isnull=True, dispatched_at__lt=dispatched_before)
+        message = pending.first()
         if message is None:
             return False
         message.attempts += 1
@@ -137,7 +149,45 @@ def outbox_relay_pending(*, limit: int = 500) -> int:
         .order_by("available_at")
         .values_list("id", flat=True)[:limit]
     )
-    return sum(1 for message_id in due if outbox_relay_one(message_id=message_id))
+    published = sum(1 for message_id in due if outbox_relay_one(message_id=message_id))
+    return published + outbox_redeliver_unfinished(limit=limit)
+
+
+def _redeliver_after(attempts: int) -> timedelta:
+    base = settings.OUTBOX_REDELIVER_SECONDS
+    return timedelta(seconds=min(base * 2 ** max(0, attempts - 1), 24 * 3600))
+
+
+def outbox_redeliver_unfinished(*, limit: int = 500) -> int:
+    """Publish again what was dispatched long enough ago and never completed (see the module docstring)."""
+    now = timezone.now()
+    earliest = now - timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS)
+    candidates = list(
+        OutboxMessage.objects.filter(
+            completed_at__isnull=True,
+            dispatched_at__lt=earliest,
+            attempts__lt=settings.OUTBOX_MAX_ATTEMPTS,
+        )
+        .order_by("dispatched_at")
+        .values_list("id", "attempts", "dispatched_at")[:limit]
+    )
+    published = 0
+    for message_id, attempts, dispatched_at in candidates:
+        if dispatched_at is None or dispatched_at + _redeliver_after(attempts) > now:
+            continue
+        if outbox_relay_one(message_id=message_id, dispatched_before=now - _redeliver_after(attempts)):
+            logger.warning("outbox message %s (%s) never completed; published again", message_id, attempts)
+            published += 1
+    return published
+
+
+def outbox_complete(*, message_id: str) -> None:
+    """Mark an outbox row's task finished (called by Celery's task_postrun for every successful task)."""
+    try:
+        parsed = uuid.UUID(message_id)
+    except (TypeError, ValueError):
+        return
+    OutboxMessage.objects.filter(id=parsed, completed_at__isnull=True).update(completed_at=timezone.now())
 
 
 def outbox_prune(*, older_than_days: int = 7) -> int:

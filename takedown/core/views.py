@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import sys
+
 from django.contrib import auth
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,8 +16,33 @@ from django_otp import login as otp_login
 from takedown.core.forms import StaffLoginForm
 from takedown.core.health import health_report
 from takedown.core.http import client_address
+from takedown.core.navigation import staff_links
 from takedown.core.roles import staff_required, user_role
 from takedown.core.services import SignInFailed, SignInLocked, staff_sign_in_check
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500. Rendered without templates or the database, which may be what failed.
+
+    When the database is unreachable (a restart, a failover) the change's transaction could not commit (and what
+    runs after a commit never fails a request: the outbox's after-commit publish is robust), so the person is told
+    to send it again, with a 503 and Retry-After, rather than a bare 500.
+    """
+    unavailable = isinstance(sys.exc_info()[1], DatabaseError)
+    status = 503 if unavailable else 500
+    if request.path.startswith(("/api/", "/m/")):
+        code, message = (("unavailable", "The service is briefly unavailable; nothing was stored. Retry shortly.")
+                         if unavailable else ("server_error", "Internal error."))
+        response: HttpResponse = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    else:
+        text = (_("The service is briefly unavailable. Nothing you sent was saved: go back and send it again in a "
+                  "minute.") if unavailable else
+                _("Something went wrong on our side. Please try again later."))
+        response = HttpResponse(f"<!doctype html><title>{status}</title><p>{text}</p>", status=status,
+                                content_type="text/html; charset=utf-8")
+    if unavailable:
+        response["Retry-After"] = "30"
+    return response
 
 
 @require_GET
@@ -76,4 +104,5 @@ def staff_logout(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required()
 def staff_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/staff_home.html", {"role": user_role(request.user)})
+    role = user_role(request.user)
+    return render(request, "core/staff_home.html", {"role": role, "staff_links": staff_links(role)})

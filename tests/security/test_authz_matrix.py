@@ -154,8 +154,10 @@ MATRIX: dict[str, Row] = {
     "exports-staff-grants": row("/staff/grants/", GRANTS_PAGE),
     "exports-staff-grant-revoke": row(lambda s: f"/staff/grants/{s['grant'].id}/revoke/", GRANTS_ACTION,
                                       method="post"),
-    # The person grants and revokes with their reference and secret in the form: the page itself is open.
-    "exports-victim-advocates": row("/case/advocates/", PUBLIC_PAGE),
+    # The person removes an advocate's access from their status page: only from their own case (another
+    # person's session cannot name case X's grant: 404), and never without a case session.
+    "victims-case-advocates": row("/case/advocate-access/", {**CASE_ACTION, "other_victim": "deny"}, method="post",
+                                  data=lambda s: {"action": "revoke", "grant": str(s["grant"].id)}),
 }
 MATRIX.update({name: Row(r.path, expand(r.expect), r.method, r.data)
                for name, r in __import__("tests.moderation.authz_rows", fromlist=["rows"]).rows(Row).items()})
