@@ -110,3 +110,27 @@ def test_processing_rejects_hostile_stored_files_and_keeps_the_rest(fake_bank: F
 def test_url_normalise_is_idempotent_on_stray_percent_signs(url: str) -> None:
     once = url_normalise(url).url
     assert url_normalise(once).url == once
+
+
+def test_hash_image_command_reports_hostile_files_without_a_traceback(tmp_path: Path) -> None:
+    import io as _io
+
+    from django.core.management import CommandError, call_command, get_commands
+
+    if "hash_image" not in get_commands():
+        pytest.skip("the hash_image command has not landed on this branch")
+    paths = []
+    for item in [item for item in IMAGES if item.hash == "refuse"][::8]:
+        path = tmp_path / f"{item.name}.img"
+        path.write_bytes(item.data)
+        paths.append(str(path))
+    good = tmp_path / "good.png"
+    good.write_bytes(corpus.valid("PNG"))
+    out, err = _io.StringIO(), _io.StringIO()
+    try:
+        call_command("hash_image", *paths, str(good), str(tmp_path / "missing.png"), stdout=out, stderr=err)
+    except (CommandError, SystemExit):
+        pass  # a non-zero exit for the files it could not hash is the command's to choose
+    text = out.getvalue() + err.getvalue()
+    assert "Traceback" not in text
+    assert hashlib.sha256(good.read_bytes()).hexdigest() in text or str(good) in text
