@@ -181,16 +181,20 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
 _CORRUPT_EXIF = "The image carries corrupt EXIF metadata."
 
 
+def icc_profile_valid(icc: object) -> bool:
+    """Whether an embedded ICC profile has a sound header: its signature "acsp" at 36 and a big-endian size at 0
+    that fits what is there (ICC.1:2010, 7.2). Upload checks (victims.images) use the same rule, so a file the
+    form accepts is one this module will hash."""
+    if not isinstance(icc, bytes) or len(icc) < 128 or icc[36:40] != b"acsp":
+        return False
+    return 128 <= int.from_bytes(icc[0:4], "big") <= len(icc)
+
+
 def _check_metadata(image: Image.Image) -> None:
     """A corrupt EXIF block or ICC profile rejects the file: it is malformed, whatever its pixels."""
     icc = image.info.get("icc_profile")
-    if icc:
-        # ICC header: big-endian profile size at 0, the signature "acsp" at 36 (ICC.1:2010, 7.2).
-        if not isinstance(icc, bytes) or len(icc) < 128 or icc[36:40] != b"acsp":
-            raise ImageRejected("The image carries a corrupt colour profile (ICC).")
-        declared = int.from_bytes(icc[0:4], "big")
-        if declared < 128 or declared > len(icc):
-            raise ImageRejected("The image carries a corrupt colour profile (ICC).")
+    if icc and not icc_profile_valid(icc):
+        raise ImageRejected("The image carries a corrupt colour profile (ICC).")
     if "exif" in image.info:
         try:
             image.getexif()

@@ -38,6 +38,14 @@ class ImageRefused(ValueError):
         self.code = code
 
 
+def _icc_profile_valid(icc: object) -> bool:
+    """detection.hashing.icc_profile_valid's rule (hashing refuses a file that breaks it), kept here so the web
+    process does not import the hashing stack: signature "acsp" at 36, a declared size that fits (ICC.1:2010)."""
+    if not isinstance(icc, bytes) or len(icc) < 128 or icc[36:40] != b"acsp":
+        return False
+    return 128 <= int.from_bytes(icc[0:4], "big") <= len(icc)
+
+
 @dataclass(frozen=True)
 class InspectedImage:
     format: str
@@ -69,6 +77,11 @@ def image_inspect(data: bytes, *, max_bytes: int) -> InspectedImage:
                     # Decoding at an eighth of the size still reads every scan, so a cut-off file is caught.
                     image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 image.load()
+            icc = image.info.get("icc_profile")
+            if icc and not _icc_profile_valid(icc):
+                # Stripping keeps the colour profile, and hashing refuses a broken one: say so now, not later.
+                raise ImageRefused(_("This image's colour profile is damaged. Try saving it again."),
+                                   code="damaged")
             if fmt in ("JPEG", "PNG"):
                 # Stripping walks the file's segments itself and is stricter than Pillow, which forgives a
                 # segment running past the end or a missing IEND: such a file is refused here, on the form,

@@ -134,3 +134,16 @@ def test_hash_image_command_reports_hostile_files_without_a_traceback(tmp_path: 
     text = out.getvalue() + err.getvalue()
     assert "Traceback" not in text
     assert hashlib.sha256(good.read_bytes()).hexdigest() in text or str(good) in text
+
+
+def test_upload_check_and_hashing_agree_on_colour_profiles() -> None:
+    from detection.hashing import icc_profile_valid
+    from victims.images import _icc_profile_valid
+
+    good = bytearray(200)
+    good[0:4] = (200).to_bytes(4, "big")
+    good[36:40] = b"acsp"
+    samples = [bytes(good), bytes(good[:100]), bytes(good).replace(b"acsp", b"xxxx"),
+               (10**6).to_bytes(4, "big") + bytes(good[4:]), b"", None, "acsp"]
+    assert [icc_profile_valid(s) for s in samples] == [_icc_profile_valid(s) for s in samples]
+    assert icc_profile_valid(bytes(good))
