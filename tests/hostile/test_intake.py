@@ -362,3 +362,11 @@ def test_raw_bodies_that_are_not_forms_are_refused(existing: FiledCase) -> None:
             if not 400 <= response.status_code < 500:
                 failures.append(f"{route} {name}: {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+def test_more_images_than_allowed_are_refused_whole(existing: FiledCase) -> None:
+    cases_before = Case.objects.count()
+    images = [_upload(corpus.valid("PNG"), f"{i}.png") for i in range(11)]
+    response = _client().post(reverse("victims-report-upload"), {**report_data(), "images": images})
+    assert response.status_code == 400 and "at most 10 images" in response.content.decode()
+    assert Case.objects.count() == cases_before

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -471,3 +472,17 @@ def test_grants_are_what_the_rows_assume(principals: tuple[dict[str, Any], dict[
     _, scenario = principals
     grants = AdvocateGrant.objects.all()
     assert [g.case_id for g in grants] == [scenario["case_x"].id]
+
+
+@pytest.mark.django_db
+def test_the_matrix_notices_a_wrong_expectation_and_a_leak(principals: tuple[dict[str, Any], dict[str, Any]],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks can fail: another person's session opening case X's image, or case X shown to someone who
+    may not see it, are each reported."""
+    image_row = MATRIX["victims-case-image"]
+    wrong = Row(image_row.path, {**image_row.expect, "other_victim": "ok"})
+    with pytest.raises(AssertionError, match="other_victim: expected ok"):
+        _check_row("victims-case-image", wrong, principals)
+    monkeypatch.setattr(sys.modules[__name__], "SEES_CASE_X", SEES_CASE_X - {"victim"})
+    with pytest.raises(AssertionError, match="victim: the response shows case X"):
+        _check_row("victims-case-status", MATRIX["victims-case-status"], principals)
