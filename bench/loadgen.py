@@ -7,6 +7,9 @@ generator down (the mistake closed-loop tools make at fixed rates). Keep-alive c
     python bench/loadgen.py --url http://127.0.0.1:8000 --paths paths.txt --header "Authorization: Bearer ..." \
         --rate 200 --duration 20
 prints one JSON line: {"rate", "sent", "ok", "errors", "achieved_rps", "p50_ms", "p95_ms", "p99_ms", "max_ms"}.
+
+With --closed it measures the maximum instead (where wrk is not installed): each of --connections connections
+sends its next request as soon as the previous answer arrives, for --duration seconds (--rate is ignored).
 """
 
 from __future__ import annotations
@@ -107,6 +110,45 @@ async def run(url: str, paths: list[str], headers: list[str], rate: float, durat
     }
 
 
+async def run_closed(url: str, paths: list[str], headers: list[str], duration: float,
+                     connections: int) -> dict[str, float]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    latencies: list[float] = []
+    errors = 0
+    rnd = random.Random(1)
+    start = time.perf_counter()
+    stop = start + duration
+
+    async def loop() -> None:
+        nonlocal errors
+        conn = Connection(host, port, headers)
+        while time.perf_counter() < stop:
+            sent = time.perf_counter()
+            try:
+                status = await conn.request(rnd.choice(paths))
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
+                errors += 1
+                conn.writer = None
+                continue
+            if status == 200:
+                latencies.append(time.perf_counter() - sent)
+            else:
+                errors += 1
+
+    await asyncio.gather(*(loop() for _ in range(connections)))
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "rate": 0, "connections": connections, "sent": len(latencies) + errors, "ok": len(latencies),
+        "errors": errors, "achieved_rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "max_ms": round(latencies[-1] * 1000, 2) if latencies else float("nan"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True)
@@ -115,10 +157,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--closed", action="store_true", help="closed loop: the maximum throughput")
     args = parser.parse_args()
     with open(args.paths) as handle:
         paths = [line.strip() for line in handle if line.strip()]
-    result = asyncio.run(run(args.url, paths, args.header, args.rate, args.duration, args.connections))
+    if args.closed:
+        result = asyncio.run(run_closed(args.url, paths, args.header, args.duration, args.connections))
+    else:
+        result = asyncio.run(run(args.url, paths, args.header, args.rate, args.duration, args.connections))
     print(json.dumps(result))
 
 

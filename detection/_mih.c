@@ -306,51 +306,101 @@ static void mih_search(const MihIndex *self, const uint64_t *queries, uint64_t n
     const int t = radius / m;
     const int nprobes = probe_count[t];
     const uint64_t n = l->n;
+    /* Two passes per query. First every candidate row of every probed bucket is gathered and its hash
+       prefetched; then each is verified. Candidates are scattered over the hash array, one cache miss each:
+       issuing them all before reading any lets the memory system fetch them in parallel instead of one after
+       another (a bucket holds ~15 rows at a million hashes, too few to prefetch ahead within it). */
+    size_t cap = 8192;
+    uint32_t *cand = malloc(cap * 2 * sizeof(uint32_t));
+    uint32_t *bounds = malloc((size_t)m * (size_t)nprobes * 2 * sizeof(uint32_t));
+    if (!cand || !bounds) {
+        free(cand);
+        free(bounds);
+        out->failed = 1;
+        return;
+    }
+    uint32_t *lo = bounds, *hi = bounds + (size_t)m * (size_t)nprobes;
     for (uint64_t qi = 0; qi < nq && !out->failed; qi++) {
         const uint64_t *q = queries + qi * words;
         unsigned qsub[16];
         for (int j = 0; j < m; j++) {
             qsub[j] = substring(q, j);
         }
+        /* Bucket bounds first (prefetched, then read), then the postings' first lines, then the rows: each
+           stage's cache misses overlap instead of forming one long chain per bucket. */
+        for (int j = 0; j < m; j++) {
+            const uint32_t *offsets = self->offsets + (uint64_t)j * (BUCKETS + 1);
+            for (int p = 0; p < nprobes; p++) {
+                __builtin_prefetch(offsets + (qsub[j] ^ probe_masks[p]));
+            }
+        }
         for (int j = 0; j < m; j++) {
             const uint32_t *offsets = self->offsets + (uint64_t)j * (BUCKETS + 1);
             const uint8_t *postings = j == 0 ? NULL : self->postings + (uint64_t)(j - 1) * n * pw;
             for (int p = 0; p < nprobes; p++) {
                 unsigned v = qsub[j] ^ probe_masks[p];
-                uint32_t lo = offsets[v], hi = offsets[v + 1];
-                for (uint32_t k = lo; k < hi; k++) {
-                    uint32_t row;
-                    if (j == 0) {
-                        row = k;
-                    } else {
-                        row = read_posting(postings + (uint64_t)k * pw, pw);
-                        if (k + 8 < hi) {
-                            __builtin_prefetch(self->hashes + (uint64_t)read_posting(postings + (uint64_t)(k + 8) * pw, pw) * words);
-                        }
-                    }
-                    const uint64_t *h = self->hashes + (uint64_t)row * words;
-                    int d = popcount64(h[0] ^ q[0]);
-                    if (words == 4) {
-                        d += popcount64(h[1] ^ q[1]) + popcount64(h[2] ^ q[2]) + popcount64(h[3] ^ q[3]);
-                    }
-                    if (d > radius || is_deleted(deleted, row)) {
-                        continue;
-                    }
-                    /* Report each hit once: from the first substring within t bits of the query's. */
-                    int earlier = 0;
-                    for (int i = 0; i < j; i++) {
-                        if (__builtin_popcount(substring(h, i) ^ qsub[i]) <= t) {
-                            earlier = 1;
-                            break;
-                        }
-                    }
-                    if (!earlier) {
-                        emit(out, (uint32_t)qi, row, d);
-                    }
+                lo[j * nprobes + p] = offsets[v];
+                hi[j * nprobes + p] = offsets[v + 1];
+                if (j == 0) {
+                    __builtin_prefetch(self->hashes + (uint64_t)offsets[v] * words);
+                } else {
+                    __builtin_prefetch(postings + (uint64_t)offsets[v] * pw);
                 }
             }
         }
+        size_t count = 0;
+        for (int j = 0; j < m; j++) {
+            const uint8_t *postings = j == 0 ? NULL : self->postings + (uint64_t)(j - 1) * n * pw;
+            for (int p = 0; p < nprobes; p++) {
+                uint32_t blo = lo[j * nprobes + p], bhi = hi[j * nprobes + p];
+                if (count + (bhi - blo) > cap) {
+                    size_t grown = cap;
+                    while (count + (bhi - blo) > grown) grown *= 2;
+                    uint32_t *bigger = realloc(cand, grown * 2 * sizeof(uint32_t));
+                    if (!bigger) {
+                        out->failed = 1;
+                        free(cand);
+                        free(bounds);
+                        return;
+                    }
+                    cand = bigger;
+                    cap = grown;
+                }
+                for (uint32_t k = blo; k < bhi; k++) {
+                    uint32_t row = j == 0 ? k : read_posting(postings + (uint64_t)k * pw, pw);
+                    __builtin_prefetch(self->hashes + (uint64_t)row * words);
+                    cand[2 * count] = row;
+                    cand[2 * count + 1] = (uint32_t)j;
+                    count++;
+                }
+            }
+        }
+        for (size_t c = 0; c < count; c++) {
+            const uint32_t row = cand[2 * c];
+            const int j = (int)cand[2 * c + 1];
+            const uint64_t *h = self->hashes + (uint64_t)row * words;
+            int d = popcount64(h[0] ^ q[0]);
+            if (words == 4) {
+                d += popcount64(h[1] ^ q[1]) + popcount64(h[2] ^ q[2]) + popcount64(h[3] ^ q[3]);
+            }
+            if (d > radius || is_deleted(deleted, row)) {
+                continue;
+            }
+            /* Report each hit once: from the first substring within t bits of the query's. */
+            int earlier = 0;
+            for (int i = 0; i < j; i++) {
+                if (__builtin_popcount(substring(h, i) ^ qsub[i]) <= t) {
+                    earlier = 1;
+                    break;
+                }
+            }
+            if (!earlier) {
+                emit(out, (uint32_t)qi, row, d);
+            }
+        }
     }
+    free(cand);
+    free(bounds);
 }
 
 static PyObject *MihIndex_search(MihIndex *self, PyObject *args) {

@@ -47,6 +47,14 @@ def detector_config() -> DetectorConfig:
 def detector_current() -> Detector:
     """This process's detector, loaded on first use: a working one, or a `DisabledDetector` saying why."""
     from detection.detector.interface import DisabledDetector
+
+    if not settings.DETECTOR_WEIGHTS:
+        # Off by configuration: say so without importing torch (the in-process worker of a small
+        # deployment runs inside the web process).
+        return DisabledDetector(
+            "no weights configured (DETECTOR_WEIGHTS is empty): the detector is off",
+            architecture=settings.DETECTOR_ARCHITECTURE,
+        )
     from detection.detector.runtime import DetectorConfigError, detector_load
 
     try:
@@ -95,3 +103,10 @@ def detector_health() -> tuple[bool, dict[str, Any]]:
     if actual != expected:
         return False, {**info, "state": "off", "reason": "weights SHA-256 does not match DETECTOR_WEIGHTS_SHA256"}
     return True, {**info, "state": "on", "weights_sha256": actual}
+
+
+def detector_expected_weights_sha256() -> str:
+    """The weights SHA-256 a verdict made by the configured detector records ("" while it is off). No torch."""
+    if not settings.DETECTOR_WEIGHTS:
+        return ""
+    return str(settings.DETECTOR_WEIGHTS_SHA256).strip().lower()

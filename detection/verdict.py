@@ -18,10 +18,11 @@ Pure Python (no Django): the caller stores `as_dict()`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from detection.detector.interface import Detector, DetectorStatus
+from detection.detector.interface import Detector, DetectorStatus, ImageInput
 from detection.provenance.reader import ProvenanceLimits, provenance_read
 from detection.provenance.signals import ProvenanceReport, ProvenanceSignal
 
@@ -156,21 +157,57 @@ def image_analyse(
     limits: ProvenanceLimits | None = None,
 ) -> Verdict:
     """Read provenance and, when the detector is on and the pixels decode, score the image."""
-    # Imported here so that building or reading verdicts (web processes) does not import torch.
-    from detection.detector.preprocess import ImageRejected, image_load
+    return images_analyse([data], detector=detector, limits=limits)[0]
 
+
+def images_analyse(
+    files: Sequence[bytes],
+    *,
+    detector: Detector,
+    limits: ProvenanceLimits | None = None,
+    provenance_notes: Sequence[str] = (),
+) -> list[Verdict]:
+    """One verdict per file, in order. The detector scores every decodable file in one call, so a worker
+    given many images fills its batches (the detector splits them at its own batch size).
+
+    `provenance_notes` are added to each report's skipped checks: what the caller knows the files cannot
+    show (for example that metadata was removed before they were stored).
+    """
     limits = limits or ProvenanceLimits()
-    provenance = provenance_read(data, limits=limits)
-    score: float | None = None
-    error = ""
-    if detector.status.enabled and len(data) <= limits.max_bytes:
+    reports = [provenance_read(data, limits=limits) for data in files]
+    for report in reports:
+        report.skipped.extend(provenance_notes)
+    scores: list[float | None] = [None] * len(files)
+    errors = [""] * len(files)
+    if detector.status.enabled:
+        # Imported here so that building or reading verdicts, and a detector that is off, never import torch.
+        from detection.detector.preprocess import ImageRejected, image_load
+
+        decoded: list[tuple[int, ImageInput]] = []
+        for index, data in enumerate(files):
+            if len(data) > limits.max_bytes:
+                errors[index] = "file over the size limit"
+                continue
+            try:
+                decoded.append((index, image_load(data, max_pixels=limits.max_pixels)))
+            except ImageRejected as exc:
+                errors[index] = str(exc)
         try:
-            image = image_load(data, max_pixels=limits.max_pixels)
-            score = float(detector.score([image])[0])
-        except ImageRejected as exc:
-            error = str(exc)
-    elif detector.status.enabled:
-        error = "file over the size limit"
-    return verdict_build(
-        detector_status=detector.status, detector_score=score, provenance=provenance, detector_error=error
-    )
+            probabilities = list(detector.score([image for _, image in decoded])) if decoded else []
+        except (ImageRejected, OSError, ValueError):
+            # One odd image (a pixel mode that will not convert, say) must not cost the others their score.
+            probabilities = [_score_one(detector, image, errors, index) for index, image in decoded]
+        for (index, _), probability in zip(decoded, probabilities, strict=True):
+            scores[index] = None if probability is None else float(probability)
+    return [
+        verdict_build(detector_status=detector.status, detector_score=score, provenance=report, detector_error=error)
+        for report, score, error in zip(reports, scores, errors, strict=True)
+    ]
+
+
+def _score_one(detector: Detector, image: ImageInput, errors: list[str], index: int) -> float | None:
+    try:
+        return float(detector.score([image])[0])
+    except (OSError, ValueError) as exc:  # ImageRejected is a ValueError
+        errors[index] = str(exc) or type(exc).__name__
+        return None

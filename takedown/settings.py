@@ -164,7 +164,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"detection.*gpu*": {"queue": "gpu"}}
+# Detector inference runs where the model is loaded: the GPU worker (docker/compose.yml: `worker -Q gpu`).
+CELERY_TASK_ROUTES = {"detection.images_analyse": {"queue": "gpu"}}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
@@ -360,6 +361,18 @@ PARTNER_WEBHOOK_ALLOW_PRIVATE = envbool("PARTNER_WEBHOOK_ALLOW_PRIVATE", DEBUG o
 PARTNER_API_BANK = "takedown.partners.bank_detection.detection_bank"
 CELERY_BEAT_SCHEDULE["partners-webhook-bank-changes"] = {"task": "partners.webhook_bank_changes", "schedule": 10.0}
 
+# --- Hash bank (detection.bank) ------------------------------------------------------------------------------
+# Where each host keeps its shared, memory-mapped index snapshots; empty: every process builds its own in memory
+# (the embedded default and tests). Production sets it to a local directory on each host.
+BANK_INDEX_DIR = env("BANK_INDEX_DIR", "")
+# How often a process reads changes (new, withdrawn, deleted hashes) from the database: the staleness bound.
+BANK_REFRESH_SECONDS = float(env("BANK_REFRESH_SECONDS", "0" if TESTING else "2"))
+# A change committed up to this long after its timestamp is still picked up by every process.
+BANK_REFRESH_OVERLAP_SECONDS = float(env("BANK_REFRESH_OVERLAP_SECONDS", "30"))
+# A process's delta beyond this many changed entries, or a snapshot older than this, triggers a rebuild.
+BANK_DELTA_MAX = envint("BANK_DELTA_MAX", 50_000)
+BANK_SNAPSHOT_MAX_AGE = envint("BANK_SNAPSHOT_MAX_AGE", 3600)
+
 # --- Logging --------------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {
@@ -400,10 +413,12 @@ DEMO_DATA_STEPS: list[str] = [
 # Hooks other apps fill (dotted paths; see victims.services and victims.status for their signatures).
 CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
 CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
+# Called once intake has hashed a case's new images: queues detector and provenance analysis (gpu queue).
+CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
 # Purge of a case past its retention window (takedown.cases.services): `hook(case=, actor=)`, inside the purge's
 # transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).
-CASE_PURGE_HOOKS: list[str] = []
+CASE_PURGE_HOOKS: list[str] = ["victims.hashbank.bank_purge_case"]
 
 # --- Retention (takedown.cases.services; manage.py retention_purge) ---------------------------------------------
 # Days after withdrawal before what is left of a withdrawn case (no images or hashes: those go at withdrawal) is

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth.models import User
@@ -158,3 +158,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"LOG AUDIT FAILED: {len(_raw_capture.leaks)} log lines leak sensitive data:", red=True)
             for leak in _raw_capture.leaks[:20]:
                 reporter.write_line("  " + leak, red=True)
+
+
+@pytest.fixture(autouse=True)
+def bank_views_fresh() -> Iterator[None]:
+    """Each test starts with no in-memory bank index: the database under it was rolled back."""
+    from detection.bank import bank_views_reset
+
+    bank_views_reset()
+    yield
+    bank_views_reset()

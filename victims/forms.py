@@ -120,7 +120,7 @@ class DeviceHashesField(forms.CharField):
             return []
         try:
             items = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting ("[[[[...") exhausts the parser's recursion limit
             raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
                                         code="invalid") from None
         if not isinstance(items, list) or not items:
@@ -149,10 +149,11 @@ class DeviceHashesField(forms.CharField):
         width, height = item.get("width"), item.get("height")
         if not _HEX64.match(sha256) or (pdq and not _HEX64.match(pdq)):
             raise bad
-        if quality is not None and (not isinstance(quality, int) or not 0 <= quality <= 100):
+        # bool is an int to Python, but `true` is not a quality or a size.
+        if quality is not None and (type(quality) is not int or not 0 <= quality <= 100):
             raise bad
         for size in (width, height):
-            if size is not None and (not isinstance(size, int) or not 0 < size < 1_000_000):
+            if size is not None and (type(size) is not int or not 0 < size < 1_000_000):
                 raise bad
         return DeviceHash(sha256=sha256, pdq=pdq, pdq_quality=quality if pdq else None, width=width, height=height)
 

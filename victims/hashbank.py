@@ -6,8 +6,8 @@ confirmation makes them Active, which is the bank's business), looks them up to 
 bank already knows the image, and on withdrawal marks every hash the case brought Withdrawn so partners drop
 it on their next sync.
 
-The bank is issue 4's `detection.bank`; until that module is installed the calls below report
-`available=False` and the case still goes to review, where moderators see that no lookup was made.
+The bank is `detection.bank`; a deployment without it (or a test that removes it) gets `available=False` and
+the case still goes to review, where moderators see that no lookup was made.
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ def _signals(image: CaseImage) -> list[tuple[str, str, int | None]]:
     signals: list[tuple[str, str, int | None]] = []
     if image.pdq:
         signals.append(("pdq", image.pdq, image.pdq_quality))
+    for signal_type in ("phash", "dhash"):
+        if getattr(image, signal_type):
+            signals.append((signal_type, getattr(image, signal_type), None))
     if image.md5:
         signals.append(("md5", image.md5, None))
     if image.sha256:
@@ -76,8 +79,9 @@ def bank_enter_image(*, image: CaseImage) -> BankResult:
         return BankResult(available=False)
     entered = 0
     for signal_type, value, quality in _signals(image):
+        variants = list(image.pdq_dihedral or []) if signal_type == "pdq" else []
         bank.bank_add(signal_type=signal_type, value=value, quality=quality, source_kind=BANK_SOURCE_KIND,
-                      source_id=str(image.case_id))
+                      source_id=str(image.case_id), variants=variants)
         entered += 1
     matches: list[dict[str, Any]] = []
     if image.pdq:
@@ -93,3 +97,11 @@ def bank_withdraw_case(*, case: Case) -> BankResult:
         return BankResult(available=False)
     changed = bank.bank_withdraw_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))
     return BankResult(available=True, entered=int(changed))
+
+
+def bank_purge_case(*, case: Case, actor: Any = None) -> None:
+    """CASE_PURGE_HOOKS: the retention purge removes the case's links to the bank; hashes no other source holds
+    become Deleted tombstones, which partners' next sync deletes."""
+    bank = _bank()
+    if bank is not None:
+        bank.bank_delete_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))

@@ -11,7 +11,7 @@ camera, dates, thumbnails that may show the uncropped picture), XMP, IPTC, comme
 extras and anything after the end of the image are dropped. If the EXIF orientation was not "upright", a
 minimal EXIF block holding only the orientation is written back so the image still displays the right way up.
 WebP and GIF are decoded and saved as PNG: their first frame's pixels are kept exactly, metadata and further
-animation frames are not.
+animation frames are not. An animated PNG likewise keeps only its default image.
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def image_inspect(data: bytes, *, max_bytes: int) -> InspectedImage:
                     # Decoding at an eighth of the size still reads every scan, so a cut-off file is caught.
                     image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 image.load()
+            if fmt in ("JPEG", "PNG"):
+                # Stripping walks the file's segments itself and is stricter than Pillow, which forgives a
+                # segment running past the end or a missing IEND: such a file is refused here, on the form,
+                # instead of failing (a 500) when the report is stored.
+                image_strip_metadata(data, fmt=fmt)
     except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -189,9 +194,11 @@ def _jpeg_strip(data: bytes) -> bytes:
 # --- PNG ----------------------------------------------------------------------------------------------------
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Chunks that describe the pixels (and APNG frames); text, time and eXIf chunks are dropped.
+# Chunks that describe the default image's pixels; text, time and eXIf chunks are dropped, and so are APNG's
+# animation chunks (acTL, fcTL, fdAT): as for GIF and WebP only the first picture is kept, and an acTL may
+# declare billions of frames, which hashing then refuses.
 _PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
-             b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT", b"cICP"}
+             b"bKGD", b"pHYs", b"cICP"}
 
 
 def _png_strip(data: bytes) -> bytes:

@@ -5,6 +5,8 @@ person's page (hashing, bank lookups) leaves through the outbox as `victims.proc
 
 Hooks for other apps (dotted paths in settings, each called inside the transaction with keyword arguments):
 - `CASE_QUEUED_HOOKS`: `hook(case=, actor=) -> None`, once a processed case is queued for moderation.
+- `CASE_PROCESSED_HOOKS`: `hook(case=, actor=) -> None`, every time processing ends for a case that is not
+  withdrawn (new evidence included): schedules work on the hashed images, such as detector analysis.
 - `CASE_WITHDRAW_HOOKS`: `hook(case=, actor=) -> list[str]`, on withdrawal (cancel pending requests, ...);
   the lines returned go on the person's withdrawal receipt.
 """
@@ -293,6 +295,8 @@ def case_process(*, case_id: uuid.UUID) -> dict[str, int]:
         if queued:
             for hook in _hooks("CASE_QUEUED_HOOKS"):
                 hook(case=case, actor=Actor.system())
+        for hook in _hooks("CASE_PROCESSED_HOOKS"):
+            hook(case=case, actor=Actor.system())
     return counts
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("case/urls/", views.case_urls, name="victims-case-urls"),
     path("case/evidence/", views.case_evidence, name="victims-case-evidence"),
     path("case/messages/", views.case_message, name="victims-case-message"),
+    path("case/advocate-access/", views.case_advocates, name="victims-case-advocates"),
     path("case/images/<uuid:image_id>/", views.case_image, name="victims-case-image"),
     path("case/withdraw/", views.case_withdraw_view, name="victims-case-withdraw"),
     path("case/withdrawal-receipt/", views.case_withdrawal_receipt, name="victims-withdrawal-receipt"),

@@ -25,7 +25,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.core import crypto
+from takedown.core.audit import Actor
 from takedown.core.http import client_address
+from takedown.exports.forms import StatusGrantForm, StatusRevokeForm
+from takedown.exports.services import GrantError, grant_create_by_victim, grant_revoke, victim_grants
 from victims import forms
 from victims.selectors import (
     SESSION_KEY,
@@ -234,6 +237,9 @@ def _status(request: HttpRequest, case: Case, *, status: int = 200, **forms_boun
         "evidence_form": forms_bound.get("evidence_form") or forms.EvidenceForm(),
         "message_form": forms_bound.get("message_form") or forms.MessageForm(),
         "notice": forms_bound.get("notice", ""),
+        # Advocate access for a court case (issue 8): the exports app's panel in the advocate_consent block.
+        "advocate_grants": victim_grants(case=case),
+        "advocate_form": forms_bound.get("advocate_form") or StatusGrantForm(prefix="advocate"),
     })
     return render(request, "victims/case_status.html", context, status=status)
 
@@ -292,6 +298,45 @@ def case_message(request: HttpRequest, case: Case) -> HttpResponse:
     except CaseClosed:
         return _status(request, case, status=409, notice=_("This case was withdrawn; nothing can be added."))
     return _after_change(request, _("Your message was sent."))
+
+
+@require_POST
+@csrf_protect
+@victim_case_required("advocates")
+def case_advocates(request: HttpRequest, case: Case) -> HttpResponse:
+    """Give an advocate access to the case, or remove it (takedown.exports keeps the grants).
+
+    Giving access asks for the case secret again: a status page left open on a shared device must not be enough
+    to hand the case to someone. Removing access does not: it only takes access away, and must be quick.
+    """
+    if request.POST.get("action") == "revoke":
+        revoke = StatusRevokeForm(request.POST)
+        if not revoke.is_valid():
+            return _status(request, case, status=400, notice=_("Choose the access to remove from the list."))
+        try:
+            grant_revoke(grant_id=revoke.cleaned_data["grant"], actor=Actor.victim(), case=case)
+        except GrantError:
+            return _status(request, case, status=404, notice=_("That access was not found on your case."))
+        return _after_change(request, _("Access removed. The advocate can no longer see your case."))
+    form = StatusGrantForm(request.POST, prefix="advocate")
+    if not form.is_valid():
+        return _status(request, case, status=400, advocate_form=form)
+    try:
+        case_open(reference=case.reference, secret=form.cleaned_data["secret"], address=client_address(request),
+                  purpose="advocate-grant")
+    except CaseAccessLimited as limited:
+        return _too_many(request, limited.retry_after)
+    except CaseNotFound:
+        form.add_error("secret", _("That is not the secret of this case."))
+        return _status(request, case, status=400, advocate_form=form)
+    try:
+        grant_create_by_victim(case=case, advocate_code=form.cleaned_data["advocate_code"],
+                               days=form.cleaned_data["days"], images_consented=form.cleaned_data["images_consented"],
+                               identity_for_court=form.cleaned_data["identity_for_court"])
+    except GrantError as exc:
+        form.add_error(None, str(exc))
+        return _status(request, case, status=400, advocate_form=form)
+    return _after_change(request, _("Access given. You can remove it here at any time."))
 
 
 @require_GET

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -21,11 +23,23 @@ from takedown.partners.bank import HashBank, bank
 from takedown.partners.models import Partner
 
 
+class PartnerJSONParser(JSONParser):
+    """DRF's JSON parser, which only turns ValueError into a 400: a body nested deeper than the decoder's recursion
+    limit (`[[[[...`, a few kilobytes) raises RecursionError and was a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None,
+              parser_context: Mapping[str, Any] | None = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply") from None
+
+
 class PartnerAPIView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasScope]
     throttle_classes = [PartnerRateThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [PartnerJSONParser]
     renderer_classes = [JSONRenderer]
     required_scope: ClassVar[str] = ""
 

@@ -88,16 +88,22 @@ def _suffixes() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
 
 
+_IPV4_HEX = re.compile(r"0[xX][0-9A-Fa-f]*")
+_IPV4_OCTAL = re.compile(r"0[0-7]+")
+_IPV4_DECIMAL = re.compile(r"[0-9]+")
+
+
 def _parse_ipv4_number(part: str) -> int | None:
-    """One dotted part as browsers read it (WHATWG URL): decimal, 0x hex or 0-prefixed octal."""
-    try:
-        if part.lower().startswith("0x"):
-            return int(part[2:] or "0", 16)
-        if len(part) > 1 and part.startswith("0"):
-            return int(part, 8)
-        return int(part, 10)
-    except ValueError:
-        return None
+    """One dotted part as browsers read it (WHATWG URL): decimal, 0x hex or 0-prefixed octal.
+
+    ASCII digits only: int() would also take "-8", "+8", "1_0" and other scripts' digits ("\u0663"), and a
+    negative number then broke IPv4Address (found by fuzz/fuzz_urls.py: "https://-8/" was a 500).
+    """
+    if _IPV4_HEX.fullmatch(part):
+        return int(part[2:] or "0", 16)
+    if len(part) > 1 and part.startswith("0"):
+        return int(part, 8) if _IPV4_OCTAL.fullmatch(part) else None
+    return int(part, 10) if _IPV4_DECIMAL.fullmatch(part) else None
 
 
 def _as_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

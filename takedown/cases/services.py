@@ -1,4 +1,18 @@
-"""Retention: what the platform keeps of a closed case, and for how long.
+"""Writes on case images that belong to no single app: the detector's and provenance's verdict.
+
+`case_images_analysis_schedule` picks a case's images that have no current verdict and queues them, in
+batches, for the `detection.images_analyse` task (routed to the `gpu` queue) through the outbox, inside the
+caller's transaction. Intake calls it once a case is processed (CASE_QUEUED_HOOKS would be too late for
+evidence added later, so it is `CASE_PROCESSED_HOOKS`); a partner's feedback on a case's hash (a partner
+found and acted on a copy) calls it too, which scores images that were analysed while the detector was off
+or with other weights.
+
+`case_images_analyse` is what the task runs: it decrypts each stored file, reads its provenance, scores
+all of them in one detector call, and stores `Verdict.as_dict()` in `CaseImage.analysis` next to what other
+parts keep there (the bank's lookup result under "bank"). Running it again stores the same result and writes
+nothing (no second audit event) when nothing changed.
+
+Retention: what the platform keeps of a closed case, and for how long.
 
 Withdrawal already deletes every stored image and every hash the case holds (victims.services.case_withdraw); what
 stays is a shell (the case row, its URLs, messages, review and request history) so that the person can download
@@ -18,6 +32,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,9 +46,146 @@ from django.utils.module_loading import import_string
 
 from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.core.audit import Actor, audit_record
-from takedown.core.evidence import evidence_delete
+from takedown.core.evidence import evidence_delete, evidence_get
+from takedown.core.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
+
+ANALYSE_TASK = "detection.images_analyse"
+ANALYSE_QUEUE = "gpu"
+# The keys `Verdict.as_dict()` writes: replaced as a whole on every analysis, so a field a newer verdict
+# version no longer writes does not linger. Every other key of CaseImage.analysis belongs to someone else.
+VERDICT_KEYS = frozenset(
+    {"version", "label", "supports_digital_forgery", "reasons", "limits", "detector", "provenance", "extra"}
+)
+# Intake keeps a copy of each upload without its metadata (victims.images.image_strip_metadata): say so in
+# every verdict rather than let "no C2PA manifest found" read as a finding about the posted file.
+STRIPPED_NOTE = (
+    "metadata: the stored copy had its metadata (EXIF, XMP, IPTC, C2PA, PNG text) removed at intake to "
+    "protect the person reporting, so only checks on the pixels (watermark, detector) ran"
+)
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    analysed: int = 0
+    changed: int = 0
+    skipped: int = 0
+    unreadable_files: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"analysed": self.analysed, "changed": self.changed, "skipped": self.skipped,
+                "unreadable_files": self.unreadable_files}
+
+
+def verdict_part(analysis: Any) -> dict[str, Any]:
+    """The stored verdict of an image (the VERDICT_KEYS of its analysis), empty when it has none."""
+    if not isinstance(analysis, dict) or "label" not in analysis:
+        return {}
+    return {key: value for key, value in analysis.items() if key in VERDICT_KEYS}
+
+
+def _verdict_current(analysis: Any) -> bool:
+    """Whether a stored verdict was made by the configured detector, so analysing again would change nothing."""
+    from detection.services import detector_expected_weights_sha256
+    from detection.verdict import VERDICT_VERSION
+
+    verdict = verdict_part(analysis)
+    if not verdict or verdict.get("version") != VERDICT_VERSION:
+        return False
+    status = (verdict.get("detector") or {}).get("status") or {}
+    return bool(status.get("weights_sha256", "") == detector_expected_weights_sha256())
+
+
+def _analysable(images: Any) -> Any:
+    return images.filter(state=CaseImage.State.HASHED, blob_name__gt="").exclude(case__status=CaseStatus.WITHDRAWN)
+
+
+def case_images_analysis_schedule(*, case_ids: Iterable[uuid.UUID], force: bool = False) -> int:
+    """Queue the stored images of these cases that lack a current verdict (all of them with `force`).
+
+    Call inside the transaction that made them analysable: the outbox sends the work only if it commits.
+    Returns how many images were queued.
+    """
+    pending = [
+        image_id
+        for image_id, analysis in _analysable(CaseImage.objects.filter(case_id__in=list(case_ids)))
+        .order_by("created_at")
+        .values_list("id", "analysis")
+        if force or not _verdict_current(analysis)
+    ]
+    batch = max(1, int(settings.DETECTOR_BATCH_SIZE))
+    for start in range(0, len(pending), batch):
+        ids = [str(image_id) for image_id in pending[start : start + batch]]
+        outbox_enqueue(task=ANALYSE_TASK, kwargs={"image_ids": ids}, queue=ANALYSE_QUEUE)
+    return len(pending)
+
+
+def case_images_analyse(*, image_ids: Sequence[uuid.UUID]) -> AnalysisResult:
+    """Analyse these images (those still stored and not withdrawn) and store each verdict.
+
+    Decryption and scoring happen outside any transaction (they take seconds on a CPU); each result is
+    written under a row lock after checking the image was not withdrawn or deleted in the meantime.
+    """
+    from detection.services import detector_current, provenance_limits
+    from detection.verdict import images_analyse
+
+    images = list(_analysable(CaseImage.objects.filter(id__in=list(image_ids))).order_by("created_at"))
+    skipped = len(set(image_ids)) - len(images)
+    readable: list[tuple[CaseImage, bytes]] = []
+    unreadable = 0
+    for image in images:
+        try:
+            readable.append((image, evidence_get(image.blob_name)))
+        except (OSError, ValueError) as exc:
+            # A missing file or one no configured key decrypts is an operations problem, not a finding about
+            # the image: store nothing, so a later run (keys restored) analyses it.
+            unreadable += 1
+            logger.warning("analysis: stored file of image %s unreadable (%s)", image.id, type(exc).__name__)
+    if not readable:
+        return AnalysisResult(skipped=skipped, unreadable_files=unreadable)
+    detector = detector_current()
+    verdicts = images_analyse([data for _, data in readable], detector=detector, limits=provenance_limits(),
+                              provenance_notes=[STRIPPED_NOTE])
+    changed = sum(_verdict_store(image_id=image.id, verdict=verdict.as_dict())
+                  for (image, _), verdict in zip(readable, verdicts, strict=True))
+    return AnalysisResult(analysed=len(readable), changed=changed, skipped=skipped, unreadable_files=unreadable)
+
+
+def _verdict_store(*, image_id: uuid.UUID, verdict: dict[str, Any]) -> bool:
+    with transaction.atomic():
+        image = _analysable(CaseImage.objects.select_for_update().filter(id=image_id)).first()
+        if image is None:
+            return False  # withdrawn or deleted while it was being analysed: keep nothing about it
+        previous = image.analysis if isinstance(image.analysis, dict) else {}
+        if verdict_part(previous) == verdict:
+            return False
+        others = {key: value for key, value in previous.items() if key not in VERDICT_KEYS}
+        image.analysis = {**others, **verdict}
+        image.save(update_fields=["analysis"])
+        status = verdict["detector"]["status"]
+        audit_record(actor=Actor.system(), action="image.analysed", case_id=image.case_id, object_type="image",
+                     object_id=image.id,
+                     detail={"label": verdict["label"], "detector": "on" if status.get("enabled") else "off",
+                             "digital_forgery": verdict["supports_digital_forgery"],
+                             "unreadable": len(verdict["provenance"].get("unreadable", []))})
+    return True
+
+
+# --- Hooks -----------------------------------------------------------------------------------------------------
+
+def case_processed(*, case: Case, actor: Actor) -> None:
+    """victims' CASE_PROCESSED_HOOKS: the case's new images are hashed and stored."""
+    case_images_analysis_schedule(case_ids=[case.id])
+
+
+def partner_feedback_received(*, notice: Any, **kwargs: Any) -> None:
+    """Receiver of takedown.partners.hooks.partner_feedback_received: a partner matched a case's hash."""
+    if notice.case_ids:
+        case_images_analysis_schedule(case_ids=notice.case_ids)
+
+
+# --- retention ------------------------------------------------------------------------------------------
 
 PURGEABLE = (CaseStatus.WITHDRAWN, CaseStatus.REJECTED)
 

@@ -1,10 +1,18 @@
-"""Thin periodic task: the retention purge (takedown.cases.services)."""
+"""Thin tasks: each takes ids and calls one service."""
 
 from __future__ import annotations
 
+import uuid
+
 from celery import shared_task
 
-from takedown.cases.services import retention_purge
+from takedown.cases.services import ANALYSE_TASK, case_images_analyse, retention_purge
+
+
+# Routed to the `gpu` queue (settings.CELERY_TASK_ROUTES), which the GPU worker consumes: it holds the model.
+@shared_task(name=ANALYSE_TASK, ignore_result=True)
+def images_analyse(image_ids: list[str]) -> dict[str, int]:
+    return case_images_analyse(image_ids=[uuid.UUID(image_id) for image_id in image_ids]).as_dict()
 
 
 @shared_task(name="cases.retention_purge", ignore_result=True)

@@ -16,6 +16,7 @@ from django_otp import login as otp_login
 from takedown.core.forms import StaffLoginForm
 from takedown.core.health import health_report
 from takedown.core.http import client_address
+from takedown.core.navigation import staff_links
 from takedown.core.roles import staff_required, user_role
 from takedown.core.services import SignInFailed, SignInLocked, staff_sign_in_check
 
@@ -80,7 +81,10 @@ def staff_login(request: HttpRequest) -> HttpResponse:
         else:
             auth.login(request, user)  # type: ignore[arg-type]
             otp_login(request, device)
-            if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
+            # Only a path on this site: redirect() would take any other word ("notaurl") for a view name and
+            # fail to reverse it (a 500 after a correct sign-in).
+            if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
+                    next_url, {request.get_host()}, require_https=request.is_secure()):
                 next_url = ""
             return redirect(next_url or "staff-home")
     elif request.method == "POST":
@@ -100,4 +104,5 @@ def staff_logout(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required()
 def staff_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/staff_home.html", {"role": user_role(request.user)})
+    role = user_role(request.user)
+    return render(request, "core/staff_home.html", {"role": role, "staff_links": staff_links(role)})

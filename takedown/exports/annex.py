@@ -17,6 +17,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 MIN_RSA_BITS = 2048
@@ -46,7 +47,7 @@ def annex_seal(content: dict[str, Any], *, certificate_pem: str) -> bytes:
     return (
         pkcs7.PKCS7EnvelopeBuilder()
         .set_data(body)
-        .set_content_encryption_algorithm(pkcs7.ContentEncryptionAlgorithm.AES_256_CBC)
+        .set_content_encryption_algorithm(algorithms.AES256)  # AES-256-CBC, as `openssl cms` reads it
         .add_recipient(cert)
         .encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
     )

@@ -2,9 +2,7 @@
 
 Each section function takes the case and the export's options and returns plain data (str, int, bool, None,
 lists, dicts; times as ISO 8601 UTC strings). case.pdf and case.json are both rendered from this one structure,
-so they never disagree. Sections whose source app has not landed yet (remedies, partner feedback, the hash
-bank's matches) return an empty list and say so under "sources"; filling one in is a change to its function
-only.
+so they never disagree. "sources" names where each section's data comes from.
 
 Pseudonym only: nothing here carries the person's signature, contact, description or any name. Those go, where
 the person consented, into the sealed annex (takedown.exports.annex) and nowhere else.
@@ -14,15 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 
 from takedown.cases.models import Case, CaseImage, CaseURL
 from takedown.core.audit import GENESIS_HASH
 from takedown.core.models import AuditEvent
+from takedown.partners.selectors import feedback_for_case
+from takedown.remedies.documents import document_json, request_document
+from takedown.remedies.models import STATUTORY_HOURS, Channel, RemedyRequest, RequestKind, RequestState
+from takedown.remedies.selectors import remedies_for_case
 
 FORMAT_VERSION = 1
 # Stated in every export beside each finding, because a court must weigh them as what they are.
@@ -115,22 +116,123 @@ def section_images(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
     return images
 
 
+# What each verdict label means, in the words the court reads (detection.verdict defines the labels).
+VERDICT_MEANINGS = {
+    "generated": "A validating C2PA manifest says the image was generated, or a generator's watermark was decoded.",
+    "likely_generated": (
+        "The detector scored the image at or above its threshold, or unsigned metadata (or a manifest that fails "
+        "validation) says it was generated."
+    ),
+    "conflicting_evidence": "A validating C2PA manifest says captured, but other evidence says generated.",
+    "no_evidence_of_generation": (
+        "The detector scored the image below its threshold and nothing says generated. This is not a finding that "
+        "the image is authentic."
+    ),
+    "undetermined": "The detector was off or could not score the image, and nothing says generated.",
+}
+# The keys detection.verdict's `as_dict()` writes into CaseImage.analysis; other keys belong to other parts
+# (the hash bank's lookup under "bank").
+VERDICT_KEYS = frozenset(
+    {"version", "label", "supports_digital_forgery", "reasons", "limits", "detector", "provenance", "extra"}
+)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text_list(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def verdict_summary(analysis: Any) -> dict[str, Any] | None:
+    """The detector and provenance verdict stored on an image, reduced to what a court weighs, limits included."""
+    if not isinstance(analysis, dict) or "label" not in analysis:
+        return None
+    label = str(analysis.get("label", ""))
+    detector = _mapping(analysis.get("detector"))
+    status = _mapping(detector.get("status"))
+    provenance = _mapping(analysis.get("provenance"))
+    signals = provenance.get("signals")
+    signals = signals if isinstance(signals, list) else []
+    return {
+        "version": analysis.get("version"),
+        "label": label,
+        "meaning": VERDICT_MEANINGS.get(label, "A label this export does not know; see the reasons."),
+        "supports_digital_forgery": analysis.get("supports_digital_forgery") is True,
+        "reasons": _text_list(analysis.get("reasons")),
+        # The verdict's own statement of what it cannot show, exactly as the analysis wrote it.
+        "limits": _text_list(analysis.get("limits")),
+        "detector": {
+            "enabled": bool(status.get("enabled")),
+            "score": detector.get("score"),
+            "threshold": status.get("threshold"),
+            "architecture": status.get("architecture", ""),
+            "weights_sha256": status.get("weights_sha256", ""),
+            "off_reason": "" if status.get("enabled") else str(status.get("reason", "")),
+            "error": str(detector.get("error", "") or ""),
+        },
+        "provenance": {
+            "format": provenance.get("format", ""),
+            "signals": [
+                {"kind": sig.get("kind"), "strength": sig.get("strength"), "says_generated": sig.get("says_generated"),
+                 "summary": sig.get("summary", "")}
+                for sig in signals if isinstance(sig, dict)
+            ],
+            "unreadable": _text_list(provenance.get("unreadable")),
+            "skipped": _text_list(provenance.get("skipped")),
+        },
+    }
+
+
 def section_findings(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
-    """Detector and provenance results kept on each image (CaseImage.analysis), each with its limits."""
+    """Detector and provenance verdicts kept on each image (CaseImage.analysis), each with its stated limits.
+
+    A verdict written by detection.verdict is shown with its own reasons and limits; anything else an older
+    analysis left (other than the bank's lookup, which is in "bank_matches") is kept as it was under "other".
+    """
     findings = []
     for image_id, analysis in CaseImage.objects.filter(case=case).exclude(analysis=None).order_by(
         "created_at", "id"
     ).values_list("id", "analysis"):
-        if not analysis:
+        if not isinstance(analysis, dict):
+            continue
+        verdict = verdict_summary(analysis)
+        ignored = VERDICT_KEYS | {"bank"} if verdict is not None else {"bank"}
+        other = {key: value for key, value in analysis.items() if key not in ignored}
+        if verdict is None and not other:
             continue
         findings.append(
             {
                 "image_id": str(image_id),
-                "analysis": analysis,
+                "verdict": verdict,
+                "other": other,
                 "limits": {"detector": DETECTOR_LIMITS, "provenance": PROVENANCE_LIMITS},
             }
         )
     return findings
+
+
+def section_bank_matches(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
+    """Near-identical hashes the hash bank already held when each image was hashed (PDQ, with distances).
+
+    The bank's entry ids are given, never the cases or partners those entries came from.
+    """
+    rows = []
+    for image_id, analysis in CaseImage.objects.filter(case=case).exclude(analysis=None).order_by(
+        "created_at", "id"
+    ).values_list("id", "analysis"):
+        bank = analysis.get("bank") if isinstance(analysis, dict) else None
+        if not isinstance(bank, dict):
+            continue
+        matches = [m for m in bank.get("matches") or [] if isinstance(m, dict)]
+        rows.append({
+            "image_id": str(image_id),
+            "bank_available": bool(bank.get("available")),
+            "matches": [{"signal": "pdq", "entry": str(m.get("entry", "")), "distance": m.get("distance")}
+                        for m in sorted(matches, key=lambda m: (m.get("distance") or 0, str(m.get("entry"))))],
+        })
+    return rows
 
 
 def section_hash_matches(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
@@ -139,21 +241,125 @@ def section_hash_matches(case: Case, options: DossierOptions) -> list[dict[str, 
     return [{"url": r.url, "host": r.host, "platform": r.platform, "found_at": iso(r.added_at)} for r in rows]
 
 
-def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
-    """Every removal, blocking, de-linking and DSA request sent, as sent, with each answer and its time.
+EVENT_LABELS = {
+    "created": "prepared",
+    "sent": "sent",
+    "resent": "sent again",
+    "acknowledged": "acknowledged by the recipient",
+    "complied": "complied with",
+    "refused": "refused by the recipient",
+    "cancelled": "cancelled",
+    "overdue": "statutory deadline missed",
+}
 
-    Filled from takedown.remedies once that app lands; each item: {"id", "kind", "target", "host", "url",
-    "sent_at", "state", "deadline_at", "body", "events": [{"at", "event", "detail"}]}.
+
+def _event_label(action: str) -> str:
+    if action.startswith("feedback:"):
+        return f"partner reported {action.split(':', 1)[1]}"
+    if action.startswith("escalated_"):
+        return f"escalated ({action.removeprefix('escalated_')} after sending without removal)"
+    return EVENT_LABELS.get(action, action.replace("_", " "))
+
+
+def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
+    """Whether the 48-hour removal clock was met, missed, is still running or does not apply, as of `at`.
+
+    Met: complied with by the deadline. Missed: complied with after it, refused, or still open after it (the
+    periodic clock marks those overdue). Blocking and de-linking carry no statutory clock.
     """
-    return []
+    hours: float | None = None
+    if request.sent_at is not None and request.complied_at is not None:
+        hours = round((request.complied_at - request.sent_at) / timedelta(hours=1), 2)
+    if not request.has_statutory_clock:
+        outcome = "not_applicable"
+    elif request.state == RequestState.CANCELLED:
+        outcome = "cancelled"
+    elif request.deadline_at is None:
+        outcome = "not_sent"
+    elif request.complied_at is not None:
+        outcome = "met" if request.complied_at <= request.deadline_at else "missed"
+    elif request.state == RequestState.REFUSED:
+        outcome = "refused"
+    elif request.overdue_at is not None or at > request.deadline_at:
+        outcome = "missed"
+    else:
+        outcome = "running"
+    return {
+        "statutory_hours": STATUTORY_HOURS if request.has_statutory_clock else None,
+        "deadline_at": iso(request.deadline_at),
+        "outcome": outcome,
+        "overdue_marked_at": iso(request.overdue_at),
+        "hours_to_compliance": hours,
+    }
+
+
+def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
+    """Every removal, blocking and de-linking request (DSA notices ride on removal requests), with each step.
+
+    `document` is the request as sent: the same rendering the recipient got (takedown.remedies.documents),
+    facts and text, so a court reads the words the platform read.
+    """
+    rows = []
+    for request in remedies_for_case(case):
+        request.case = case  # the documents read the case; it is the one in hand
+        events = [
+            {"at": iso(event.at), "event": _event_label(event.action), "action": event.action,
+             "actor": event.actor_kind, "detail": event.note}
+            for event in request.events.all()
+        ]
+        host = request.host
+        rows.append({
+            "id": str(request.id),
+            "kind": request.kind,
+            "kind_label": str(RequestKind(request.kind).label),
+            "recipient": request.recipient_label,
+            "host": host.domain if host else None,
+            "jurisdiction": host.jurisdiction if host else None,
+            "channel": request.channel,
+            "channel_label": str(Channel(request.channel).label),
+            "dsa_notice": request.dsa_notice,
+            "urls": list(request.urls),
+            "state": request.state,
+            "state_label": str(RequestState(request.state).label),
+            "created_at": iso(request.created_at),
+            "sent_at": iso(request.sent_at),
+            "last_sent_at": iso(request.last_sent_at),
+            "send_count": request.send_count,
+            "acknowledged_at": iso(request.acknowledged_at),
+            "complied_at": iso(request.complied_at),
+            "refused_at": iso(request.refused_at),
+            "cancelled_at": iso(request.cancelled_at),
+            "escalation_level": request.escalation_level,
+            "deadline": deadline_outcome(request, at=options.generated_at),
+            "outcome_note": request.outcome_note,
+            "events": events,
+            "document": document_json(request_document(request)),
+        })
+    return rows
 
 
 def section_partner_feedback(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
-    """What partner platforms reported (Blocked, NotBlocked, Removed, NotFound, Disputed), with times.
+    """What partner platforms reported (Blocked, NotBlocked, Removed, NotFound, Disputed...), oldest first.
 
-    Filled from takedown.partners once that app lands; each item: {"at", "partner", "subject", "value", "note"}.
+    Partners' free-text notes stay out: a partner may describe its own users in them, and the court file
+    needs what the partner did and when, which the value and time say.
     """
-    return []
+    rows = feedback_for_case(case_id=case.id)
+    return [
+        {"at": iso(row.created_at), "partner": row.partner_name, "value": row.value, "channel": row.channel,
+         "removal_request_id": str(row.removal_request_id) if row.removal_request_id else None,
+         "bank_entry": row.bank_entry_id}
+        for row in sorted(rows, key=lambda r: r.created_at)
+    ]
+
+
+def deadline_summary(requests: list[dict[str, Any]]) -> dict[str, int]:
+    counts = {"met": 0, "missed": 0, "refused": 0, "running": 0, "not_sent": 0, "cancelled": 0}
+    for request in requests:
+        outcome = request["deadline"]["outcome"]
+        if outcome in counts:
+            counts[outcome] += 1
+    return counts
 
 
 def section_messages(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
@@ -194,15 +400,9 @@ def section_audit(case: Case, options: DossierOptions) -> dict[str, Any]:
     }
 
 
-def _installed(label: str) -> bool:
-    return apps.is_installed(label) or any(c.label == label for c in apps.get_app_configs())
-
-
 def sources() -> dict[str, str]:
-    return {
-        "requests": "takedown.remedies" if _installed("remedies") else "not recorded by this installation",
-        "partner_feedback": "takedown.partners" if _installed("partners") else "not recorded by this installation",
-    }
+    return {"requests": "takedown.remedies", "partner_feedback": "takedown.partners",
+            "findings": "detection.verdict (stored on each image)", "bank_matches": "the hash bank's lookup at intake"}
 
 
 # The order is the order of case.json and of case.pdf's chapters.
@@ -212,6 +412,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("requests", section_requests),
     ("partner_feedback", section_partner_feedback),
     ("hash_matches", section_hash_matches),
+    ("bank_matches", section_bank_matches),
     ("images", section_images),
     ("findings", section_findings),
     ("messages", section_messages),
@@ -238,11 +439,10 @@ def timeline_build(dossier: dict[str, Any]) -> list[dict[str, Any]]:
         add(message["at"], f"Message from {message['author']}")
     add(case["confirmed_at"], "Case confirmed by a moderator")
     for request in dossier["requests"]:
-        add(request.get("sent_at"), f"{request.get('kind', 'request')} request sent", request.get("target", ""))
-        for step in request.get("events", []):
-            add(step.get("at"), f"{request.get('kind', 'request')}: {step.get('event', '')}", request.get("target", ""))
+        for step in request["events"]:
+            add(step["at"], f"{request['kind_label']} request {step['event']}", request["recipient"])
     for feedback in dossier["partner_feedback"]:
-        add(feedback.get("at"), f"Partner feedback: {feedback.get('value', '')}", feedback.get("partner", ""))
+        add(feedback["at"], f"Partner reported {feedback['value']}", feedback["partner"])
     add(case["withdrawn_at"], "Case withdrawn by the person")
     events.sort(key=lambda e: e["at"])
     return events
@@ -260,5 +460,6 @@ def dossier_assemble(case: Case, options: DossierOptions) -> dict[str, Any]:
     }
     for name, build in SECTIONS:
         dossier[name] = build(case, options)
+    dossier["deadlines"] = deadline_summary(dossier["requests"])
     dossier["timeline"] = timeline_build(dossier)
     return dossier

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
 from takedown.exports.services import GRANT_DAY_CHOICES
@@ -18,16 +19,9 @@ OTP_FIELD = {
 }
 
 
-class CaseSecretForm(forms.Form):
-    """The person confirms every change to who may see their case with their reference and secret."""
+class GrantFieldsForm(forms.Form):
+    """What the person decides when they give an advocate access: who, for how long, images, identity."""
 
-    reference = forms.CharField(label=_("Case reference"), max_length=40,
-                                widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}))
-    secret = forms.CharField(label=_("Case secret"), max_length=200, strip=True,
-                             widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
-
-
-class VictimGrantForm(CaseSecretForm):
     advocate_code = forms.CharField(
         label=_("Your advocate's code"), max_length=40,
         help_text=_("Your lawyer or caseworker gives you this code. It looks like ADV-XXXX-XXXX-XXXX-XXXX."),
@@ -47,7 +41,17 @@ class VictimGrantForm(CaseSecretForm):
     )
 
 
-class VictimRevokeForm(CaseSecretForm):
+class StatusGrantForm(GrantFieldsForm):
+    """On the status page the case is open already; giving access still asks for the secret once more."""
+
+    secret = forms.CharField(
+        label=_("Your case secret, to confirm"), max_length=200, strip=True,
+        help_text=_("Giving someone access to your case is a big step, so we ask for your secret again."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}),
+    )
+
+
+class StatusRevokeForm(forms.Form):
     grant = forms.UUIDField(widget=forms.HiddenInput)
 
 
@@ -61,7 +65,7 @@ class ModeratorGrantForm(forms.Form):
                     "ticket 1182)."),
     )
 
-    def __init__(self, *args: Any, advocates: list[AbstractBaseUser], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, advocates: Sequence[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = []
         for user in advocates:

@@ -7,6 +7,7 @@ is silently dropped. The person appears by pseudonym only.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fpdf import FPDF
@@ -69,9 +70,9 @@ class CaseFilePDF(FPDF):
             self.cell(55, LINE, latin1(label))
             self.set_font("Helvetica", "", 9)
             self.multi_cell(0, LINE, latin1(value if value not in (None, "") else "-"), new_x=XPos.LMARGIN,
-                            new_y=YPos.NEXT)
+                            new_y=YPos.NEXT, align="L")
 
-    def rows(self, widths: list[float], header: list[str], body: list[list[object]]) -> None:
+    def rows(self, widths: list[float], header: Sequence[object], body: list[list[object]]) -> None:
         """A simple table; long cells wrap, each row starts on a new line, the header repeats on new pages."""
         self._row(widths, header, bold=True)
         for row in body:
@@ -80,13 +81,13 @@ class CaseFilePDF(FPDF):
                 self._row(widths, header, bold=True)
             self._row(widths, row, bold=False)
 
-    def _lines_needed(self, widths: list[float], row: list[object]) -> int:
+    def _lines_needed(self, widths: list[float], row: Sequence[object]) -> int:
         needed = 1
         for width, value in zip(widths, row, strict=True):
             needed = max(needed, int(self.get_string_width(latin1(value)) // max(width - 2.5, 1)) + 1)
         return needed
 
-    def _row(self, widths: list[float], row: list[object], *, bold: bool) -> None:
+    def _row(self, widths: list[float], row: Sequence[object], *, bold: bool) -> None:
         self.set_font("Helvetica", "B" if bold else "", 8)
         top = self.get_y()
         height = 4.0
@@ -95,7 +96,8 @@ class CaseFilePDF(FPDF):
             self.set_xy(x, top)
             used = self.multi_cell(width, 4, latin1(value), new_x=XPos.RIGHT, new_y=YPos.TOP, wrapmode=WrapMode.CHAR,
                                    output=MethodReturnValue.HEIGHT)
-            height = max(height, float(used))
+            if isinstance(used, int | float):  # output=HEIGHT returns the height alone; the union is the stubs'
+                height = max(height, float(used))
             x += width
         self.set_xy(self.l_margin, top + height)
         self.set_draw_color(200, 200, 200)
@@ -111,6 +113,90 @@ def _analysis_lines(analysis: Any, prefix: str = "") -> list[str]:
         return lines
     text = json.dumps(analysis, ensure_ascii=False) if not isinstance(analysis, str) else analysis
     return [f"{prefix[:-1]}: {text}"]
+
+
+OUTCOME_WORDS = {
+    "met": "met",
+    "missed": "MISSED",
+    "refused": "refused",
+    "running": "running",
+    "not_sent": "not sent yet",
+    "cancelled": "cancelled",
+    "not_applicable": "no statutory clock",
+}
+
+
+def _requests_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
+    requests = dossier["requests"]
+    if not requests:
+        pdf.para("No requests are recorded for this case.")
+        return
+    counts = dossier["deadlines"]
+    pdf.para(
+        "Removal requests carry the 48-hour clock of 47 U.S.C. 223a, counted from sending. As of this export: "
+        f"{counts['met']} met, {counts['missed']} missed, {counts['refused']} refused, {counts['running']} still "
+        f"running, {counts['not_sent']} not sent yet, {counts['cancelled']} cancelled. Blocking (the hash bank, "
+        "which partners sync) and de-linking (search engines) carry no statutory clock. The full text of each "
+        "request as sent is in case.json (requests[].document.text)."
+    )
+    pdf.ln(1)
+    pdf.rows(
+        [19, 37, 25, 25, 25, 25, 24],
+        ["Kind", "Recipient", "Sent (UTC)", "Acknowledged", "Done / refused", "48 h deadline", "Outcome"],
+        [[r["kind_label"], r["recipient"], _when(r["sent_at"])[:16], _when(r["acknowledged_at"])[:16],
+          _when(r["complied_at"] or r["refused_at"])[:16], _when(r["deadline"]["deadline_at"])[:16],
+          OUTCOME_WORDS.get(r["deadline"]["outcome"], r["deadline"]["outcome"])]
+         for r in requests],
+    )
+    for request in requests:
+        pdf.ln(2)
+        pdf.para(f"{request['kind_label']} request to {request['recipient']}"
+                 + (f" ({request['host']})" if request["host"] else "") + f", reference {request['id']}", style="B")
+        deadline = request["deadline"]
+        pdf.pairs([
+            ("Channel", request["channel_label"]),
+            ("State", request["state_label"] + (f" - {request['outcome_note']}" if request["outcome_note"] else "")),
+            ("DSA Art. 16 notice", "included" if request["dsa_notice"] else "no"),
+            ("Times sent", request["send_count"]),
+            ("48-hour deadline", f"{_when(deadline['deadline_at'])}: "
+                                 f"{OUTCOME_WORDS.get(deadline['outcome'], deadline['outcome'])}"
+                                 + (f" (complied after {deadline['hours_to_compliance']} hours)"
+                                    if deadline["hours_to_compliance"] is not None else "")),
+            ("URLs", "\n".join(request["urls"]) or "-"),
+        ])
+        if request["events"]:
+            pdf.rows([40, 50, 90], ["When (UTC)", "Step", "Detail"],
+                     [[_when(e["at"]), e["event"], e["detail"]] for e in request["events"]])
+
+
+def _finding(pdf: CaseFilePDF, finding: dict[str, Any]) -> None:
+    pdf.para(f"Image {finding['image_id']}", style="B")
+    verdict = finding["verdict"]
+    if verdict is not None:
+        detector = verdict["detector"]
+        if detector["enabled"] and detector["score"] is not None:
+            score = (f"{detector['score']} (threshold {detector['threshold']}; {detector['architecture']}, "
+                     f"weights SHA-256 {detector['weights_sha256'] or '-'})")
+        elif detector["enabled"]:
+            score = f"not scored: {detector['error'] or 'no score'}"
+        else:
+            score = f"detector off: {detector['off_reason'] or '-'}"
+        pdf.pairs([
+            ("Verdict", f"{verdict['label']}: {verdict['meaning']}"),
+            ("Supports 'digital forgery'", "yes" if verdict["supports_digital_forgery"] else "no"),
+            ("Detector score", score),
+        ])
+        pdf.para("Reasons, strongest first:")
+        for reason in verdict["reasons"]:
+            pdf.para(f"- {reason}")
+        for skipped in verdict["provenance"]["skipped"]:
+            pdf.para(f"- not checked: {skipped}")
+        if verdict["limits"]:
+            pdf.para("Limits this verdict states:", style="I")
+            for limit in verdict["limits"]:
+                pdf.para(f"- {limit}", style="I")
+    for line in _analysis_lines(finding["other"]) if finding["other"] else []:
+        pdf.para(line)
 
 
 def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
@@ -142,7 +228,10 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
             ("Withdrawn", _when(case["withdrawn_at"])),
             ("URLs", len(dossier["urls"])),
             ("Hosts", len({u["host"] for u in dossier["urls"]})),
-            ("Requests sent", len(dossier["requests"])),
+            ("Requests (of which sent)",
+             f"{len(dossier['requests'])} ({sum(1 for r in dossier['requests'] if r['sent_at'])})"),
+            ("Removal deadlines", f"{dossier['deadlines']['met']} met, {dossier['deadlines']['missed']} missed, "
+                                  f"{dossier['deadlines']['running']} running"),
             ("Images (hashes recorded)", len(dossier["images"])),
         ]
     )
@@ -161,24 +250,11 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
              [[u["url"], u["host"], u["source"], _when(u["added_at"])[:16]] for u in dossier["urls"]])
 
     pdf.chapter("4. Requests sent and their answers")
-    if not dossier["requests"]:
-        pdf.para(f"No requests are recorded ({dossier['sources']['requests']}).")
-    for request in dossier["requests"]:
-        pdf.para(
-            f"{request.get('kind', 'request')} to {request.get('target', '-')}: sent {_when(request.get('sent_at'))},"
-            f" state {request.get('state', '-')}, deadline {_when(request.get('deadline_at'))}",
-            style="B",
-        )
-        if request.get("url"):
-            pdf.para(f"URL: {request['url']}")
-        events = request.get("events", [])
-        if events:
-            pdf.rows([40, 40, 100], ["When (UTC)", "Answer / event", "Detail"],
-                     [[_when(s.get("at")), s.get("event", ""), s.get("detail", "")] for s in events])
+    _requests_chapter(pdf, dossier)
 
     pdf.chapter("5. What partner platforms reported")
     if not dossier["partner_feedback"]:
-        pdf.para(f"No partner feedback is recorded ({dossier['sources']['partner_feedback']}).")
+        pdf.para("No partner platform has reported on this case.")
     else:
         pdf.rows([40, 40, 40, 60], ["When (UTC)", "Partner", "Reported", "Note"],
                  [[_when(f.get("at")), f.get("partner", ""), f.get("value", ""), f.get("note", "")]
@@ -187,10 +263,21 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
     pdf.chapter("6. Hash matches")
     pdf.para(dossier["limits"]["hashes"])
     if dossier["hash_matches"]:
+        pdf.para("Copies found by partner matching:", style="B")
         pdf.rows([110, 40, 30], ["Found at", "Host", "When (UTC)"],
                  [[m["url"], m["host"], _when(m["found_at"])[:16]] for m in dossier["hash_matches"]])
     else:
         pdf.para("No copies found by partner matching are recorded.")
+    bank_rows = [[b["image_id"], m["signal"], m["entry"], m["distance"]]
+                 for b in dossier["bank_matches"] for m in b["matches"]]
+    if bank_rows:
+        pdf.para("Near-identical hashes the hash bank already held when the images were hashed (PDQ Hamming "
+                 "distance; 0 is identical, 31 the largest distance counted as a match):", style="B")
+        pdf.rows([80, 20, 50, 30], ["Image", "Signal", "Bank entry", "Distance (bits)"], bank_rows)
+    elif any(not b["bank_available"] for b in dossier["bank_matches"]):
+        pdf.para("The hash bank was not available when some images were hashed; no bank matches are recorded.")
+    else:
+        pdf.para("The hash bank held no near-identical hash when the images were hashed.")
 
     pdf.chapter("7. Images and their hashes")
     if not dossier["images"]:
@@ -215,9 +302,7 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
     if not dossier["findings"]:
         pdf.para("No detector or provenance findings are recorded.")
     for finding in dossier["findings"]:
-        pdf.para(f"Image {finding['image_id']}", style="B")
-        for line in _analysis_lines(finding["analysis"]):
-            pdf.para(line)
+        _finding(pdf, finding)
 
     pdf.chapter("9. Audit log excerpt")
     head = audit.get("chain_head") or {}

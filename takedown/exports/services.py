@@ -1,8 +1,9 @@
 """Advocate grants and court exports: every write and every read of a case goes through here, audited.
 
 Access rule: an advocate sees a case only through an active grant (not expired, not revoked, case not
-withdrawn). A grant comes from the person's consent (they confirm with their case secret) or from a moderator
-acting on a documented request. Exporting re-checks the advocate's second factor.
+withdrawn). A grant comes from the person's consent on their status page (victims.views.case_advocates, which
+checks their case secret once more through intake's own selector) or from a moderator acting on a documented
+request. Exporting re-checks the advocate's second factor.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import hashlib
 import json
 import mimetypes
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django_otp import match_token
@@ -45,9 +46,7 @@ from takedown.exports.verify_doc import verify_md_render
 
 GRANT_DAY_CHOICES = (7, 30, 90, 180, 365)
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
-SECRET_FAILURES = 5
-SECRET_WINDOW = 900
-ADDRESS_FAILURES = 30
+CODE_LOOKALIKES = str.maketrans("OIL", "011")  # what people misread in a code they copy by hand
 RECONFIRM_FAILURES = 5
 RECONFIRM_WINDOW = 900
 
@@ -58,16 +57,6 @@ class GrantError(ValueError):
 
 class GrantNotFound(Exception):
     """No such case for this advocate: missing, never granted, expired and revoked all look the same."""
-
-
-class CaseAccessDenied(Exception):
-    pass
-
-
-class CaseAccessLocked(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("too many wrong secrets")
-        self.retry_after = retry_after
 
 
 class ReconfirmFailed(Exception):
@@ -94,7 +83,7 @@ def _new_grant_code() -> str:
 
 def grant_code_normalise(code: str) -> str:
     cleaned = code.strip().upper().replace(" ", "").replace("-", "")
-    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    cleaned = cleaned.translate(CODE_LOOKALIKES)
     if cleaned.startswith("ADV"):
         cleaned = cleaned[3:]
     if len(cleaned) != 16 or any(ch not in CODE_ALPHABET for ch in cleaned):
@@ -102,7 +91,7 @@ def grant_code_normalise(code: str) -> str:
     return "ADV-" + "-".join(cleaned[i : i + 4] for i in range(0, 16, 4))
 
 
-def advocate_profile_ensure(*, user: AbstractBaseUser) -> AdvocateProfile:
+def advocate_profile_ensure(*, user: User) -> AdvocateProfile:
     if user_role(user) != ADVOCATE:
         raise GrantError("only advocates have a profile")
     profile, _ = AdvocateProfile.objects.get_or_create(
@@ -111,7 +100,7 @@ def advocate_profile_ensure(*, user: AbstractBaseUser) -> AdvocateProfile:
     return profile
 
 
-def advocate_profile_update(*, user: AbstractBaseUser, organisation: str, annex_certificate: str) -> AdvocateProfile:
+def advocate_profile_update(*, user: User, organisation: str, annex_certificate: str) -> AdvocateProfile:
     organisation = organisation.strip()
     if not organisation:
         raise GrantError("Give the name the person will recognise (you or your organisation).")
@@ -130,45 +119,13 @@ def advocate_profile_update(*, user: AbstractBaseUser, organisation: str, annex_
 # --- the person's side -----------------------------------------------------------------------------------------
 
 
-def _secret_matches(secret: str, stored: str) -> bool:
-    if not secret or not stored:
-        return False
-    if stored.startswith("$argon2"):
-        from argon2 import PasswordHasher
-        from argon2.exceptions import InvalidHashError, VerificationError
-
-        try:
-            return bool(PasswordHasher().verify(stored, secret))
-        except (VerificationError, InvalidHashError):
-            return False
-    return check_password(secret, stored)
-
-
-def victim_case_open(*, reference: str, secret: str, address: str) -> Case:
-    """The case whose reference and secret the person typed; locked after repeated wrong secrets."""
-    reference = reference.strip().upper()
-    subjects = [("exports-victim-ref", reference), ("exports-victim-addr", address)]
-    limits = {"exports-victim-ref": SECRET_FAILURES, "exports-victim-addr": ADDRESS_FAILURES}
-    for scope, subject in subjects:
-        decision = ratelimit_peek(scope=scope, subject=subject, limit=limits[scope], window=SECRET_WINDOW)
-        if not decision.allowed:
-            raise CaseAccessLocked(decision.retry_after)
-    case = Case.objects.filter(reference=reference).first()
-    if case is None or not _secret_matches(secret, case.secret_hash):
-        for scope, subject in subjects:
-            ratelimit_hit(scope=scope, subject=subject, limit=limits[scope], window=SECRET_WINDOW)
-        raise CaseAccessDenied
-    ratelimit_reset(scope="exports-victim-ref", subject=reference, window=SECRET_WINDOW)
-    return case
-
-
 def _grant_days(days: int) -> timedelta:
     if days not in GRANT_DAY_CHOICES or days > settings.EXPORT_GRANT_MAX_DAYS:
         raise GrantError("Choose how long the access lasts from the list.")
     return timedelta(days=days)
 
 
-def _supersede(case: Case, advocate: AbstractBaseUser, actor: Actor) -> None:
+def _supersede(case: Case, advocate: User, actor: Actor) -> None:
     now = timezone.now()
     for old in AdvocateGrant.objects.select_for_update().filter(
         case=case, advocate=advocate, revoked_at=None, expires_at__gt=now
@@ -209,7 +166,7 @@ def grant_create_by_victim(
 
 
 def grant_create_by_moderator(
-    *, user: AbstractBaseUser, case: Case, advocate: AbstractBaseUser, days: int, request_document: str
+    *, user: User, case: Case, advocate: User, days: int, request_document: str
 ) -> AdvocateGrant:
     """A moderator grants access on a documented request (e.g. a signed authority the person gave the advocate).
 
@@ -239,7 +196,7 @@ def grant_create_by_moderator(
     return grant
 
 
-def grant_revoke(*, grant_id: object, actor: Actor, case: Case | None = None) -> AdvocateGrant:
+def grant_revoke(*, grant_id: uuid.UUID | str, actor: Actor, case: Case | None = None) -> AdvocateGrant:
     """Revoke a grant. The person may revoke grants on their own case only (pass `case`); staff any grant."""
     with transaction.atomic():
         query = AdvocateGrant.objects.select_for_update().filter(id=grant_id)
@@ -268,7 +225,7 @@ def victim_grants(*, case: Case) -> list[AdvocateGrant]:
 # --- the advocate's side ---------------------------------------------------------------------------------------
 
 
-def advocate_grant_get(*, user: AbstractBaseUser, reference: str) -> AdvocateGrant:
+def advocate_grant_get(*, user: User, reference: str) -> AdvocateGrant:
     if user_role(user) != ADVOCATE:
         raise GrantNotFound
     now = timezone.now()
@@ -284,7 +241,7 @@ def advocate_grant_get(*, user: AbstractBaseUser, reference: str) -> AdvocateGra
     return grant
 
 
-def advocate_grants_active(*, user: AbstractBaseUser) -> list[AdvocateGrant]:
+def advocate_grants_active(*, user: User) -> list[AdvocateGrant]:
     now = timezone.now()
     grants = list(
         AdvocateGrant.objects.select_related("case")
@@ -297,7 +254,7 @@ def advocate_grants_active(*, user: AbstractBaseUser) -> list[AdvocateGrant]:
     return grants
 
 
-def advocate_case_view(*, user: AbstractBaseUser, reference: str) -> tuple[AdvocateGrant, dict[str, Any]]:
+def advocate_case_view(*, user: User, reference: str) -> tuple[AdvocateGrant, dict[str, Any]]:
     with transaction.atomic():
         grant = advocate_grant_get(user=user, reference=reference)
         dossier = dossier_assemble(grant.case, DossierOptions(generated_at=timezone.now()))
@@ -306,7 +263,7 @@ def advocate_case_view(*, user: AbstractBaseUser, reference: str) -> tuple[Advoc
     return grant, dossier
 
 
-def advocate_reconfirm(*, user: AbstractBaseUser, otp_token: str) -> None:
+def advocate_reconfirm(*, user: User, otp_token: str) -> None:
     """The advocate types a fresh code from their authenticator before a case leaves the platform."""
     subject = str(user.pk)
     decision = ratelimit_peek(scope="export-reconfirm", subject=subject, limit=RECONFIRM_FAILURES,
@@ -375,7 +332,7 @@ def case_export_build(
     actor: Actor,
     grant: AdvocateGrant | None = None,
     include_images: bool = False,
-    made_by: AbstractBaseUser | None = None,
+    made_by: User | None = None,
 ) -> ExportResult:
     """Build the ZIP for a case and record the export in the same transaction as its audit event."""
     if include_images and (grant is None or not grant.images_consented):
@@ -431,7 +388,7 @@ def case_export_build(
 
 
 def advocate_case_export(
-    *, user: AbstractBaseUser, reference: str, otp_token: str, include_images: bool
+    *, user: User, reference: str, otp_token: str, include_images: bool
 ) -> ExportResult:
     grant = advocate_grant_get(user=user, reference=reference)
     advocate_reconfirm(user=user, otp_token=otp_token)
@@ -439,7 +396,7 @@ def advocate_case_export(
                              include_images=include_images, made_by=user)
 
 
-def advocate_users() -> list[AbstractBaseUser]:
+def advocate_users() -> list[User]:
     from takedown.core.roles import ROLE_GROUPS
 
     return list(get_user_model().objects.filter(groups__name=ROLE_GROUPS[ADVOCATE], is_active=True)

@@ -9,5 +9,4 @@ urlpatterns = [
     path("staff/advocate/cases/<str:reference>/export/", views.advocate_export, name="exports-advocate-export"),
     path("staff/grants/", views.staff_grants, name="exports-staff-grants"),
     path("staff/grants/<uuid:grant_id>/revoke/", views.staff_grant_revoke, name="exports-staff-grant-revoke"),
-    path("case/advocates/", views.victim_advocates, name="exports-victim-advocates"),
 ]

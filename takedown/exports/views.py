@@ -1,10 +1,16 @@
-"""Advocates' pages, moderators' grant page and the person's consent endpoint. Input and output only."""
+"""Advocates' pages and moderators' grant page. Input and output only.
+
+The person gives and removes access on their status page (victims.views.case_advocates, exports' panel
+templates/exports/status_advocates.html), where their case is open already.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,18 +22,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from takedown.cases.models import Case
 from takedown.core.audit import Actor, audit_record
-from takedown.core.http import client_address
 from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, staff_required
 from takedown.exports import services
 from takedown.exports.forms import (
     AdvocateProfileForm,
-    CaseSecretForm,
     ExportForm,
     ModeratorGrantForm,
-    VictimGrantForm,
-    VictimRevokeForm,
 )
 from takedown.exports.models import AdvocateGrant
+
+
+def _user(request: HttpRequest) -> User:
+    # staff_required lets only signed-in staff through; this narrows the type and guards against misuse.
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
 
 
 def _retry(response: HttpResponse, seconds: int) -> HttpResponse:
@@ -42,8 +51,8 @@ def _retry(response: HttpResponse, seconds: int) -> HttpResponse:
 @never_cache
 @staff_required(ADVOCATE)
 def advocate_cases(request: HttpRequest) -> HttpResponse:
-    grants = services.advocate_grants_active(user=request.user)  # type: ignore[arg-type]
-    profile = services.advocate_profile_ensure(user=request.user)  # type: ignore[arg-type]
+    grants = services.advocate_grants_active(user=_user(request))
+    profile = services.advocate_profile_ensure(user=_user(request))
     return render(request, "exports/advocate_cases.html", {"grants": grants, "profile": profile})
 
 
@@ -52,14 +61,14 @@ def advocate_cases(request: HttpRequest) -> HttpResponse:
 @never_cache
 @staff_required(ADVOCATE)
 def advocate_profile(request: HttpRequest) -> HttpResponse:
-    profile = services.advocate_profile_ensure(user=request.user)  # type: ignore[arg-type]
+    profile = services.advocate_profile_ensure(user=_user(request))
     form = AdvocateProfileForm(request.POST or None, initial={
         "organisation": profile.organisation, "annex_certificate": profile.annex_certificate})
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.advocate_profile_update(user=request.user,  # type: ignore[arg-type]
+                services.advocate_profile_update(user=_user(request),
                                                  organisation=form.cleaned_data["organisation"],
                                                  annex_certificate=form.cleaned_data["annex_certificate"])
             except (services.GrantError, ValueError) as exc:
@@ -72,7 +81,7 @@ def advocate_profile(request: HttpRequest) -> HttpResponse:
 
 def _grant_or_404(request: HttpRequest, reference: str) -> AdvocateGrant:
     try:
-        return services.advocate_grant_get(user=request.user, reference=reference)  # type: ignore[arg-type]
+        return services.advocate_grant_get(user=_user(request), reference=reference)
     except services.GrantNotFound as exc:
         raise Http404("No such case") from exc
 
@@ -82,7 +91,7 @@ def _grant_or_404(request: HttpRequest, reference: str) -> AdvocateGrant:
 @staff_required(ADVOCATE)
 def advocate_case(request: HttpRequest, reference: str) -> HttpResponse:
     try:
-        grant, dossier = services.advocate_case_view(user=request.user, reference=reference)  # type: ignore[arg-type]
+        grant, dossier = services.advocate_case_view(user=_user(request), reference=reference)
     except services.GrantNotFound as exc:
         raise Http404("No such case") from exc
     return render(request, "exports/advocate_case.html", {"grant": grant, "dossier": dossier,
@@ -106,7 +115,7 @@ def advocate_export(request: HttpRequest, reference: str) -> HttpResponse:
         else:
             try:
                 result = services.advocate_case_export(
-                    user=request.user,  # type: ignore[arg-type]
+                    user=_user(request),
                     reference=reference,
                     otp_token=form.cleaned_data["otp_token"],
                     include_images=form.cleaned_data["include_images"],
@@ -155,7 +164,7 @@ def staff_grants(request: HttpRequest) -> HttpResponse:
                 form.add_error("advocate", _("Choose an advocate."))
             else:
                 try:
-                    services.grant_create_by_moderator(user=request.user, case=case,  # type: ignore[arg-type]
+                    services.grant_create_by_moderator(user=_user(request), case=case,
                                                        advocate=advocate, days=form.cleaned_data["days"],
                                                        request_document=form.cleaned_data["request_document"])
                 except services.GrantError as exc:
@@ -184,66 +193,3 @@ def staff_grant_revoke(request: HttpRequest, grant_id: str) -> HttpResponse:
     except services.GrantError as exc:
         raise Http404("No such grant") from exc
     return redirect(f"{reverse('exports-staff-grants')}?case={grant.case.reference}")
-
-
-# --- the person -----------------------------------------------------------------------------------------------
-
-
-def _victim_render(request: HttpRequest, case: Case | None, status: int, **forms: Any) -> HttpResponse:
-    context: dict[str, Any] = {
-        "grant_form": forms.get("grant_form") or VictimGrantForm(),
-        "revoke_form": forms.get("revoke_form") or VictimRevokeForm(),
-        "list_form": forms.get("list_form") or CaseSecretForm(),
-        "case": case,
-        "advocate_grants": services.victim_grants(case=case) if case is not None else [],
-        "done": forms.get("done", ""),
-    }
-    return render(request, "exports/victim_advocates.html", context, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-@csrf_protect
-@never_cache
-def victim_advocates(request: HttpRequest) -> HttpResponse:
-    """The person grants or revokes an advocate's access (every change confirmed with the case secret).
-
-    The status page includes the same forms (templates/exports/victim_grants_panel.html) posting here.
-    """
-    if request.method == "GET":
-        return _victim_render(request, None, 200)
-    action = request.POST.get("action", "grant")
-    form_class = {"revoke": VictimRevokeForm, "list": CaseSecretForm}.get(action, VictimGrantForm)
-    form = form_class(request.POST)
-    key = {"revoke": "revoke_form", "list": "list_form"}.get(action, "grant_form")
-    if not form.is_valid():
-        return _victim_render(request, None, 400, **{key: form})
-    try:
-        case = services.victim_case_open(reference=form.cleaned_data["reference"],
-                                         secret=form.cleaned_data["secret"], address=client_address(request))
-    except services.CaseAccessLocked as locked:
-        form.add_error(None, _("Too many tries. Wait %(minutes)d minutes and try again.")
-                       % {"minutes": max(1, locked.retry_after // 60)})
-        return _retry(_victim_render(request, None, 429, **{key: form}), locked.retry_after)
-    except services.CaseAccessDenied:
-        form.add_error(None, _("That reference and secret do not match a case."))
-        return _victim_render(request, None, 400, **{key: form})
-    if action == "list":
-        with transaction.atomic():
-            audit_record(actor=Actor.victim(), action="advocate_grant.list", case_id=case.id, object_type="case",
-                         object_id=case.id)
-        return _victim_render(request, case, 200)
-    try:
-        if action == "revoke":
-            services.grant_revoke(grant_id=form.cleaned_data["grant"], actor=Actor.victim(), case=case)
-            done = _("Access removed. The advocate can no longer see your case.")
-        else:
-            services.grant_create_by_victim(
-                case=case, advocate_code=form.cleaned_data["advocate_code"], days=form.cleaned_data["days"],
-                images_consented=form.cleaned_data["images_consented"],
-                identity_for_court=form.cleaned_data["identity_for_court"],
-            )
-            done = _("Access given. You can remove it at any time here or on your case page.")
-    except services.GrantError as exc:
-        form.add_error(None, str(exc))
-        return _victim_render(request, case, 400, **{key: form})
-    return _victim_render(request, case, 200, done=done)

@@ -6,6 +6,7 @@ explanation, the history and the messages, and never the person's contact detail
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,8 +14,11 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from takedown.cases.models import Case, CaseImage, CaseURL, Message
+from takedown.cases.services import VERDICT_KEYS
 from takedown.core.audit import audit_events_for_case
 from takedown.core.models import AuditEvent
 from takedown.moderation.models import Decision, ItemKind, ReviewItem
@@ -50,23 +54,88 @@ class ImageMatch:
     distance: int
 
 
+VERDICT_LABELS = {
+    "generated": gettext_lazy("Generated: signed provenance or a generator's watermark says so"),
+    "likely_generated": gettext_lazy("Likely generated"),
+    "conflicting_evidence": gettext_lazy(
+        "Conflicting evidence: a signed manifest says captured, other evidence says generated"),
+    "no_evidence_of_generation": gettext_lazy(
+        "No evidence of generation (this is not a finding that the image is authentic)"),
+    "undetermined": gettext_lazy("Undetermined: the detector did not score it and nothing says generated"),
+}
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    """detection.verdict's stored `as_dict()` (CaseImage.analysis), as the review page shows it."""
+
+    label: str
+    label_text: str
+    supports_digital_forgery: bool
+    detector_on: bool
+    detector_text: str
+    reasons: list[str]
+    limits: list[str]
+    notes: list[str]
+
+
 @dataclass
 class ImageView:
     image: CaseImage
     stored: bool
     matches: list[ImageMatch] = field(default_factory=list)
+    verdict: VerdictView | None = None
+    # Whatever else the analysis holds (the bank lookup, a verdict of an unknown version), as label/value rows.
     analysis: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _analysis_rows(analysis: Any) -> list[tuple[str, str]]:
-    """The detector's stored verdict as label/value rows, whatever fields its version wrote."""
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def verdict_view(analysis: Any) -> VerdictView | None:
+    """The verdict stored with an image, or None when it has none (not analysed yet, or an unknown version)."""
+    if not isinstance(analysis, dict) or analysis.get("version") != 1 or analysis.get("label") not in VERDICT_LABELS:
+        return None
+    detector = _mapping(analysis.get("detector"))
+    status = _mapping(detector.get("status"))
+    score = detector.get("score")
+    if not status.get("enabled"):
+        detector_text = _("off: %(reason)s") % {"reason": status.get("reason") or _("no reason given")}
+    elif isinstance(score, int | float):
+        detector_text = _(
+            "score %(score).2f, threshold %(threshold).2f (%(arch)s, weights %(weights)s, %(device)s)") % {
+            "score": score, "threshold": float(status.get("threshold") or 0), "arch": status.get("architecture", ""),
+            "weights": str(status.get("weights_sha256", ""))[:12], "device": status.get("device", "")}
+    else:
+        detector_text = _("could not score this file: %(error)s") % {"error": detector.get("error") or _("no score")}
+    provenance = _mapping(analysis.get("provenance"))
+    label = str(analysis["label"])
+    return VerdictView(
+        label=label,
+        label_text=str(VERDICT_LABELS[label]),
+        supports_digital_forgery=analysis.get("supports_digital_forgery") is True,
+        detector_on=bool(status.get("enabled")),
+        detector_text=str(detector_text),
+        reasons=_strings(analysis.get("reasons")),
+        limits=_strings(analysis.get("limits")),
+        notes=_strings(provenance.get("skipped")),
+    )
+
+
+def _analysis_rows(analysis: Any, *, verdict_shown: bool) -> list[tuple[str, str]]:
+    """The rest of the stored analysis as label/value rows, whatever fields its writers used."""
     if not isinstance(analysis, dict):
         return []
     rows = []
     for key, value in analysis.items():
+        if verdict_shown and key in VERDICT_KEYS:
+            continue
         if isinstance(value, dict | list):
-            import json
-
             value = json.dumps(value, sort_keys=True)[:400]
         rows.append((str(key).replace("_", " "), str(value)))
     return rows
@@ -107,8 +176,10 @@ class CaseReview:
 def case_review(case: Case) -> CaseReview:
     images = []
     for image in case.images.exclude(state=CaseImage.State.DELETED).order_by("created_at"):
+        verdict = verdict_view(image.analysis)
+        rows = _analysis_rows(image.analysis, verdict_shown=verdict is not None)
         images.append(ImageView(image=image, stored=bool(image.blob_name), matches=image_matches(image),
-                                analysis=_analysis_rows(image.analysis)))
+                                verdict=verdict, analysis=rows))
     return CaseReview(
         case=case,
         images=images,

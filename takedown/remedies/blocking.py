@@ -1,10 +1,14 @@
 """Blocking: a confirmed case's hashes become Active in the hash bank, which partners sync and look up.
 
-The bank belongs to `detection` (issue 4); this module is the one place remedies touches it.
+The bank belongs to `detection`; this module is the one place remedies touches it.
 """
 
 from __future__ import annotations
 
+from django.db import DatabaseError
+
+from detection.bank import bank_activate_source
+from detection.models import SourceKind
 from takedown.cases.models import Case
 
 
@@ -15,4 +19,7 @@ class BankUnavailable(RuntimeError):
 
 def case_hashes_activate(*, case: Case) -> int:
     """Make every hash of the case Active in the bank; returns how many entries changed."""
-    raise BankUnavailable("the hash bank (detection.bank) is not installed in this build")
+    try:
+        return bank_activate_source(source_kind=SourceKind.CASE, source_id=str(case.id))
+    except DatabaseError as exc:
+        raise BankUnavailable("the hash bank could not be updated") from exc

@@ -82,9 +82,42 @@ def _image_facts(case: Case) -> list[dict[str, Any]]:
             "md5": image.md5 or None,
             "pdq": image.pdq or None,
             "pdq_quality": image.pdq_quality,
+            "forgery_findings": forgery_findings(image.analysis),
         }
         for image in images
     ]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def forgery_findings(analysis: Any) -> list[str]:
+    """What in an image's stored verdict (detection.verdict's `as_dict`) supports calling it a digital forgery.
+
+    Only the findings that say generated are cited, each in the verdict's own words (which say how far it can be
+    believed: "unsigned claim", "fails validation"); empty when the verdict does not support the claim.
+    """
+    if not isinstance(analysis, dict) or analysis.get("supports_digital_forgery") is not True:
+        return []
+    provenance = _mapping(analysis.get("provenance"))
+    findings = [str(signal.get("summary", "")) for signal in provenance.get("signals") or []
+                if isinstance(signal, dict) and signal.get("says_generated") is True and signal.get("summary")]
+    detector = _mapping(analysis.get("detector"))
+    status = _mapping(detector.get("status"))
+    score, threshold = detector.get("score"), status.get("threshold")
+    if status.get("enabled") and isinstance(score, int | float) and isinstance(threshold, int | float) \
+            and score >= threshold:
+        findings.append(f"synthetic-image detector score {score:.2f}, at or above its threshold {threshold:.2f}")
+    return findings
+
+
+def _digital_forgery(case: Case, images: list[dict[str, Any]]) -> bool:
+    # The person's own account comes first: "deepfake" is stated as such. Where they were unsure, the stored
+    # analysis may support the claim; where they said the image is real, a detector never contradicts them.
+    if case.content_kind == ContentKind.DEEPFAKE:
+        return True
+    return case.content_kind == ContentKind.UNSURE and any(image["forgery_findings"] for image in images)
 
 
 def _good_faith_statement(*, deepfake: bool) -> str:
@@ -102,7 +135,11 @@ def request_facts(request: RemedyRequest) -> dict[str, Any]:
     """Everything the documents state, as plain data: the JSON format and the template context at once."""
     case = request.case
     operator = operator_facts()
-    deepfake = case.content_kind == ContentKind.DEEPFAKE
+    images = _image_facts(case)
+    deepfake = _digital_forgery(case, images)
+    if not deepfake:
+        for image in images:
+            image["forgery_findings"] = []  # no request cites findings for a claim it does not make
     host = request.host
     urls = [iri_to_uri(url) for url in request.urls]
     facts: dict[str, Any] = {
@@ -122,11 +159,13 @@ def request_facts(request: RemedyRequest) -> dict[str, Any]:
         "content": {
             "kind": case.content_kind,
             "digital_forgery": deepfake,
+            "digital_forgery_reported": case.content_kind == ContentKind.DEEPFAKE,
+            "digital_forgery_analysis": any(image["forgery_findings"] for image in images),
             "description": "Intimate imagery published without consent"
             + (" (a digital forgery / deepfake)" if deepfake else ""),
         },
         "urls": urls,
-        "images": _image_facts(case),
+        "images": images,
         "reference": str(request.id),
     }
     if request.kind == RequestKind.REMOVAL:

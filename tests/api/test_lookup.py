@@ -203,12 +203,17 @@ def test_rate_limit_gives_429_with_retry_after(make_partner) -> None:
 
 
 @pytest.mark.django_db
-def test_bank_not_available_is_a_503_not_a_500(client, settings) -> None:
+def test_lookup_reads_the_real_bank_end_to_end(client, settings) -> None:
+    from detection.bank import bank_add
+
     settings.PARTNER_API_BANK = "takedown.partners.bank_detection.detection_bank"
-    response = lookup(client, signal_type="pdq", hash="ab" * 32)
-    assert response.status_code in (200, 503)
-    if response.status_code == 503:
-        assert response.json()["error"]["code"] == "bank_unavailable"
+    value = "ab" * 32
+    near = "ab" * 31 + "a8"  # two bits apart
+    entry = bank_add(signal_type="pdq", value=value, quality=88, source_kind="import", source_id="t", status="Active")
+    response = lookup(client, signal_type="pdq", hash=near)
+    assert response.status_code == 200
+    body = response.json()
+    assert [(m["entry_id"], m["distance"], m["quality"]) for m in body["matches"]] == [(entry.id, 2, 88)]
 
 
 @pytest.mark.django_db

@@ -205,3 +205,18 @@ def test_negative_windows_are_refused() -> None:
     result = subprocess.run([sys.executable, "-c", "import takedown.settings"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0 and "RETENTION_" in result.stderr
+
+
+def test_the_purge_unlinks_the_case_from_the_hash_bank_and_leaves_tombstones(client: Client, settings: Any) -> None:
+    from detection.models import BankEntry, BankSource
+
+    filed = file_upload_report(client, images=[jpeg_with_gps(5)])
+    case = Case.objects.get(id=filed.case.id)
+    assert BankSource.objects.filter(kind="case", source_id=str(case.id)).count() == 5
+    case_withdraw(case=Case.objects.get(id=case.id))
+    assert set(BankEntry.objects.values_list("status", flat=True)) == {"Withdrawn"}
+    with time_machine.travel(timezone.now() + timedelta(days=settings.RETENTION_WITHDRAWN_DAYS, hours=1)):
+        assert retention_purge().cases_withdrawn == 1
+    # Nothing in the bank names the case any more; partners are told to delete (Deleted tombstones).
+    assert not BankSource.objects.filter(source_id=str(case.id)).exists()
+    assert set(BankEntry.objects.values_list("status", flat=True)) == {"Deleted"}

@@ -18,7 +18,7 @@ from takedown.exports.models import AdvocateGrant
 from takedown.exports.services import advocate_profile_ensure, grant_create_by_victim, grant_revoke
 from takedown.exports.verify import export_verify
 from tests.conftest import make_staff, verified_client
-from tests.exports.conftest import SECRET, zip_members
+from tests.exports.conftest import zip_members
 
 
 def current_code(user: User) -> str:
@@ -174,65 +174,3 @@ def test_unknown_case_on_the_moderator_form_is_a_form_error(moderator_client: Cl
     response = moderator_client.post(reverse("exports-staff-grants"), {
         "reference": "NOPE", "advocate": advocate.pk, "days": "30", "request_document": "Signed authority 2026"})
     assert response.status_code == 400
-
-
-# --- the person ------------------------------------------------------------------------------------------------
-
-
-def test_person_grants_lists_and_revokes_with_the_secret(client: Client, advocate: User, case) -> None:
-    code = advocate_profile_ensure(user=advocate).grant_code
-    url = reverse("exports-victim-advocates")
-    assert client.get(url).status_code == 200
-    response = client.post(url, {"action": "grant", "reference": case.reference, "secret": SECRET,
-                                 "advocate_code": code.lower().replace("-", " "), "days": "90",
-                                 "identity_for_court": "Real Name, 1 Court Street"})
-    assert response.status_code == 200, response.content.decode()[:2000]
-    grant = AdvocateGrant.objects.get(case=case)
-    assert grant.is_active() and grant.identity_for_court == "Real Name, 1 Court Street"
-    listing = client.post(url, {"action": "list", "reference": case.reference, "secret": SECRET})
-    assert listing.status_code == 200 and str(grant.id) in listing.content.decode()
-    revoked = client.post(url, {"action": "revoke", "reference": case.reference, "secret": SECRET,
-                                "grant": str(grant.id)})
-    assert revoked.status_code == 200
-    grant.refresh_from_db()
-    assert grant.revoked_by == "victim" and not grant.is_active()
-    detail = AuditEvent.objects.get(action="advocate_grant.create").detail
-    assert detail["identity_given"] is True and "Real Name" not in str(detail)
-
-
-def test_person_needs_the_right_secret_and_is_locked_out(client: Client, advocate: User, case) -> None:
-    code = advocate_profile_ensure(user=advocate).grant_code
-    url = reverse("exports-victim-advocates")
-    form = {"action": "grant", "reference": case.reference, "secret": "wrong", "advocate_code": code, "days": "30"}
-    statuses = [client.post(url, form).status_code for _ in range(6)]
-    assert statuses[:5] == [400] * 5 and statuses[5] == 429
-    assert not AdvocateGrant.objects.exists()
-
-
-def test_person_cannot_revoke_a_grant_on_another_case(client: Client, advocate: User, make_case) -> None:
-    mine = make_case("MINE-0001")
-    theirs = make_case("THEIRS-0001")
-    code = advocate_profile_ensure(user=advocate).grant_code
-    other = grant_create_by_victim(case=theirs, advocate_code=code, days=30, images_consented=False,
-                                   identity_for_court="")
-    response = client.post(reverse("exports-victim-advocates"), {
-        "action": "revoke", "reference": mine.reference, "secret": SECRET, "grant": str(other.id)})
-    assert response.status_code == 400
-    other.refresh_from_db()
-    assert other.is_active()
-
-
-@pytest.mark.parametrize("form", [
-    {"action": "grant"},
-    {"action": "grant", "reference": "X", "secret": "y", "advocate_code": "nonsense", "days": "3"},
-    {"action": "revoke", "reference": "X", "secret": "y", "grant": "not-a-uuid"},
-])
-def test_bad_person_input_is_a_4xx(client: Client, form: dict[str, str]) -> None:
-    assert client.post(reverse("exports-victim-advocates"), form).status_code == 400
-
-
-def test_unknown_advocate_code_is_a_form_error(client: Client, case) -> None:
-    response = client.post(reverse("exports-victim-advocates"), {
-        "action": "grant", "reference": case.reference, "secret": SECRET,
-        "advocate_code": "ADV-0000-0000-0000-0000", "days": "30"})
-    assert response.status_code == 400 and "No advocate has that code" in response.content.decode()

@@ -25,11 +25,32 @@ def flip(value: str, bits: int) -> str:
     return f"{number:064x}"
 
 
-@pytest.fixture(params=["memory"])
+class DetectionBankHandle:
+    """Changes the real bank (detection.bank) the way the memory bank's helpers change the fake."""
+
+    def add(self, *, signal_type: str, value: str, case_ids=(), updated_at=None, status: str = "Active"):
+        from detection.bank import bank_add
+
+        source_kind, source_id = ("case", str(case_ids[0])) if case_ids else ("import", "contract-test")
+        return bank_add(signal_type=signal_type, value=value, quality=None, source_kind=source_kind,
+                        source_id=source_id, status=status, updated_at=updated_at)
+
+    def set_status(self, entry_id: int, status: str):
+        from detection.bank import bank_set_status
+
+        bank_set_status(entry_ids=[entry_id], status=status)
+
+
+@pytest.fixture(params=["memory", "detection"])
 def contract_bank(request, memory_bank):
     """(bank, add, set_status): the bank and the two ways the tests change it."""
     if request.param == "memory":
         return memory_bank, memory_bank.add, memory_bank.set_status
+    if request.param == "detection":
+        from takedown.partners.bank_detection import detection_bank
+
+        handle = DetectionBankHandle()
+        return detection_bank(), handle.add, handle.set_status
     raise AssertionError(request.param)
 
 

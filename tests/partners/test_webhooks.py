@@ -179,16 +179,3 @@ def test_bank_changes_become_grouped_events(make_partner, memory_bank, receiver,
     assert got == [("hash.added", (a.id,)), ("hash.deleted", (b.id,)), ("hash.deleted", (b.id,)),
                    ("hash.withdrawn", (old.id,)), ("hash.withdrawn", (old.id,))]
     assert WebhookDelivery.objects.filter(status="delivered").count() == 5
-
-
-@pytest.mark.django_db
-def test_bank_change_task_waits_quietly_without_a_bank(settings) -> None:
-    from takedown.partners.tasks import webhook_bank_changes
-
-    settings.PARTNER_API_BANK = "takedown.partners.bank_detection.detection_bank"
-    try:
-        import detection.bank  # noqa: F401
-    except ImportError:
-        assert webhook_bank_changes() == 0
-    else:
-        pytest.skip("detection.bank is present: the real bank is tested elsewhere")

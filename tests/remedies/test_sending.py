@@ -147,11 +147,19 @@ def test_withdrawal_cancels_open_requests_and_erases_their_urls() -> None:
         assert remedies_clock_tick().overdue == 0
 
 
-def test_blocking_stays_a_draft_while_no_hash_bank_takes_the_hashes() -> None:
-    # detection.bank (issue 4) is not part of this build yet: blocking must not claim to be sent.
+def test_blocking_makes_the_case_hashes_active_in_the_bank_that_partners_read() -> None:
+    from detection.bank import bank_add, bank_search
+    from detection.models import BankEntry
+
     host_make("pics.example")
     case = confirm(case_make())
+    image = case.images.get()
+    entry = bank_add(signal_type="pdq", value=image.pdq, quality=90, source_kind="case", source_id=str(case.id))
+    assert entry.status == "Received"
+    assert bank_search(signal_type="pdq", values=[image.pdq], statuses=("Active",)) == [[]]
     _generate(case)
     blocking = RemedyRequest.objects.get(case=case, kind=RequestKind.BLOCKING)
-    assert blocking.state == RequestState.DRAFT and blocking.sent_at is None
-    assert not blocking.events.filter(action="sent").exists()
+    assert blocking.state == RequestState.SENT and blocking.sent_at is not None
+    assert BankEntry.objects.get(id=entry.id).status == "Active"
+    [[match]] = bank_search(signal_type="pdq", values=[image.pdq], statuses=("Active",))
+    assert match.entry_id == entry.id and match.distance == 0

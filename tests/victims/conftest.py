@@ -51,11 +51,17 @@ class FakeBank:
         self.entries: dict[tuple[str, str], dict[str, str]] = {}
 
     def bank_add(self, *, signal_type: str, value: str, quality: int | None, source_kind: str,
-                 source_id: str) -> None:
+                 source_id: str, variants: list[str] | None = None) -> None:
         self.entries[(signal_type, value)] = {"status": "Received", "source_id": source_id}
 
     def bank_lookup(self, *, signal_type: str, value: str, exclude_source_id: str) -> list[Any]:
         return []
+
+    def bank_delete_source(self, *, source_kind: str, source_id: str) -> int:
+        gone = [key for key, entry in self.entries.items() if entry["source_id"] == source_id]
+        for key in gone:
+            self.entries[key] = {"status": "Deleted", "source_id": ""}
+        return len(gone)
 
     def bank_withdraw_source(self, *, source_kind: str, source_id: str) -> int:
         changed = 0

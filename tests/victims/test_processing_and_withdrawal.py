@@ -48,7 +48,8 @@ def test_report_is_processed_after_commit_and_queued(client: Client, fake_bank: 
     import hashlib
     assert {i.sha256 for i in images} == {hashlib.sha256(jpeg_with_gps(n)).hexdigest() for n in (1, 2)}
     assert {(k[0], v["status"]) for k, v in fake_bank.entries.items()} == {
-        ("pdq", "Received"), ("md5", "Received"), ("sha256", "Received")}
+        ("pdq", "Received"), ("phash", "Received"), ("dhash", "Received"), ("md5", "Received"),
+        ("sha256", "Received")}
     assert all(i.analysis["bank"]["available"] for i in images)
     processed = AuditEvent.objects.get(case_id=case.id, action="case.processed")
     assert processed.detail["hashed"] == 2 and processed.detail["queued"] is True
@@ -65,11 +66,36 @@ def test_device_hashes_go_to_the_bank(client: Client, fake_bank: FakeBank) -> No
     assert ("pdq", "b" * 64) in fake_bank.entries and ("sha256", "a" * 64) in fake_bank.entries
 
 
-def test_without_a_bank_the_case_still_reaches_review(client: Client) -> None:
+def test_without_a_bank_the_case_still_reaches_review(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from victims import hashbank
+
+    monkeypatch.setattr(hashbank, "_bank", lambda: None)
     filed = file_upload_report(client)
     case = Case.objects.get(id=filed.case.id)
     assert case.status == CaseStatus.IN_REVIEW
-    assert case.images.get().analysis["bank"]["available"] in (True, False)
+    assert case.images.get().analysis["bank"]["available"] is False
+
+
+def test_reports_enter_the_real_bank_match_each_other_and_withdraw(client: Client) -> None:
+    from detection.models import BankEntry, BankSource
+
+    first = Case.objects.get(id=file_upload_report(client, images=[jpeg_with_gps(3)]).case.id)
+    pdq = first.images.get().pdq
+    entry = BankEntry.objects.get(signal_type="pdq", value=pdq)
+    assert entry.status == "Received" and len(entry.variants) == 7 * 64
+    assert BankSource.objects.get(entry=entry).source_id == str(first.id)
+    assert first.images.get().analysis["bank"]["matches"] == []
+    # A second victim reports the same picture: the bank tells moderators it is known.
+    client.cookies.clear()
+    second = Case.objects.get(id=file_upload_report(client, images=[jpeg_with_gps(3)]).case.id)
+    assert second.images.get().analysis["bank"]["matches"] == [{"entry": str(entry.id), "distance": 0}]
+    # The first withdraws: the second still holds the hash, so it stays; then the second withdraws too.
+    from victims.hashbank import bank_withdraw_case
+
+    assert bank_withdraw_case(case=first).entered == 0
+    assert BankEntry.objects.get(id=entry.id).status == "Received"
+    assert bank_withdraw_case(case=second).entered == 5
+    assert set(BankEntry.objects.values_list("status", flat=True)) == {"Withdrawn"}
 
 
 def test_withdrawal_deletes_everything_on_disk(client: Client, fake_bank: FakeBank, storage: Path,

@@ -1,0 +1,66 @@
+"""`python manage.py bank_import FILE [--format csv|stopncii] [--source NAME] [--status Active]`
+
+Streams the file in batches with a progress bar on the console; a bad row prints one error line (line number
+and reason) and the good rows around it are kept. Re-importing the same file changes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from detection.bank import bank_import_batch
+from detection.bankio import ImportProblem, csv_read, stopncii_read
+from detection.models import EntryStatus
+
+BATCH = 2000
+
+
+class Command(BaseCommand):
+    help = "Import hashes into the bank from CSV or StopNCII records."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="path, or - for standard input")
+        parser.add_argument("--format", choices=("csv", "stopncii"), default=None,
+                            help="default: from the file name (.csv, else StopNCII JSON)")
+        parser.add_argument("--source", default=None, help="a name for this import (default: the file name)")
+        parser.add_argument("--status", choices=EntryStatus.values, default=EntryStatus.ACTIVE,
+                            help="status of new entries whose row names none (default Active)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path = options["file"]
+        fmt = options["format"] or ("csv" if path.lower().endswith(".csv") else "stopncii")
+        source = (options["source"] or Path(path).name or "stdin")[:64]
+        try:
+            handle = sys.stdin if path == "-" else open(path, encoding="utf-8", newline="")
+        except OSError as exc:
+            raise CommandError(f"cannot open {path}: {exc.strerror}") from None
+        created = existing = problems = 0
+        batch: list[tuple[str, str, str | None, int | None]] = []
+        reader = csv_read(handle) if fmt == "csv" else stopncii_read(handle)
+        with handle, tqdm(unit=" rows", desc="importing", file=sys.stderr, disable=None) as progress:
+            try:
+                for item in reader:
+                    progress.update(1)
+                    if isinstance(item, ImportProblem):
+                        problems += 1
+                        self.stderr.write(f"line {item.line}: {item.reason}")
+                        continue
+                    batch.append((item.signal_type, item.value, item.status, item.quality))
+                    if len(batch) >= BATCH:
+                        new, old = bank_import_batch(rows=batch, source_id=source,
+                                                     default_status=options["status"])
+                        created, existing, batch = created + new, existing + old, []
+            except UnicodeDecodeError:
+                problems += 1
+                self.stderr.write("the file is not UTF-8 text: stopped reading there (rows before it kept)")
+            if batch:
+                new, old = bank_import_batch(rows=batch, source_id=source, default_status=options["status"])
+                created, existing = created + new, existing + old
+        self.stdout.write(f"imported {created} new, {existing} already in the bank, {problems} rejected")
+        if problems:
+            raise SystemExit(1)

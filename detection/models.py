@@ -1,0 +1,77 @@
+"""The hash bank: one entry per (signal type, value), and the opaque sources that brought it.
+
+An entry says nothing about a case: its sources name a kind ("case", "partner", "import") and an opaque id
+(a case's UUID, a partner's UUID, an import batch), never a person, a URL or a description. Partners see an
+entry's value, status, quality and timestamps; they never see its sources.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class SignalType(models.TextChoices):
+    PDQ = "pdq", "PDQ"
+    MD5 = "md5", "MD5"
+    SHA256 = "sha256", "SHA-256"
+    PHASH = "phash", "pHash"
+    DHASH = "dhash", "dHash"
+
+
+#: Hex characters per signal type.
+SIGNAL_HEX_LENGTH = {"pdq": 64, "md5": 32, "sha256": 64, "phash": 16, "dhash": 16}
+#: Signal types matched by Hamming distance (the others only exactly).
+DISTANCE_SIGNAL_TYPES = ("pdq", "phash", "dhash")
+
+
+class EntryStatus(models.TextChoices):
+    # The StopNCII vocabulary, which partners already speak.
+    RECEIVED = "Received", "Received"  # reported, not yet confirmed by a moderator
+    ACTIVE = "Active", "Active"  # confirmed: partners block it
+    WITHDRAWN = "Withdrawn", "Withdrawn"  # every source withdrew it: partners drop it
+    DELETED = "Deleted", "Deleted"  # purged: kept only as a tombstone so partners delete their copy
+
+
+class SourceKind(models.TextChoices):
+    CASE = "case", "Case"
+    PARTNER = "partner", "Partner submission"
+    IMPORT = "import", "Import"
+
+
+class BankEntry(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    signal_type = models.CharField(max_length=8, choices=SignalType.choices)
+    value = models.CharField(max_length=64)  # lower-case hex
+    # PDQ only, when the image was hashed here: the 7 other dihedral variants (rotations and flips), 448 hex
+    # characters, so a rotated or mirrored copy matches too. Empty for hashes received from elsewhere.
+    variants = models.CharField(max_length=448, blank=True, default="")
+    status = models.CharField(max_length=10, choices=EntryStatus.choices, default=EntryStatus.RECEIVED)
+    quality = models.SmallIntegerField(null=True, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("signal_type", "value"), name="bank_entry_unique_value")]
+        indexes = [models.Index(fields=("updated_at", "id"), name="bank_entry_changes")]
+        verbose_name_plural = "bank entries"
+
+    def __str__(self) -> str:
+        return f"{self.signal_type} entry {self.id} ({self.status})"
+
+
+class BankSource(models.Model):
+    entry = models.ForeignKey(BankEntry, on_delete=models.CASCADE, related_name="sources")
+    kind = models.CharField(max_length=8, choices=SourceKind.choices)
+    source_id = models.CharField(max_length=64)  # opaque: a UUID or an import batch name
+    active = models.BooleanField(default=True)  # false once this source withdrew the hash
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("entry", "kind", "source_id"), name="bank_source_unique"),
+        ]
+        indexes = [models.Index(fields=("kind", "source_id"), name="bank_source_by_source")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} source of entry {self.entry_id}"

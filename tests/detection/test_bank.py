@@ -1,0 +1,283 @@
+"""The hash bank: entries and sources, status changes, matching (with dihedral variants), the shared snapshot
+with its delta refresh, import and export."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from detection import bank as services
+from detection.bank import (
+    BankValueError,
+    bank_activate_source,
+    bank_add,
+    bank_delete_source,
+    bank_entry_submit,
+    bank_index_build,
+    bank_lookup,
+    bank_search,
+    bank_set_status,
+    bank_views_reset,
+    bank_withdraw_source,
+)
+from detection.hashing import hash_image
+from detection.models import BankEntry, BankSource
+from tests.conftest import draw_image
+
+pytestmark = pytest.mark.django_db
+rnd = random.Random(11)
+
+
+def rand_pdq() -> str:
+    return f"{rnd.getrandbits(256):064x}"
+
+
+def flip(value: str, bits: int) -> str:
+    number = int(value, 16)
+    for bit in rnd.sample(range(256), bits):
+        number ^= 1 << bit
+    return f"{number:064x}"
+
+
+def case_source() -> str:
+    return str(uuid.uuid4())
+
+
+def test_a_hash_is_one_entry_however_many_sources_bring_it() -> None:
+    value = rand_pdq()
+    first = bank_add(signal_type="pdq", value=value.upper(), quality=80, source_kind="case", source_id=case_source())
+    again = bank_add(signal_type="pdq", value=value, quality=95, source_kind="case", source_id=case_source())
+    assert first.id == again.id and first.value == value
+    entry = BankEntry.objects.get()
+    assert entry.status == "Received" and entry.quality == 95
+    assert BankSource.objects.filter(entry=entry).count() == 2
+
+
+@pytest.mark.parametrize("signal_type,value", [("pdq", "ab" * 31), ("pdq", "zz" * 32), ("md5", "ab" * 32),
+                                               ("sha512", "ab" * 32), ("phash", "")])
+def test_malformed_hashes_are_refused_with_a_reason(signal_type: str, value: str) -> None:
+    with pytest.raises(BankValueError):
+        bank_add(signal_type=signal_type, value=value, quality=None, source_kind="case", source_id="x")
+    assert not BankEntry.objects.exists()
+
+
+def test_lookup_returns_every_entry_within_the_distance_nearest_first() -> None:
+    query = rand_pdq()
+    planted = {d: bank_add(signal_type="pdq", value=flip(query, d), quality=None, source_kind="import",
+                           source_id="t", status="Active").id for d in (0, 3, 17, 31, 32, 45)}
+    [matches] = bank_search(signal_type="pdq", values=[query], max_distance=31)
+    assert [(m.entry_id, m.distance) for m in matches] == [(planted[d], d) for d in (0, 3, 17, 31)]
+    [narrow] = bank_search(signal_type="pdq", values=[query], max_distance=10)
+    assert [m.distance for m in narrow] == [0, 3]
+
+
+def test_a_rotated_or_mirrored_copy_matches_through_the_dihedral_variants() -> None:
+    from PIL import Image
+
+    data = draw_image(seed=4, size=(300, 200))
+    hashes = hash_image(data)
+    entry = bank_add(signal_type="pdq", value=hashes.pdq, quality=hashes.pdq_quality, source_kind="case",
+                     source_id=case_source(), variants=hashes.pdq_dihedral, status="Active")
+    image = Image.open(io.BytesIO(data))
+    for turned in (image.rotate(90, expand=True), image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)):
+        buffer = io.BytesIO()
+        turned.save(buffer, "PNG")
+        copy = hash_image(buffer.getvalue()).pdq
+        [matches] = bank_search(signal_type="pdq", values=[copy])
+        assert [m.entry_id for m in matches] == [entry.id]
+        assert matches[0].distance <= 8
+
+
+def test_withdrawal_drops_a_hash_only_when_no_other_source_holds_it() -> None:
+    alone, shared = rand_pdq(), rand_pdq()
+    case_a, case_b = case_source(), case_source()
+    for value in (alone, shared):
+        bank_add(signal_type="pdq", value=value, quality=None, source_kind="case", source_id=case_a)
+    bank_add(signal_type="pdq", value=shared, quality=None, source_kind="case", source_id=case_b)
+    assert bank_activate_source(source_kind="case", source_id=case_a) == 2
+    assert bank_withdraw_source(source_kind="case", source_id=case_a) == 1
+    assert BankEntry.objects.get(value=alone).status == "Withdrawn"
+    assert BankEntry.objects.get(value=shared).status == "Active"
+    assert bank_search(signal_type="pdq", values=[alone], statuses=("Active",)) == [[]]
+    [[match]] = bank_search(signal_type="pdq", values=[alone], statuses=("Withdrawn",))
+    assert match.status == "Withdrawn"
+    # A later report of the same image brings it back for review.
+    bank_add(signal_type="pdq", value=alone, quality=None, source_kind="case", source_id=case_b)
+    assert BankEntry.objects.get(value=alone).status == "Received"
+
+
+def test_purge_leaves_a_tombstone_with_no_link_to_the_case() -> None:
+    value, case = rand_pdq(), case_source()
+    entry = bank_add(signal_type="pdq", value=value, quality=None, source_kind="case", source_id=case)
+    assert bank_delete_source(source_kind="case", source_id=case) == 1
+    entry.refresh_from_db()
+    assert entry.status == "Deleted" and not BankSource.objects.filter(source_id=case).exists()
+    assert bank_search(signal_type="pdq", values=[value], statuses=("Received", "Active", "Withdrawn", "Deleted")) \
+        == [[]]
+
+
+def test_intake_lookup_ignores_what_only_the_same_case_brought() -> None:
+    value, mine, theirs = rand_pdq(), case_source(), case_source()
+    bank_add(signal_type="pdq", value=value, quality=None, source_kind="case", source_id=mine)
+    assert bank_lookup(signal_type="pdq", value=value, exclude_source_id=mine) == []
+    other = bank_add(signal_type="pdq", value=flip(value, 4), quality=None, source_kind="case", source_id=theirs)
+    assert [(m.entry_id, m.distance) for m in bank_lookup(signal_type="pdq", value=value,
+                                                          exclude_source_id=mine)] == [(other.id, 4)]
+
+
+def test_exact_signal_types_match_exactly_and_64_bit_ones_by_distance() -> None:
+    md5 = "0" * 31 + "1"
+    entry = bank_add(signal_type="md5", value=md5, quality=None, source_kind="import", source_id="t", status="Active")
+    assert [m.entry_id for m in bank_search(signal_type="md5", values=[md5])[0]] == [entry.id]
+    assert bank_search(signal_type="md5", values=["0" * 32]) == [[]]
+    phash = bank_add(signal_type="phash", value="f0f0f0f0f0f0f0f0", quality=None, source_kind="import",
+                     source_id="t", status="Active")
+    [[match]] = bank_search(signal_type="phash", values=["f0f0f0f0f0f0f0f3"], max_distance=8)
+    assert (match.entry_id, match.distance) == (phash.id, 2)
+
+
+def test_status_changes_and_submissions() -> None:
+    value = rand_pdq()
+    submitted = bank_entry_submit(signal_type="pdq", value=value, partner_id=str(uuid.uuid4()), quality=70)
+    assert submitted.status == "Received"
+    assert bank_set_status(entry_ids=[submitted.id], status="Active") == 1
+    assert bank_set_status(entry_ids=[submitted.id], status="Active") == 0
+    again = bank_entry_submit(signal_type="pdq", value=value, partner_id=str(uuid.uuid4()), quality=None)
+    assert again.id == submitted.id and again.status == "Active"
+
+
+def test_a_process_sees_other_processes_changes_without_restarting(settings) -> None:
+    settings.BANK_REFRESH_SECONDS = 0
+    value = rand_pdq()
+    assert bank_search(signal_type="pdq", values=[value], statuses=("Active",)) == [[]]  # view built, empty
+    # Another process writes: nothing of it passes through this process's services.
+    now = services.timezone.now()
+    row = BankEntry.objects.create(signal_type="pdq", value=value, status="Active", first_seen=now, updated_at=now)
+    [[match]] = bank_search(signal_type="pdq", values=[value], statuses=("Active",))
+    assert match.entry_id == row.id
+    BankEntry.objects.filter(id=row.id).update(status="Withdrawn", updated_at=services.timezone.now())
+    assert bank_search(signal_type="pdq", values=[value], statuses=("Active",)) == [[]]
+
+
+def test_the_shared_snapshot_is_built_once_and_every_process_maps_it(settings, tmp_path: Path) -> None:
+    settings.BANK_INDEX_DIR = str(tmp_path)
+    values = [rand_pdq() for _ in range(300)]
+    ids = [bank_add(signal_type="pdq", value=v, quality=50 + i % 50, source_kind="import", source_id="t",
+                    status="Active").id for i, v in enumerate(values)]
+    data = draw_image(seed=9)
+    hashes = hash_image(data)
+    rotated_entry = bank_add(signal_type="pdq", value=hashes.pdq, quality=hashes.pdq_quality, source_kind="case",
+                             source_id=case_source(), variants=hashes.pdq_dihedral, status="Active")
+    built = bank_index_build(signal_type="pdq")
+    assert built["built"] and built["entries"] == 301 and built["hashes"] == 301 + 7
+    generation = built["generation"]
+    assert (tmp_path / "pdq.current").read_text() == generation
+    # A "new process" (no view yet) maps the snapshot rather than reading the table again.
+    bank_views_reset()
+    [[hit]] = bank_search(signal_type="pdq", values=[values[7]])
+    assert (hit.entry_id, hit.distance, hit.quality) == (ids[7], 0, 57)
+    [[variant_hit]] = bank_search(signal_type="pdq", values=[hashes.pdq_dihedral[3]])
+    assert variant_hit.entry_id == rotated_entry.id and variant_hit.distance == 0
+    assert services._states["pdq"].view.generation == generation
+    # Changes after the snapshot arrive as the delta: new, withdrawn, deleted.
+    late = bank_add(signal_type="pdq", value=rand_pdq(), quality=None, source_kind="import", source_id="u",
+                    status="Active")
+    bank_set_status(entry_ids=[ids[7]], status="Deleted")
+    assert [m.entry_id for m in bank_search(signal_type="pdq", values=[late.value])[0]] == [late.id]
+    assert bank_search(signal_type="pdq", values=[values[7]], statuses=("Active", "Deleted")) == [[]]
+    # A newer snapshot replaces the old one in every process at its next refresh, and the delta empties.
+    settings.BANK_REFRESH_SECONDS = 0
+    rebuilt = bank_index_build(signal_type="pdq", wait=False)
+    assert rebuilt["built"] and rebuilt["entries"] == 301  # one added, one deleted
+    bank_search(signal_type="pdq", values=[late.value])
+    view = services._states["pdq"].view
+    assert view.generation == rebuilt["generation"]
+    assert [m.entry_id for m in bank_search(signal_type="pdq", values=[late.value])[0]] == [late.id]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the binary COPY reader is PostgreSQL's")
+def test_the_postgresql_bulk_reader_agrees_with_the_orm() -> None:
+    from detection.index import PdqIndex
+
+    for i in range(50):
+        bank_add(signal_type="pdq", value=rand_pdq(), quality=i if i % 3 else None, source_kind="import",
+                 source_id="t", status=("Received", "Active", "Withdrawn")[i % 3])
+    fast = services._read_copy("pdq", 4)
+    slow = services._read_orm("pdq", PdqIndex)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.tolist() == b.tolist()
+
+
+def test_csv_import_keeps_good_rows_reports_bad_ones_and_is_idempotent(tmp_path: Path, capsys) -> None:
+    good = [rand_pdq() for _ in range(5)]
+    lines = ["signal_type,value,status,quality", *[f"pdq,{v},Active,90" for v in good[:3]],
+             "pdq,nothex,Active,90", "sha512,abcd,,", f"pdq,{good[3]},Bogus,", f"pdq,{good[3]},,101",
+             f"md5,{'a' * 32},Withdrawn,", f"pdq,{good[4]},,"]
+    path = tmp_path / "bank.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("bank_import", str(path))
+    assert exit_info.value.code == 1
+    out, err = capsys.readouterr()
+    assert "imported 5 new, 0 already in the bank, 4 rejected" in out
+    assert [line.split(":")[0] for line in err.splitlines() if line.startswith("line ")] == [
+        "line 5", "line 6", "line 7", "line 8"]
+    assert BankEntry.objects.count() == 5
+    assert BankEntry.objects.get(value=good[4]).status == "Active"  # the default for rows that name none
+    assert BankEntry.objects.get(signal_type="md5").status == "Withdrawn"
+    with pytest.raises(SystemExit):
+        call_command("bank_import", str(path))
+    assert "imported 0 new, 5 already in the bank" in capsys.readouterr().out
+    assert BankEntry.objects.count() == 5
+
+
+def test_stopncii_export_round_trips_through_import(tmp_path: Path, capsys) -> None:
+    for i in range(7):
+        bank_add(signal_type="pdq", value=rand_pdq(), quality=None, source_kind="import", source_id="t",
+                 status=("Active", "Withdrawn")[i % 2])
+    bank_add(signal_type="md5", value="b" * 32, quality=None, source_kind="import", source_id="t", status="Active")
+    bank_add(signal_type="phash", value="a" * 16, quality=None, source_kind="import", source_id="t")
+    out = tmp_path / "records.json"
+    call_command("bank_export", str(out), "--format", "stopncii")
+    document = json.loads(out.read_text())  # one record per line, and still one JSON document
+    assert document["count"] == 8 and len(document["hashRecords"]) == 8
+    assert {r["signalType"] for r in document["hashRecords"]} == {"ImagePDQ", "VideoMD5"}
+    before = {(e.signal_type, e.value, e.status) for e in BankEntry.objects.exclude(signal_type="phash")}
+    BankEntry.objects.all().delete()
+    call_command("bank_import", str(out))
+    assert "imported 8 new" in capsys.readouterr().out
+    assert {(e.signal_type, e.value, e.status) for e in BankEntry.objects.all()} == before
+
+
+def test_csv_export_is_what_import_reads(tmp_path: Path, capsys) -> None:
+    for _ in range(4):
+        bank_add(signal_type="pdq", value=rand_pdq(), quality=77, source_kind="import", source_id="t", status="Active")
+    out = tmp_path / "bank.csv"
+    call_command("bank_export", str(out))
+    rows = out.read_text().splitlines()
+    assert rows[0] == "signal_type,value,status,quality" and len(rows) == 5 and rows[1].endswith(",Active,77")
+    call_command("bank_import", str(out))
+    assert "imported 0 new, 4 already in the bank, 0 rejected" in capsys.readouterr().out
+
+
+def test_hash_image_command_prints_one_json_object_per_file(tmp_path: Path, capsys) -> None:
+    picture = tmp_path / "drawn.png"
+    picture.write_bytes(draw_image(seed=2))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("hash_image", str(picture), str(broken), "--json")
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    first, second = (json.loads(line) for line in captured.out.splitlines())
+    assert set(first) == {"path", "pdq", "pdq_quality", "pdq_dihedral", "phash", "dhash", "sha256", "md5"}
+    assert first["pdq"] == hash_image(picture.read_bytes()).pdq and len(first["pdq_dihedral"]) == 8
+    assert set(second) == {"path", "error"} and second["error"]
+    assert "Traceback" not in captured.err

@@ -1,0 +1,200 @@
+"""The case file carries every request as sent, each answer with its time, the 48-hour outcome, partner reports,
+the hash bank's matches and the detector's verdict with the limits it states.
+
+Time is moved with time-machine: a request is sent at T, hosts answer at T + n hours, the export is made later.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from pypdf import PdfReader
+
+from detection.detector.interface import DetectorStatus
+from detection.provenance.signals import ProvenanceReport, ProvenanceSignal
+from detection.verdict import verdict_build
+from takedown.cases.models import Case, CaseImage, CaseURL
+from takedown.core.audit import Actor
+from takedown.exports import bundle
+from takedown.exports.services import case_export_build
+from takedown.exports.verify import export_verify
+from takedown.partners.models import Partner, PartnerFeedback, PartnerFeedbackCase
+from takedown.remedies.directory import host_directory_seed
+from takedown.remedies.models import Host, RemedyRequest, RequestKind
+from takedown.remedies.services import remedies_clock_tick, remedies_generate_for_case, remedy_request_update
+from tests.exports.conftest import case_make, zip_members
+
+# After the session's export keys were made (the time-stamping certificate must be valid at export time).
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+HOSTS = ("fast.example", "slow.example", "refuse.example", "silent.example")
+
+
+def _at(hours: float) -> str:
+    return (T0 + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+def _pdf_text(data: bytes) -> str:
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def _export(case: Case) -> tuple[dict[str, Any], str, bytes]:
+    data = case_export_build(case=case, actor=Actor.system()).data
+    members = zip_members(data)
+    return json.loads(members[bundle.CASE_JSON]), _pdf_text(members[bundle.CASE_PDF]), data
+
+
+def _by_host(dossier: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["host"]: r for r in dossier["requests"] if r["kind"] == "removal"}
+
+
+@pytest.fixture
+def answered_case(db: None, django_capture_on_commit_callbacks: Any) -> Case:
+    """Four hosts got a removal request at T0: one complied in 5 hours, one after 50, one refused, one is silent."""
+    host_directory_seed()
+    for domain in HOSTS:
+        Host.objects.create(domain=domain, name=domain.split(".")[0].title() + " Host", abuse_email=f"abuse@{domain}",
+                            jurisdiction="DE" if domain == "fast.example" else "US",
+                            contact_source=Host.ContactSource.DIRECTORY)
+    with time_machine.travel(T0, tick=False):
+        case = case_make("REMEDY-0001", urls=0, images=1)
+        for domain in HOSTS:
+            CaseURL.objects.create(case=case, url=f"https://{domain}/v/1", host=domain, platform=domain)
+        with django_capture_on_commit_callbacks(execute=True):
+            remedies_generate_for_case(case=case, actor=Actor.system())
+    removals = {r.host.domain: r for r in RemedyRequest.objects.filter(case=case, kind=RequestKind.REMOVAL)
+                .select_related("host")}
+    moderator = Actor.system()
+    answers = [
+        ("fast.example", "acknowledged", 1), ("fast.example", "complied", 5),
+        ("refuse.example", "refused", 3), ("slow.example", "acknowledged", 30),
+    ]
+    for domain, state, hours in answers:
+        remedy_request_update(request=removals[domain], state=state, actor=moderator, note=f"{state} by email",
+                              at=T0 + timedelta(hours=hours))
+    return case
+
+
+def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answered_case: Case,
+                                                                         django_capture_on_commit_callbacks: Any
+                                                                         ) -> None:
+    with time_machine.travel(T0 + timedelta(hours=10), tick=False):
+        early, _, _ = _export(answered_case)
+    removal = _by_host(early)
+    assert removal["fast.example"]["sent_at"] == _at(0)
+    assert removal["fast.example"]["acknowledged_at"] == _at(1)
+    assert removal["fast.example"]["complied_at"] == _at(5)
+    assert removal["fast.example"]["deadline"] == {
+        "statutory_hours": 48, "deadline_at": _at(48), "outcome": "met", "overdue_marked_at": None,
+        "hours_to_compliance": 5.0,
+    }
+    assert removal["refuse.example"]["deadline"]["outcome"] == "refused"
+    assert removal["refuse.example"]["refused_at"] == _at(3)
+    assert removal["slow.example"]["deadline"]["outcome"] == "running"
+    assert removal["silent.example"]["deadline"]["outcome"] == "running"
+    assert removal["fast.example"]["dsa_notice"] is True and removal["silent.example"]["dsa_notice"] is False
+
+    with time_machine.travel(T0 + timedelta(hours=49), tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert remedies_clock_tick().overdue == 2
+    slow = RemedyRequest.objects.get(case=answered_case, host__domain="slow.example")
+    remedy_request_update(request=slow, state="complied", actor=Actor.system(), at=T0 + timedelta(hours=50))
+    with time_machine.travel(T0 + timedelta(hours=51), tick=False):
+        late, pdf, data = _export(answered_case)
+    removal = _by_host(late)
+    assert removal["slow.example"]["deadline"]["outcome"] == "missed"
+    assert removal["slow.example"]["deadline"]["hours_to_compliance"] == 50.0
+    assert removal["silent.example"]["deadline"]["outcome"] == "missed"
+    assert removal["silent.example"]["deadline"]["overdue_marked_at"] == _at(49)
+    assert removal["fast.example"]["deadline"]["outcome"] == "met"
+    assert late["deadlines"] == {"met": 1, "missed": 2, "refused": 1, "running": 0, "not_sent": 0, "cancelled": 0}
+    steps = [e["action"] for e in removal["silent.example"]["events"]]
+    # One tick at 49 hours escalates twice, re-sends the unanswered request once and marks it overdue.
+    assert steps[:2] == ["created", "sent"]
+    assert sorted(steps[2:]) == ["escalated_24h", "escalated_40h", "overdue", "resent"]
+    assert export_verify(data).ok
+
+    # Blocking and de-linking are there too, with no statutory clock.
+    kinds = sorted((r["kind"], r["recipient"]) for r in late["requests"] if r["kind"] != "removal")
+    assert kinds == [("blocking", "Hash bank and every partner platform"), ("delinking", "Google Search"),
+                     ("delinking", "Microsoft Bing")]
+    assert {r["deadline"]["outcome"] for r in late["requests"] if r["kind"] != "removal"} == {"not_applicable"}
+
+    # The PDF says the same: per request its answers, and which deadlines were met or missed.
+    assert "1 met, 2 missed, 1 refused, 0 still running" in pdf
+    assert "Fast Host" in pdf and "Refuse Host" in pdf and "MISSED" in pdf
+    assert "complied after 5.0 hours" in pdf and "complied after 50.0 hours" in pdf
+    assert "statutory deadline missed" in pdf
+
+
+def test_each_request_is_included_as_sent_and_names_the_person_by_pseudonym_only(answered_case: Case) -> None:
+    dossier, pdf, _ = _export(answered_case)
+    fast = _by_host(dossier)["fast.example"]
+    document = fast["document"]
+    assert document["id"] == fast["id"] and document["urls"] == ["https://fast.example/v/1"]
+    assert "TAKE IT DOWN" in document["text"] and "Jane Doe 17" in document["text"]
+    assert "Digital Services Act, Article 16" in document["text"]
+    plain = json.dumps(dossier) + pdf
+    for private in ("Real Name", "real@example.org"):
+        assert private not in plain
+    timeline = [(e["event"], e["subject"]) for e in dossier["timeline"]]
+    assert ("Removal request complied with", "Fast Host") in timeline
+    assert ("Removal request refused by the recipient", "Refuse Host") in timeline
+
+
+def test_partner_reports_are_listed_without_their_notes(answered_case: Case) -> None:
+    partner = Partner.objects.create(name="PhotoShare")
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        feedback = PartnerFeedback.objects.create(partner=partner, value="Blocked", note="user @someone banned",
+                                                  bank_entry_id=42)
+    PartnerFeedbackCase.objects.create(feedback=feedback, case_id=answered_case.id)
+    dossier, pdf, _ = _export(answered_case)
+    assert dossier["partner_feedback"] == [{
+        "at": _at(2), "partner": "PhotoShare", "value": "Blocked", "channel": "api",
+        "removal_request_id": None, "bank_entry": 42,
+    }]
+    assert "@someone" not in json.dumps(dossier) and "@someone" not in pdf
+    assert "PhotoShare" in pdf
+    assert ("Partner reported Blocked", "PhotoShare") in [(e["event"], e["subject"]) for e in dossier["timeline"]]
+
+
+def test_detector_verdict_and_bank_matches_are_shown_with_their_stated_limits(make_case: Any) -> None:
+    case = make_case("VERDICT-0001", images=1)
+    status = DetectorStatus(enabled=True, reason="", architecture="npr", weights_sha256="ab" * 32, threshold=0.5)
+    provenance = ProvenanceReport(format="png", signals=[ProvenanceSignal(
+        kind="digital_source_type", strength="claimed", says_generated=True,
+        summary="IPTC DigitalSourceType trainedAlgorithmicMedia (unsigned)")])
+    verdict = verdict_build(detector_status=status, detector_score=0.87, provenance=provenance).as_dict()
+    image = CaseImage.objects.get(case=case)
+    image.analysis = {**verdict, "bank": {"available": True, "matches": [{"entry": "981", "distance": 12},
+                                                                           {"entry": "17", "distance": 0}]}}
+    image.save(update_fields=["analysis"])
+
+    dossier, pdf, _ = _export(case)
+    finding = dossier["findings"][0]["verdict"]
+    assert finding["label"] == "likely_generated" and finding["supports_digital_forgery"] is True
+    assert finding["limits"] == verdict["limits"] and finding["limits"]
+    assert finding["detector"]["score"] == 0.87 and finding["detector"]["threshold"] == 0.5
+    assert finding["provenance"]["signals"][0]["strength"] == "claimed"
+    assert dossier["findings"][0]["other"] == {}  # the bank's lookup is reported apart
+    assert dossier["bank_matches"] == [{"image_id": str(image.id), "bank_available": True, "matches": [
+        {"signal": "pdq", "entry": "17", "distance": 0}, {"signal": "pdq", "entry": "981", "distance": 12}]}]
+    assert "likely_generated" in pdf and "0.87 (threshold 0.5; npr" in pdf
+    assert "Limits this verdict states" in pdf
+    assert " ".join(verdict["limits"][0].split())[:60] in pdf
+    assert "trainedAlgorithmicMedia" in pdf
+
+
+def test_a_detector_that_was_off_says_so_instead_of_a_score(make_case: Any) -> None:
+    case = make_case("VERDICT-0002", images=1)
+    status = DetectorStatus(enabled=False, reason="DETECTOR_WEIGHTS is not set")
+    verdict = verdict_build(detector_status=status, detector_score=None, provenance=ProvenanceReport()).as_dict()
+    CaseImage.objects.filter(case=case).update(analysis=verdict)
+    dossier, pdf, _ = _export(case)
+    finding = dossier["findings"][0]["verdict"]
+    assert finding["label"] == "undetermined" and finding["detector"]["score"] is None
+    assert "detector off: DETECTOR_WEIGHTS is not set" in pdf
+    assert "not a finding that the image is authentic" not in pdf  # that sentence belongs to another label
