@@ -41,7 +41,10 @@ def fuzz(test_one_input: Callable[[bytes], None], seeds: Callable[[], Iterable[b
     # Pillow warns about every corrupt EXIF block it meets; millions of lines would bury libFuzzer's report.
     warnings.simplefilter("ignore")
     argv = list(sys.argv)
-    if not any(not arg.startswith("-") for arg in argv[1:]):
+    inputs = [arg for arg in argv[1:] if not arg.startswith("-")]
+    # A single file replays one input; otherwise the seeds join the corpus directories given (libFuzzer writes
+    # what it discovers into the first one).
+    if not (len(inputs) == 1 and Path(inputs[0]).is_file()):
         argv.append(seed_dir(seeds()))
     atheris.Setup(argv, test_one_input)
     atheris.Fuzz()

@@ -247,6 +247,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "staff-login"
 LOGIN_REDIRECT_URL = "staff-home"
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Takedown")
+# The admin never shows a staff member's TOTP seed or QR code (staff_create prints it once). It also keeps
+# django_otp's config/QR views from looking a device up before checking permission (a 500 for a missing id).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Failed staff sign-ins per account and per client address before a lockout of the same length.
 STAFF_LOGIN_MAX_FAILURES = envint("STAFF_LOGIN_MAX_FAILURES", 5)
 STAFF_LOGIN_LOCKOUT_SECONDS = envint("STAFF_LOGIN_LOCKOUT_SECONDS", 900)

@@ -19,6 +19,7 @@ from takedown.api.access import (
     StopNCIIAuthentication,
 )
 from takedown.api.errors import BankUnavailable
+from takedown.api.schema import PartnerAutoSchema
 from takedown.partners.bank import HashBank, bank
 from takedown.partners.models import Partner
 
@@ -40,6 +41,7 @@ class PartnerAPIView(APIView):
     permission_classes = [HasScope]
     throttle_classes = [PartnerRateThrottle]
     parser_classes = [PartnerJSONParser]
+    schema = PartnerAutoSchema()
     renderer_classes = [JSONRenderer]
     required_scope: ClassVar[str] = ""
 

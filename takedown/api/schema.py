@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -57,3 +58,16 @@ class StopNCIIScheme(OpenApiAuthenticationExtension):
             {"type": "apiKey", "in": "header", "name": "x-functions-key",
              "description": "the function key issued for this endpoint"},
         ]
+
+
+class PartnerAutoSchema(AutoSchema):
+    """Each operation carries `x-required-scope`: the key scope it needs ("" when any partner key will do).
+
+    Machine-readable, so clients and the authorization matrix (tests/security/test_authz_matrix.py) read who may
+    call an operation from the schema itself instead of from its prose."""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
+        if operation is not None:
+            operation["x-required-scope"] = str(getattr(self.view, "required_scope", ""))
+        return operation

@@ -45,6 +45,7 @@ INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".intranet", ".lan", "
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Characters left as they are in a path or query; everything else (spaces, quotes, non-ASCII) is escaped.
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
@@ -170,7 +171,9 @@ def _normalise_percent(text: str) -> str:
         char = chr(int(match.group(1), 16))
         return char if char in _UNRESERVED else "%" + match.group(1).upper()
 
-    return _PERCENT.sub(repl, text)
+    # A "%" that starts no escape is itself escaped first: otherwise decoding "%66" in "%6%66" would make a new
+    # escape ("%6f"), and normalising the result again would change it (found by fuzz/fuzz_urls.py).
+    return _PERCENT.sub(repl, _STRAY_PERCENT.sub("%25", text))
 
 
 def _remove_dot_segments(path: str) -> str:

@@ -100,3 +100,13 @@ def test_processing_rejects_hostile_stored_files_and_keeps_the_rest(fake_bank: F
     rejected = CaseImage.objects.filter(case=case, state=CaseImage.State.REJECTED)
     assert rejected.count() == len(hostile)
     assert all(error for error in rejected.values_list("error", flat=True))
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com/a%6%6666/?q=%6%66#/%6%66",  # found by fuzz/fuzz_urls.py: decoding made a new escape
+    "https://example.com/%%41%2541%",
+    "33333333?#//666666666%66666666666666666666666%6%6666!",
+])
+def test_url_normalise_is_idempotent_on_stray_percent_signs(url: str) -> None:
+    once = url_normalise(url).url
+    assert url_normalise(once).url == once

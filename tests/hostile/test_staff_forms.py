@@ -1,6 +1,6 @@
 """Hostile text in every form staff, advocates and the case holder fill in outside intake: staff sign-in (and its
 `next`), the moderation console's decide / second-review / reply, a removal request's outcome, the moderator's
-and the person's advocate grants, the advocate's profile and the export's second factor.
+and the person's advocate grants (on their status page), the advocate's profile and the export's second factor.
 
 Each field gets every item of corpus.HOSTILE_TEXT (NUL bytes, replacement characters where a browser sent a lone
 surrogate, a megabyte, markup, template syntax, CRLF, SQL) with the rest of the form valid: never a 5xx, and
@@ -25,9 +25,10 @@ from takedown.moderation.models import ReviewItem
 from takedown.moderation.services import moderation_claim
 from takedown.remedies.models import RemedyRequest
 from tests.conftest import make_staff, verified_client
-from tests.exports.conftest import SECRET, case_make
+from tests.exports.conftest import case_make
 from tests.hostile import corpus
 from tests.moderation.authz_rows import _item, _request
+from tests.victims.conftest import FakeBank, file_upload_report, open_case
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,7 @@ def test_remedy_outcome_takes_hostile_text() -> None:
     assert RemedyRequest.objects.get(id=request.id).state == state_before
 
 
-def test_grant_and_profile_forms_take_hostile_text() -> None:
+def test_grant_and_profile_forms_take_hostile_text(fake_bank: FakeBank) -> None:
     case = case_make("HOSTILE-0001")
     advocate = make_staff("hostile-adv", "advocate")
     profile = advocate_profile_ensure(user=advocate)
@@ -144,13 +145,15 @@ def test_grant_and_profile_forms_take_hostile_text() -> None:
                            {"organisation": "Org", "annex_certificate": ""}, ["organisation", "annex_certificate"])
     failures += _post_each(advocate_client, f"/staff/advocate/cases/{case.reference}/export/", {"otp_token": "1"},
                            ["otp_token", "include_images"])
+    filed = file_upload_report(Client())
     victim = _client()
-    failures += _post_each(victim, "/case/advocates/", {"action": "grant", "reference": case.reference,
-                                                         "secret": "wrong", "advocate_code": profile.grant_code,
-                                                         "days": "bad", "identity_for_court": ""},
-                           ["action", "reference", "secret", "advocate_code", "days", "identity_for_court"])
-    failures += _post_each(victim, "/case/advocates/", {"action": "revoke", "reference": case.reference,
-                                                         "secret": SECRET, "grant": "x"}, ["grant"])
+    open_case(victim, filed)
+    failures += _post_each(victim, "/case/advocate-access/", {
+        "advocate-advocate_code": profile.grant_code, "advocate-days": "bad", "advocate-secret": "wrong",
+        "advocate-identity_for_court": ""},
+        ["action", "advocate-advocate_code", "advocate-days", "advocate-secret", "advocate-identity_for_court",
+         "advocate-images_consented"])
+    failures += _post_each(victim, "/case/advocate-access/", {"action": "revoke", "grant": "x"}, ["grant"])
     assert not failures, "\n".join(failures)
     # The person's forms had a wrong secret or wrong days: none of them created a grant.
     assert AdvocateGrant.objects.count() == moderator_grants
