@@ -419,14 +419,18 @@ SECTIONS: list[tuple[str, Section]] = [
 ]
 
 
+# The steps of a request that the PDF's timeline shows; every step is in chapter 4 and in case.json.
+MILESTONES = frozenset({"sent", "complied", "refused", "overdue", "cancelled"})
+
+
 def timeline_build(dossier: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every dated event of the case, oldest first."""
+    """Every dated event of the case, oldest first. `milestone` marks what a summary timeline keeps."""
     events: list[dict[str, Any]] = []
     case = dossier["case"]
 
-    def add(at: str | None, event: str, subject: str = "") -> None:
+    def add(at: str | None, event: str, subject: str = "", *, milestone: bool = True) -> None:
         if at:
-            events.append({"at": at, "event": event, "subject": subject})
+            events.append({"at": at, "event": event, "subject": subject, "milestone": milestone})
 
     add(case["created_at"], "Report received")
     add(case["good_faith_statement_at"], "Good-faith statement made")
@@ -440,7 +444,8 @@ def timeline_build(dossier: dict[str, Any]) -> list[dict[str, Any]]:
     add(case["confirmed_at"], "Case confirmed by a moderator")
     for request in dossier["requests"]:
         for step in request["events"]:
-            add(step["at"], f"{request['kind_label']} request {step['event']}", request["recipient"])
+            add(step["at"], f"{request['kind_label']} request {step['event']}", request["recipient"],
+                milestone=step["action"] in MILESTONES)
     for feedback in dossier["partner_feedback"]:
         add(feedback["at"], f"Partner reported {feedback['value']}", feedback["partner"])
     add(case["withdrawn_at"], "Case withdrawn by the person")
