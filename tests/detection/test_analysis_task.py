@@ -294,3 +294,23 @@ def test_unknown_and_device_only_images_are_skipped(detector_on: str) -> None:
     assert result.analysed == 0 and result.skipped == 2
     device_only.refresh_from_db()
     assert device_only.analysis is None
+
+
+def test_a_passing_runtime_error_is_retried(detector_on: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from takedown.cases.tasks import images_analyse
+
+    case = case_make(images=1)
+    image = case.images.get()
+    detector = detector_current()
+    real_score = detector.score
+    failures = [RuntimeError("CUDA out of memory")]
+
+    def flaky(images: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real_score(images)
+
+    monkeypatch.setattr(detector, "score", flaky)
+    images_analyse.apply(kwargs={"image_ids": [str(image.id)]})
+    image.refresh_from_db()
+    assert not failures and isinstance(_analysis(image)["detector"]["score"], float)
