@@ -4,6 +4,7 @@ outbox, run by `detection.images_analyse` on the `gpu` queue, stored in CaseImag
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,22 @@ def test_a_passing_runtime_error_is_retried(detector_on: str, monkeypatch: pytes
     images_analyse.apply(kwargs={"image_ids": [str(image.id)]})
     image.refresh_from_db()
     assert not failures and isinstance(_analysis(image)["detector"]["score"], float)
+
+
+def test_with_the_detector_off_analysis_never_imports_torch() -> None:
+    # A small deployment runs tasks inside the web process: with no weights it must not pay for torch.
+    import subprocess
+    import sys
+
+    script = (
+        "import django, sys; django.setup()\n"
+        "from detection.services import detector_current\n"
+        "from detection.verdict import images_analyse\n"
+        "from tests.conftest import draw_image\n"
+        "verdict = images_analyse([draw_image(1)], detector=detector_current())[0]\n"
+        "print(verdict.label, 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DETECTOR_WEIGHTS": ""}
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["undetermined", "False"]
