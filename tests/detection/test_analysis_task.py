@@ -334,3 +334,21 @@ def test_with_the_detector_off_analysis_never_imports_torch() -> None:
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=120, check=True)
     assert out.stdout.split() == ["undetermined", "False"]
+
+
+def test_command_queues_stale_images_after_the_operator_configures_weights(
+    settings: Any, detector_off: None, tiny_weights: tuple[Path, str]
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    case = _submit(draw_image(9), draw_image(10))
+    out = io.StringIO()
+    call_command("detector_analyse", stdout=out)
+    assert out.getvalue().strip() == "queued 0 images of 1 cases for analysis"  # current: nothing to do
+    settings.DETECTOR_WEIGHTS, settings.DETECTOR_WEIGHTS_SHA256 = str(tiny_weights[0]), tiny_weights[1]
+    detector_current.cache_clear()
+    call_command("detector_analyse", "--case", case.reference, stdout=out)
+    assert "queued 2 images of 1 cases" in out.getvalue()
+    assert all(isinstance(_analysis(image)["detector"]["score"], float) for image in case.images.all())
+    with pytest.raises(CommandError, match="no open case with reference TD-NOPE"):
+        call_command("detector_analyse", "--case", "TD-NOPE")
