@@ -66,7 +66,8 @@ def verdict_part(analysis: Any) -> dict[str, Any]:
 
 
 def _verdict_current(analysis: Any) -> bool:
-    """Whether a stored verdict was made by the configured detector, so analysing again would change nothing."""
+    """Whether a stored verdict was made by the configured detector (weights and threshold), so analysing again
+    would change nothing."""
     from detection.services import detector_expected_weights_sha256
     from detection.verdict import VERDICT_VERSION
 
@@ -74,7 +75,11 @@ def _verdict_current(analysis: Any) -> bool:
     if not verdict or verdict.get("version") != VERDICT_VERSION:
         return False
     status = (verdict.get("detector") or {}).get("status") or {}
-    return bool(status.get("weights_sha256", "") == detector_expected_weights_sha256())
+    expected = detector_expected_weights_sha256()
+    if status.get("weights_sha256", "") != expected:
+        return False
+    # The label depends on the threshold too: a changed threshold makes every verdict of the detector stale.
+    return not expected or status.get("threshold") == float(settings.DETECTOR_THRESHOLD)
 
 
 def _analysable(images: Any) -> Any:

@@ -352,3 +352,16 @@ def test_command_queues_stale_images_after_the_operator_configures_weights(
     assert all(isinstance(_analysis(image)["detector"]["score"], float) for image in case.images.all())
     with pytest.raises(CommandError, match="no open case with reference TD-NOPE"):
         call_command("detector_analyse", "--case", "TD-NOPE")
+
+
+def test_a_new_threshold_makes_verdicts_stale(settings: Any, detector_on: str) -> None:
+    case = _submit(draw_image(11))
+    image = case.images.get()
+    assert _analysis(image)["detector"]["status"]["threshold"] == 0.5
+    assert case_images_analysis_schedule(case_ids=[case.id]) == 0
+    settings.DETECTOR_THRESHOLD = 0.01  # every score is at or above it
+    detector_current.cache_clear()
+    assert case_images_analysis_schedule(case_ids=[case.id]) == 1
+    image.refresh_from_db()
+    assert _analysis(image)["label"] == "likely_generated"
+    assert _analysis(image)["detector"]["status"]["threshold"] == 0.01
