@@ -1,11 +1,11 @@
 """Writes on case images that belong to no single app: the detector's and provenance's verdict.
 
-`case_images_analysis_schedule` picks a case's images that have no current verdict and queues them, in
-batches, for the `detection.images_analyse` task (routed to the `gpu` queue) through the outbox, inside the
-caller's transaction. Intake calls it once a case is processed (CASE_QUEUED_HOOKS would be too late for
-evidence added later, so it is `CASE_PROCESSED_HOOKS`); a partner's feedback on a case's hash (a partner
-found and acted on a copy) calls it too, which scores images that were analysed while the detector was off
-or with other weights.
+`case_images_analysis_schedule` picks a case's images that have no current verdict and queues them, in batches,
+for the `detection.images_analyse` task (on the `gpu` queue, settings.DETECTOR_QUEUE) through the outbox, inside
+the caller's transaction. Intake calls it once a case is processed (CASE_QUEUED_HOOKS would be too late for
+evidence added later, so it is `CASE_PROCESSED_HOOKS`); a partner's feedback on a case's hash (a partner found
+and acted on a copy) calls it too, which scores images that were analysed while the detector was off or with
+other weights.
 
 `case_images_analyse` is what the task runs: it decrypts each stored file, reads its provenance, scores
 all of them in one detector call, and stores `Verdict.as_dict()` in `CaseImage.analysis` next to what other
@@ -32,7 +32,6 @@ from takedown.core.outbox import outbox_enqueue
 logger = logging.getLogger(__name__)
 
 ANALYSE_TASK = "detection.images_analyse"
-ANALYSE_QUEUE = "gpu"
 # The keys `Verdict.as_dict()` writes: replaced as a whole on every analysis, so a field a newer verdict
 # version no longer writes does not linger. Every other key of CaseImage.analysis belongs to someone else.
 VERDICT_KEYS = frozenset(
@@ -102,7 +101,7 @@ def case_images_analysis_schedule(*, case_ids: Iterable[uuid.UUID], force: bool 
     batch = max(1, int(settings.DETECTOR_BATCH_SIZE))
     for start in range(0, len(pending), batch):
         ids = [str(image_id) for image_id in pending[start : start + batch]]
-        outbox_enqueue(task=ANALYSE_TASK, kwargs={"image_ids": ids}, queue=ANALYSE_QUEUE)
+        outbox_enqueue(task=ANALYSE_TASK, kwargs={"image_ids": ids}, queue=settings.DETECTOR_QUEUE)
     return len(pending)
 
 

@@ -365,3 +365,20 @@ def test_a_new_threshold_makes_verdicts_stale(settings: Any, detector_on: str) -
     image.refresh_from_db()
     assert _analysis(image)["label"] == "likely_generated"
     assert _analysis(image)["detector"]["status"]["threshold"] == 0.01
+
+
+def test_without_a_gpu_the_operator_routes_analysis_to_the_default_queue() -> None:
+    # DETECTOR_QUEUE is read when settings load: check what a worker started with DETECTOR_QUEUE=default routes.
+    import subprocess
+    import sys
+
+    script = (
+        "import django; django.setup()\n"
+        "from takedown.celery import app\n"
+        "print(app.amqp.router.route({}, 'detection.images_analyse')['queue'].name)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "takedown.settings", "DETECTOR_QUEUE": "default",
+           "DEBUG": "true"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "default"
