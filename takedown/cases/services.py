@@ -26,6 +26,7 @@ from django.db import transaction
 
 from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.core.audit import Actor, audit_record
+from takedown.core.crypto import DecryptionError
 from takedown.core.evidence import evidence_get
 from takedown.core.outbox import outbox_enqueue
 
@@ -121,7 +122,7 @@ def case_images_analyse(*, image_ids: Sequence[uuid.UUID]) -> AnalysisResult:
     for image in images:
         try:
             readable.append((image, evidence_get(image.blob_name)))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, DecryptionError) as exc:
             # A missing file or one no configured key decrypts is an operations problem, not a finding about
             # the image: store nothing, so a later run (keys restored) analyses it.
             unreadable += 1

@@ -77,6 +77,12 @@ def _submit(*files: bytes) -> Case:
     return Case.objects.get(id=submitted.case.id)
 
 
+def settings_storage() -> str:
+    from django.conf import settings
+
+    return str(settings.STORAGE_ROOT)
+
+
 def _analysis(image: CaseImage) -> dict[str, Any]:
     assert isinstance(image.analysis, dict), image.analysis
     return image.analysis
@@ -185,20 +191,27 @@ def test_hostile_stored_file_gives_an_unreadable_signal_not_a_crash(detector_on:
     assert isinstance(_analysis(good)["detector"]["score"], float)
 
 
-def test_missing_file_stores_nothing_and_is_retried_later(detector_on: str) -> None:
-    case = case_make(images=1)
-    image = case.images.get()
+def test_missing_or_undecryptable_file_stores_nothing_and_is_retried_later(detector_on: str) -> None:
+    case = case_make(images=2)
+    image, altered = case.images.order_by("created_at")
     data = evidence_get(image.blob_name)
     evidence_delete(image.blob_name)
-    result = case_images_analyse(image_ids=[image.id])
+    # The other file was altered on disk (or written under a key since removed): it no longer decrypts.
+    blob = next(Path(settings_storage()).rglob(uuid.UUID(altered.blob_name).hex))
+    blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")
+    result = case_images_analyse(image_ids=[image.id, altered.id])
     image.refresh_from_db()
-    assert result.unreadable_files == 1 and image.analysis is None
-    # Once the file is back (a restored backup), scheduling picks the image up again.
+    altered.refresh_from_db()
+    assert result.unreadable_files == 2 and result.analysed == 0
+    assert image.analysis is None and altered.analysis is None
+    # Both stay due: once a file is back (a restored backup), scheduling analyses it; the other still waits.
     image.blob_name = evidence_put(data)
     image.save(update_fields=["blob_name"])
-    assert case_images_analysis_schedule(case_ids=[case.id]) == 1
+    assert case_images_analysis_schedule(case_ids=[case.id]) == 2
     image.refresh_from_db()
+    altered.refresh_from_db()
     assert _analysis(image)["label"] in ("no_evidence_of_generation", "likely_generated")
+    assert altered.analysis is None
 
 
 def test_withdrawn_case_is_not_analysed(detector_on: str, monkeypatch: pytest.MonkeyPatch) -> None:
