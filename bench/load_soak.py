@@ -7,7 +7,7 @@ Starts, with production settings (DEBUG off, secrets from the environment, SMTP 
 - PostgreSQL database ``takedown_loadsoak``, recreated each run as a copy of ``takedown_bench`` (1,000,000 PDQ
   hashes, filled by bench/bank_build.py), migrated;
 - the bank's snapshot under a temporary BANK_INDEX_DIR (``manage.py bank_index_build``), static files collected
-  as at deploy;
+  as at deploy (kept in /tmp/takedown-load-static-* between runs while the static sources are unchanged);
 - gunicorn serving ``takedown.wsgi`` (``--preload``, 4 sync workers, no request-count recycling, so a leak would
   show), one Celery worker (queue ``default``, concurrency 2) and Celery beat, on Redis (broker: database 5,
   flushed at start; cache and rate limits: database 15);
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -54,6 +55,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def static_root() -> Path:
+    """Where collected static files are kept between runs: collecting and compressing them takes minutes on
+    this machine, so a directory is reused while the project's static sources are unchanged."""
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/**/static/**/*")):
+        if path.is_file() and ".venv" not in path.parts:
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return Path(tempfile.gettempdir()) / f"takedown-load-static-{digest.hexdigest()[:16]}"
 
 
 def load() -> list[float]:
@@ -142,8 +153,9 @@ def main() -> None:
 
     print(f"load average before: {load()}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="load-soak-"))
-    for name in ("static", "storage", "bank-index"):
+    for name in ("storage", "bank-index"):
         (work / name).mkdir()
+    static = static_root()
     env = dict(os.environ)
     for name in ("DEBUG", "TAKEDOWN_TESTING", "BANK_REFRESH_SECONDS", "REDIS_URL"):
         env.pop(name, None)
@@ -163,18 +175,22 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "VAR_DIR": str(work),
         "STORAGE_ROOT": str(work / "storage"),
-        "STATIC_ROOT": str(work / "static"),
+        "STATIC_ROOT": str(static),
         "BANK_INDEX_DIR": str(work / "bank-index"),
     })
     manage = [PY, str(ROOT / "manage.py")]
 
     def run(*command: str) -> str:
-        return subprocess.run(list(command), env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        t = time.perf_counter()
+        out = subprocess.run(list(command), env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        print(f"  {' '.join(command[1:3])}: {time.perf_counter() - t:.0f} s", flush=True)
+        return out
 
     started = time.perf_counter()
     database_fresh(args.database, args.template)
     run(*manage, "migrate", "--noinput", "-v0")
-    run(*manage, "collectstatic", "--noinput", "-v0")
+    if not (static / "staticfiles.json").exists():
+        run(*manage, "collectstatic", "--noinput", "-v0")
     print("snapshot:", run(*manage, "bank_index_build").strip().replace("\n", "; "), flush=True)
     import redis
 
