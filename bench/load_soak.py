@@ -101,19 +101,20 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def memory_mb(pids: list[int]) -> tuple[float, float]:
-    """(RSS, PSS) in MB summed over processes (PSS charges shared pages to each sharer by its share)."""
-    rss = pss = 0
+def memory_mb(pids: list[int]) -> tuple[float, float, float]:
+    """(RSS, PSS, anonymous) in MB summed over processes. PSS charges each shared page (code after fork, the
+    bank's memory-mapped snapshot) to its sharers by their share; anonymous memory is the heap, where a leak
+    would show."""
+    totals = {"Rss:": 0, "Pss:": 0, "Anonymous:": 0}
     for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
+                field = line.split(maxsplit=1)[0] if line else ""
+                if field in totals:
+                    totals[field] += int(line.split()[1])
         except OSError:
             pass
-    return round(rss / 1024, 1), round(pss / 1024, 1)
+    return round(totals["Rss:"] / 1024, 1), round(totals["Pss:"] / 1024, 1), round(totals["Anonymous:"] / 1024, 1)
 
 
 def percentile_row(row: dict[str, str]) -> dict[str, object]:
@@ -241,13 +242,15 @@ def main() -> None:
         t0 = time.perf_counter()
 
         def sampler() -> None:
+            stopping = False
             while True:
                 row: dict[str, object] = {"t": round(time.perf_counter() - t0), "load": load()[0]}
                 for name, proc in procs.items():
                     row[name] = memory_mb(tree(proc.pid))
                 samples.append(row)
-                if stop.wait(args.sample_every):
+                if stopping:
                     return
+                stopping = stop.wait(args.sample_every)  # one last sample when the load stops
 
         thread = threading.Thread(target=sampler, daemon=True)
         thread.start()
@@ -310,22 +313,23 @@ def main() -> None:
               + f"; images {images[0]}, hashed {images[1]}; bank entries from cases {banked}")
 
         # Memory.
-        print(f"\nmemory every {args.sample_every:g} s (RSS / PSS, MB):")
+        print(f"\nmemory every {args.sample_every:g} s (RSS / PSS / anonymous, MB):")
         print(f"{'t s':>5}{'load':>6}" + "".join(f"{name:>22}" for name in procs))
         for row in samples:
             print(f"{row['t']:>5}{row['load']:>6}" + "".join(
-                f"{row[name][0]:>12.0f} / {row[name][1]:<7.0f}" for name in procs))
+                f"{row[name][0]:>8.0f} /{row[name][1]:>5.0f} /{row[name][2]:>5.0f}" for name in procs))
         compared = [row for row in samples if float(row["t"]) >= args.warmup]
         flat = True
         if len(compared) >= 2:
             first, last = compared[0], compared[-1]
             for name in procs:
-                before, after = first[name][1], last[name][1]
-                growth = (after - before) / before if before else 0.0
-                verdict = "flat" if growth <= args.flat_tolerance else "GREW"
-                flat = flat and growth <= args.flat_tolerance
-                print(f"{name}: PSS {before:.0f} MB at {first['t']} s -> {after:.0f} MB at {last['t']} s "
-                      f"({growth:+.1%}): {verdict}")
+                parts = []
+                for column, label in ((1, "PSS"), (2, "anonymous")):
+                    before, after = first[name][column], last[name][column]
+                    growth = (after - before) / before if before else 0.0
+                    flat = flat and growth <= args.flat_tolerance
+                    parts.append(f"{label} {before:.0f} -> {after:.0f} MB ({growth:+.1%})")
+                print(f"{name}: {first['t']} s -> {last['t']} s: {'; '.join(parts)}")
             print(f"memory {'stayed flat' if flat else 'grew'} (tolerance {args.flat_tolerance:.0%})")
         else:
             print("too short to compare memory samples (need two after the warm-up)")
