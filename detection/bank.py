@@ -387,13 +387,13 @@ def _view(signal_type: str) -> BankView:
         or snapshot_age_seconds(directory, view.generation) > float(getattr(settings, "BANK_SNAPSHOT_MAX_AGE", 3600))
     ):
         _rebuilding.add(signal_type)
-        threading.Thread(target=_rebuild_in_background, args=(signal_type,), daemon=True).start()
+        threading.Thread(target=_rebuild_in_background, args=(signal_type, view.generation), daemon=True).start()
     return view
 
 
-def _rebuild_in_background(signal_type: str) -> None:
+def _rebuild_in_background(signal_type: str, stale: str) -> None:
     try:
-        bank_index_build(signal_type=signal_type, wait=False)
+        bank_index_build(signal_type=signal_type, wait=False, replacing=stale)
     except Exception:
         logger.exception("rebuilding the %s snapshot failed; this process keeps its delta", signal_type)
     finally:
@@ -402,9 +402,11 @@ def _rebuild_in_background(signal_type: str) -> None:
             _rebuilding.discard(signal_type)
 
 
-def bank_index_build(*, signal_type: str, wait: bool = True) -> dict[str, Any]:
+def bank_index_build(*, signal_type: str, wait: bool = True, replacing: str | None = None) -> dict[str, Any]:
     """Write a fresh snapshot of one signal type for this host and make it current. One builder at a time per
-    host (a file lock); with ``wait=False`` a process that finds another building leaves it to that one."""
+    host (a file lock); with ``wait=False`` a process that finds another building leaves it to that one.
+    ``replacing``: the snapshot the caller found stale; if another process has replaced it meanwhile, nothing is
+    built (the caller moves to the new one at its next refresh)."""
     directory = _index_dir()
     if directory is None:
         raise RuntimeError("BANK_INDEX_DIR is not set: the index is built in memory by each process")
@@ -417,6 +419,8 @@ def bank_index_build(*, signal_type: str, wait: bool = True) -> dict[str, Any]:
             return {"generation": snapshot_current(directory, signal_type), "built": False}
         try:
             current = snapshot_current(directory, signal_type)
+            if replacing is not None and current is not None and current != replacing:
+                return {"generation": current, "built": False}
             if wait and current is not None and snapshot_age_seconds(directory, current) < 1.0:
                 return {"generation": current, "built": False}  # another process just built it
             arrays = _snapshot_arrays(signal_type)

@@ -80,6 +80,7 @@ class BankView:
         self.index = index
         self.generation = generation
         self.watermark_us = arrays.watermark_us
+        self._snapshot_watermark_us = arrays.watermark_us
         self._ids = arrays.entry_ids
         self._status = arrays.status
         self._quality = arrays.quality
@@ -95,7 +96,8 @@ class BankView:
 
     def apply(self, rows: Iterable[EntryRow]) -> int:
         """Bring changed entries up to date; a row already applied at the same version is skipped."""
-        fresh = [row for row in rows if self._applied.get(row.entry_id) != row.updated_us]
+        fresh = [row for row in rows if self._applied.get(row.entry_id) != row.updated_us
+                 and not self._in_snapshot(row)]
         if not fresh:
             return 0
         gone = np.asarray([row.entry_id * VARIANTS + k for row in fresh for k in range(VARIANTS)], dtype=np.int64)
@@ -115,6 +117,18 @@ class BankView:
         if add_ids:
             self.index.add(add_ids, add_hashes)
         return len(fresh)
+
+    def _in_snapshot(self, row: EntryRow) -> bool:
+        # A change read again through the refresh overlap that the snapshot already holds, exactly: skipping it
+        # keeps a fresh snapshot's delta empty (and a burst of changes from triggering rebuild after rebuild).
+        if row.updated_us > self._snapshot_watermark_us or row.entry_id in self._overrides:
+            return False
+        position = int(np.searchsorted(self._ids, row.entry_id))
+        held = position < len(self._ids) and int(self._ids[position]) == row.entry_id
+        if not held:
+            return row.status == DELETED
+        return (int(self._status[position]), int(self._quality[position]), int(self._first[position])) == (
+            row.status, row.quality, row.first_seen_us)
 
     @property
     def delta_size(self) -> int:

@@ -20,11 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from detection.detector.interface import Detector, DetectorStatus, ImageInput
+from detection.detector.interface import Detector, DetectorStatus
 from detection.provenance.reader import ProvenanceLimits, provenance_read
 from detection.provenance.signals import ProvenanceReport, ProvenanceSignal
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 VERDICT_VERSION = 1
 Label = Literal["generated", "likely_generated", "conflicting_evidence", "no_evidence_of_generation", "undetermined"]
@@ -181,33 +185,25 @@ def images_analyse(
     errors = [""] * len(files)
     if detector.status.enabled:
         # Imported here so that building or reading verdicts, and a detector that is off, never import torch.
-        from detection.detector.preprocess import ImageRejected, image_load
+        from detection.detector.preprocess import ImageRejected, center_window, image_load
 
-        decoded: list[tuple[int, ImageInput]] = []
+        decoded: list[tuple[int, npt.NDArray[np.uint8]]] = []
         for index, data in enumerate(files):
             if len(data) > limits.max_bytes:
                 errors[index] = "file over the size limit"
                 continue
             try:
-                decoded.append((index, image_load(data, max_pixels=limits.max_pixels)))
-            except ImageRejected as exc:
-                errors[index] = str(exc)
-        try:
-            probabilities = list(detector.score([image for _, image in decoded])) if decoded else []
-        except (ImageRejected, OSError, ValueError):
-            # One odd image (a pixel mode that will not convert, say) must not cost the others their score.
-            probabilities = [_score_one(detector, image, errors, index) for index, image in decoded]
-        for (index, _), probability in zip(decoded, probabilities, strict=True):
-            scores[index] = None if probability is None else float(probability)
+                # Keep only the window the model scores: a batch of large decoded photos would not fit in memory.
+                decoded.append((index, center_window(image_load(data, max_pixels=limits.max_pixels))))
+            except (ImageRejected, OSError, ValueError) as exc:  # ImageRejected is a ValueError
+                errors[index] = str(exc) or type(exc).__name__
+        # Every window is already a valid 224x224 RGB array, so one odd file cannot fail the others' batch.
+        if decoded:
+            probabilities = detector.score([window for _, window in decoded])
+            for (index, _), probability in zip(decoded, probabilities, strict=True):
+                scores[index] = float(probability)
     return [
         verdict_build(detector_status=detector.status, detector_score=score, provenance=report, detector_error=error)
         for report, score, error in zip(reports, scores, errors, strict=True)
     ]
 
-
-def _score_one(detector: Detector, image: ImageInput, errors: list[str], index: int) -> float | None:
-    try:
-        return float(detector.score([image])[0])
-    except (OSError, ValueError) as exc:  # ImageRejected is a ValueError
-        errors[index] = str(exc) or type(exc).__name__
-        return None

@@ -164,8 +164,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Detector inference runs where the model is loaded: the GPU worker (docker/compose.yml: `worker -Q gpu`).
-CELERY_TASK_ROUTES = {"detection.images_analyse": {"queue": "gpu"}}
+# Detector analysis runs where the model is loaded: the GPU worker consumes "gpu" (docker/compose.yml). Without a
+# GPU, DETECTOR_QUEUE=default lets the ordinary worker run it on its CPU.
+DETECTOR_QUEUE = env("DETECTOR_QUEUE", "gpu")
+CELERY_TASK_ROUTES = {"detection.images_analyse": {"queue": DETECTOR_QUEUE}}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}

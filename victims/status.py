@@ -3,9 +3,10 @@
 Remedies (removal, blocking, de-linking requests) belong to the remedies app. It plugs its rows in through
 `settings.CASE_REMEDY_PROVIDERS`: dotted paths of callables `provider(case=) -> list[dict]`, each dict with
 `kind` (removal | blocking | delinking), `kind_label`, `state`, `state_label`, optional `url` (the canonical
-URL it concerns), optional `platform` (registrable domain), and `events`: a list of `(label, datetime)` pairs
-(sent, acknowledged, done, ...). A row with a URL is shown under that URL; one with only a platform under the
-platform; one with neither (blocking through partners) under the case as a whole.
+URL it concerns), optional `platform` (registrable domain), `events`: a list of `(label, datetime)` pairs
+(sent, acknowledged, done, ...), and optionally `clock` (the 48-hour clock in words) with `overdue` (bool).
+A row with a URL is shown under that URL; one with only a platform under the platform; one with neither
+(blocking through partners) under the case as a whole.
 """
 
 from __future__ import annotations

@@ -105,7 +105,8 @@ def center_crop(array: npt.NDArray[np.uint8], size: int = CROP_SIZE) -> npt.NDAr
     return np.ascontiguousarray(_pad_to(window, size))
 
 
-def _center_window(image: ImageInput, size: int) -> npt.NDArray[np.uint8]:
+def center_window(image: ImageInput, size: int = CROP_SIZE) -> npt.NDArray[np.uint8]:
+    """The SxSx3 uint8 window the model scores. Scoring it again gives the same window (it is already SxS)."""
     if isinstance(image, Image.Image):
         # Cut the window before converting, so a 50-megapixel photo never becomes a full RGB array.
         width, height = image.size
@@ -128,5 +129,5 @@ def images_to_batch(images: Sequence[ImageInput], size: int = CROP_SIZE) -> torc
     """Stack images into an Nx3xSxS uint8 tensor (uint8 keeps host-to-device copies four times smaller)."""
     if len(images) == 0:
         return torch.empty((0, 3, size, size), dtype=torch.uint8)
-    crops = np.stack([_center_window(image, size) for image in images])
+    crops = np.stack([center_window(image, size) for image in images])
     return torch.from_numpy(crops).permute(0, 3, 1, 2)

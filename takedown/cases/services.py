@@ -1,11 +1,11 @@
 """Writes on case images that belong to no single app: the detector's and provenance's verdict.
 
-`case_images_analysis_schedule` picks a case's images that have no current verdict and queues them, in
-batches, for the `detection.images_analyse` task (routed to the `gpu` queue) through the outbox, inside the
-caller's transaction. Intake calls it once a case is processed (CASE_QUEUED_HOOKS would be too late for
-evidence added later, so it is `CASE_PROCESSED_HOOKS`); a partner's feedback on a case's hash (a partner
-found and acted on a copy) calls it too, which scores images that were analysed while the detector was off
-or with other weights.
+`case_images_analysis_schedule` picks a case's images that have no current verdict and queues them, in batches,
+for the `detection.images_analyse` task (on the `gpu` queue, settings.DETECTOR_QUEUE) through the outbox, inside
+the caller's transaction. Intake calls it once a case is processed (CASE_QUEUED_HOOKS would be too late for
+evidence added later, so it is `CASE_PROCESSED_HOOKS`); a partner's feedback on a case's hash (a partner found
+and acted on a copy) calls it too, which scores images that were analysed while the detector was off or with
+other weights.
 
 `case_images_analyse` is what the task runs: it decrypts each stored file, reads its provenance, scores
 all of them in one detector call, and stores `Verdict.as_dict()` in `CaseImage.analysis` next to what other
@@ -46,13 +46,13 @@ from django.utils.module_loading import import_string
 
 from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.core.audit import Actor, audit_record
+from takedown.core.crypto import DecryptionError
 from takedown.core.evidence import evidence_delete, evidence_get
 from takedown.core.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
 
 ANALYSE_TASK = "detection.images_analyse"
-ANALYSE_QUEUE = "gpu"
 # The keys `Verdict.as_dict()` writes: replaced as a whole on every analysis, so a field a newer verdict
 # version no longer writes does not linger. Every other key of CaseImage.analysis belongs to someone else.
 VERDICT_KEYS = frozenset(
@@ -86,7 +86,8 @@ def verdict_part(analysis: Any) -> dict[str, Any]:
 
 
 def _verdict_current(analysis: Any) -> bool:
-    """Whether a stored verdict was made by the configured detector, so analysing again would change nothing."""
+    """Whether a stored verdict was made by the configured detector (weights and threshold), so analysing again
+    would change nothing."""
     from detection.services import detector_expected_weights_sha256
     from detection.verdict import VERDICT_VERSION
 
@@ -94,7 +95,11 @@ def _verdict_current(analysis: Any) -> bool:
     if not verdict or verdict.get("version") != VERDICT_VERSION:
         return False
     status = (verdict.get("detector") or {}).get("status") or {}
-    return bool(status.get("weights_sha256", "") == detector_expected_weights_sha256())
+    expected = detector_expected_weights_sha256()
+    if status.get("weights_sha256", "") != expected:
+        return False
+    # The label depends on the threshold too: a changed threshold makes every verdict of the detector stale.
+    return not expected or status.get("threshold") == float(settings.DETECTOR_THRESHOLD)
 
 
 def _analysable(images: Any) -> Any:
@@ -117,7 +122,7 @@ def case_images_analysis_schedule(*, case_ids: Iterable[uuid.UUID], force: bool 
     batch = max(1, int(settings.DETECTOR_BATCH_SIZE))
     for start in range(0, len(pending), batch):
         ids = [str(image_id) for image_id in pending[start : start + batch]]
-        outbox_enqueue(task=ANALYSE_TASK, kwargs={"image_ids": ids}, queue=ANALYSE_QUEUE)
+        outbox_enqueue(task=ANALYSE_TASK, kwargs={"image_ids": ids}, queue=settings.DETECTOR_QUEUE)
     return len(pending)
 
 
@@ -137,7 +142,7 @@ def case_images_analyse(*, image_ids: Sequence[uuid.UUID]) -> AnalysisResult:
     for image in images:
         try:
             readable.append((image, evidence_get(image.blob_name)))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, DecryptionError) as exc:
             # A missing file or one no configured key decrypts is an operations problem, not a finding about
             # the image: store nothing, so a later run (keys restored) analyses it.
             unreadable += 1

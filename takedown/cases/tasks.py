@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from takedown.cases.services import ANALYSE_TASK, case_images_analyse, retention_purge
 
 
 # Routed to the `gpu` queue (settings.CELERY_TASK_ROUTES), which the GPU worker consumes: it holds the model.
-@shared_task(name=ANALYSE_TASK, ignore_result=True)
+# Retried on what is usually passing (CUDA out of memory and other torch runtime errors, a lost database
+# connection); a result is written only once it is complete, so a retry repeats nothing that was stored.
+@shared_task(name=ANALYSE_TASK, ignore_result=True, autoretry_for=(RuntimeError, DatabaseError),
+             retry_backoff=5, retry_backoff_max=300, retry_jitter=True, max_retries=3)
 def images_analyse(image_ids: list[str]) -> dict[str, int]:
     return case_images_analyse(image_ids=[uuid.UUID(image_id) for image_id in image_ids]).as_dict()
 

@@ -17,3 +17,12 @@ class CoreConfig(AppConfig):
             return CheckResult(ok, info, required=False)
 
         health_register("detector", detector_check)
+
+        def outbox_check() -> CheckResult:
+            from takedown.core.outbox import outbox_backlog
+
+            backlog = outbox_backlog()
+            # Informational: work the relay gave up on after OUTBOX_MAX_ATTEMPTS needs an operator's look.
+            return CheckResult(backlog["gave_up"] == 0, backlog, required=False)
+
+        health_register("outbox", outbox_check)

@@ -190,6 +190,20 @@ def outbox_complete(*, message_id: str) -> None:
     OutboxMessage.objects.filter(id=parsed, completed_at__isnull=True).update(completed_at=timezone.now())
 
 
+def outbox_backlog() -> dict[str, int]:
+    """For /healthz: rows waiting to be published, published and not completed, and given up on."""
+    now = timezone.now()
+    unfinished = OutboxMessage.objects.filter(dispatched_at__isnull=False, completed_at__isnull=True)
+    return {
+        "waiting": OutboxMessage.objects.filter(
+            dispatched_at__isnull=True,
+            available_at__lte=now - timedelta(seconds=settings.OUTBOX_RELAY_GRACE_SECONDS),
+        ).count(),
+        "unfinished": unfinished.count(),
+        "gave_up": unfinished.filter(attempts__gte=settings.OUTBOX_MAX_ATTEMPTS).count(),
+    }
+
+
 def outbox_prune(*, older_than_days: int = 7) -> int:
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = OutboxMessage.objects.filter(dispatched_at__lt=cutoff).delete()

@@ -21,7 +21,7 @@ from takedown.cases.models import Case, CaseImage, CaseURL
 from takedown.core.audit import GENESIS_HASH
 from takedown.core.models import AuditEvent
 from takedown.partners.selectors import feedback_for_case
-from takedown.remedies.documents import document_json, request_document
+from takedown.remedies.documents import case_image_facts, document_text, request_document
 from takedown.remedies.models import STATUTORY_HOURS, Channel, RemedyRequest, RequestKind, RequestState
 from takedown.remedies.selectors import remedies_for_case
 
@@ -296,12 +296,14 @@ def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
 def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
     """Every removal, blocking and de-linking request (DSA notices ride on removal requests), with each step.
 
-    `document` is the request as sent: the same rendering the recipient got (takedown.remedies.documents),
-    facts and text, so a court reads the words the platform read.
+    `document` is the request as sent: the same rendering the recipient got (takedown.remedies.documents), so a
+    court reads the words the platform read.
     """
     rows = []
+    image_facts = case_image_facts(case)  # every request of the case carries the same fingerprints
     for request in remedies_for_case(case):
         request.case = case  # the documents read the case; it is the one in hand
+        document = request_document(request, images=image_facts)
         events = [
             {"at": iso(event.at), "event": _event_label(event.action), "action": event.action,
              "actor": event.actor_kind, "detail": event.note}
@@ -333,7 +335,10 @@ def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]
             "deadline": deadline_outcome(request, at=options.generated_at),
             "outcome_note": request.outcome_note,
             "events": events,
-            "document": document_json(request_document(request)),
+            # The text as the recipient read it (email body, PDF and JSON attachment say the same); the facts
+            # it was rendered from are this row's fields and the case's image hashes.
+            "document": {"schema": document.facts["schema"], "title": document.title,
+                         "text": document_text(document)},
         })
     return rows
 
@@ -419,14 +424,18 @@ SECTIONS: list[tuple[str, Section]] = [
 ]
 
 
+# The steps of a request that the PDF's timeline shows; every step is in chapter 4 and in case.json.
+MILESTONES = frozenset({"sent", "complied", "refused", "overdue", "cancelled"})
+
+
 def timeline_build(dossier: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every dated event of the case, oldest first."""
+    """Every dated event of the case, oldest first. `milestone` marks what a summary timeline keeps."""
     events: list[dict[str, Any]] = []
     case = dossier["case"]
 
-    def add(at: str | None, event: str, subject: str = "") -> None:
+    def add(at: str | None, event: str, subject: str = "", *, milestone: bool = True) -> None:
         if at:
-            events.append({"at": at, "event": event, "subject": subject})
+            events.append({"at": at, "event": event, "subject": subject, "milestone": milestone})
 
     add(case["created_at"], "Report received")
     add(case["good_faith_statement_at"], "Good-faith statement made")
@@ -440,7 +449,8 @@ def timeline_build(dossier: dict[str, Any]) -> list[dict[str, Any]]:
     add(case["confirmed_at"], "Case confirmed by a moderator")
     for request in dossier["requests"]:
         for step in request["events"]:
-            add(step["at"], f"{request['kind_label']} request {step['event']}", request["recipient"])
+            add(step["at"], f"{request['kind_label']} request {step['event']}", request["recipient"],
+                milestone=step["action"] in MILESTONES)
     for feedback in dossier["partner_feedback"]:
         add(feedback["at"], f"Partner reported {feedback['value']}", feedback["partner"])
     add(case["withdrawn_at"], "Case withdrawn by the person")

@@ -72,19 +72,21 @@ def operator_facts() -> dict[str, str]:
     }
 
 
-def _image_facts(case: Case) -> list[dict[str, Any]]:
+def case_image_facts(case: Case) -> list[dict[str, Any]]:
+    """The fingerprints every request of a case carries, in a fixed order (a caller rendering many requests of
+    one case reads them once and passes them to `request_document`)."""
     # Hashes let the host find identical and near-identical copies (the Act asks for "known identical copies");
     # the documents carry them next to a pseudonym only, never next to a name.
     images = case.images.filter(state=CaseImage.State.HASHED).order_by("created_at")
     return [
         {
-            "sha256": image.sha256 or None,
-            "md5": image.md5 or None,
-            "pdq": image.pdq or None,
-            "pdq_quality": image.pdq_quality,
-            "forgery_findings": forgery_findings(image.analysis),
+            "sha256": row["sha256"] or None,
+            "md5": row["md5"] or None,
+            "pdq": row["pdq"] or None,
+            "pdq_quality": row["pdq_quality"],
+            "forgery_findings": forgery_findings(row["analysis"]),
         }
-        for image in images
+        for row in images.values("sha256", "md5", "pdq", "pdq_quality", "analysis")
     ]
 
 
@@ -131,11 +133,16 @@ def _good_faith_statement(*, deepfake: bool) -> str:
     )
 
 
-def request_facts(request: RemedyRequest) -> dict[str, Any]:
-    """Everything the documents state, as plain data: the JSON format and the template context at once."""
+def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everything the documents state, as plain data: the JSON format and the template context at once.
+
+    `images`: the case's `case_image_facts`, when the caller has them already.
+    """
     case = request.case
     operator = operator_facts()
-    images = _image_facts(case)
+    # A copy: the findings are cleared below for a request that makes no forgery claim, and the caller's list
+    # serves every request of the case.
+    images = [dict(image) for image in (case_image_facts(case) if images is None else images)]
     deepfake = _digital_forgery(case, images)
     if not deepfake:
         for image in images:
@@ -279,8 +286,8 @@ def parse_blocks(text: str) -> tuple[str, list[Block]]:
     return title, blocks
 
 
-def request_document(request: RemedyRequest) -> Document:
-    facts = request_facts(request)
+def request_document(request: RemedyRequest, *, images: list[dict[str, Any]] | None = None) -> Document:
+    facts = request_facts(request, images=images)
     text = render_to_string(f"remedies/requests/{request.kind}.txt", {"f": facts})
     title, blocks = parse_blocks(text)
     return Document(title=title, blocks=blocks, facts=facts)

@@ -227,3 +227,40 @@ def test_large_limits_are_claimed_in_chunks_and_still_enforced(make_partner) -> 
         codes = [client.get("/api/v1/me").status_code for _ in range(1010)]
     # 1,000 a minute: exactly that many pass in this one process, then 429.
     assert codes == [200] * 1000 + [429] * 10
+
+
+@pytest.mark.django_db
+def test_real_bank_lookups_read_the_database_only_when_the_refresh_is_due(client, settings, tmp_path) -> None:
+    # Production's shape: a shared snapshot under BANK_INDEX_DIR plus the delta refreshed every
+    # BANK_REFRESH_SECONDS. Between refreshes a lookup is answered from memory alone.
+    from django.utils import timezone
+
+    from detection.bank import bank_add, bank_index_build, bank_views_reset
+    from detection.models import BankEntry
+
+    settings.PARTNER_API_BANK = "takedown.partners.bank_detection.detection_bank"
+    settings.BANK_INDEX_DIR = str(tmp_path)
+    settings.BANK_REFRESH_SECONDS = 3600
+    value = rand_hex(256)
+    entry = bank_add(signal_type="pdq", value=value, quality=70, source_kind="import", source_id="t",
+                     status="Active")
+    bank_index_build(signal_type="pdq")
+    bank_views_reset()
+    assert lookup(client, signal_type="pdq", hash=value).status_code == 200  # maps the snapshot, warms the key
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            assert [m["entry_id"] for m in lookup(client, signal_type="pdq", hash=flip(value, 3)).json()["matches"]
+                    ] == [entry.id]
+        assert client.post("/api/v1/lookup/batch", {"signal_type": "pdq", "hashes": [value, rand_hex(256)]},
+                           format="json").status_code == 200
+    assert [q["sql"] for q in queries.captured_queries] == []
+    # Another process banks a hash: this one sees it at its next refresh, with one read of the changes.
+    now = timezone.now()
+    other = BankEntry.objects.create(signal_type="pdq", value=flip(value, 20), status="Active", first_seen=now,
+                                     updated_at=now)
+    assert [m["entry_id"] for m in lookup(client, signal_type="pdq", hash=value).json()["matches"]] == [entry.id]
+    settings.BANK_REFRESH_SECONDS = 0
+    with CaptureQueriesContext(connection) as queries:
+        body = lookup(client, signal_type="pdq", hash=value).json()
+    assert [m["entry_id"] for m in body["matches"]] == [entry.id, other.id]
+    assert len(queries.captured_queries) == 1 and "detection_bankentry" in queries.captured_queries[0]["sql"]

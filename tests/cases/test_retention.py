@@ -82,13 +82,27 @@ def a_full_case(client: Client) -> Case:
 
 
 def test_withdrawal_then_purge_leaves_no_file_and_no_row(client: Client, fake_bank: FakeBank, storage: Path,
-                                                          settings: Any) -> None:
+                                                          settings: Any, moderator: Any) -> None:
+    from takedown.moderation.models import DecisionKind, ReviewItem
+    from takedown.moderation.services import moderation_claim, moderation_decide
+
     settings.CASE_PURGE_HOOKS = ["tests.cases.test_retention.record_purge"]
     purged_by_hook.clear()
     case = a_full_case(client)
-    assert len(evidence_names_on_disk()) == 3 and case.status == CaseStatus.IN_REVIEW
-    assert {"cases.CaseImage.case", "cases.CaseURL.case", "cases.Message.case",
-            "moderation.ReviewItem.case", "partners.PartnerFeedbackCase.case_id"} <= set(rows_naming(case.id))
+    # Confirmed by a moderator: a decision and removal, blocking and de-linking requests with their events.
+    item = ReviewItem.objects.get(case=case)
+    moderation_claim(item_id=item.id, user=moderator)
+    moderation_decide(item_id=item.id, user=moderator, decision=DecisionKind.CONFIRM)
+    case = Case.objects.get(id=case.id)
+    assert len(evidence_names_on_disk()) == 3 and case.status == CaseStatus.CONFIRMED
+    assert {"cases.CaseImage.case", "cases.CaseURL.case", "cases.Message.case", "moderation.ReviewItem.case",
+            "moderation.Decision.case", "remedies.RemedyRequest.case",
+            "partners.PartnerFeedbackCase.case_id"} <= set(rows_naming(case.id))
+
+    from takedown.remedies.models import RemedyRequest, RequestEvent
+
+    request_ids = list(RemedyRequest.objects.filter(case=case).values_list("id", flat=True))
+    assert RequestEvent.objects.filter(request_id__in=request_ids).exists()
 
     case_withdraw(case=case)
     # Withdrawal itself deletes every file; the shell stays for the receipt until the window ends.
@@ -100,6 +114,7 @@ def test_withdrawal_then_purge_leaves_no_file_and_no_row(client: Client, fake_ba
         report = retention_purge()
     assert report.cases_withdrawn == 1 and report.case_ids == [case.id]
     assert rows_naming(case.id) == {}
+    assert not RequestEvent.objects.filter(request_id__in=request_ids).exists()  # rows hanging off those rows
     assert files_under(storage / "evidence") == []
     assert purged_by_hook == [case.id]
     purged = AuditEvent.objects.get(case_id=case.id, action="case.purged")

@@ -4,6 +4,7 @@ outbox, run by `detection.images_analyse` on the `gpu` queue, stored in CaseImag
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,12 @@ def _submit(*files: bytes) -> Case:
                               description="Drawn shapes standing in for a report.", signature="J. Doe",
                               contact="", good_faith=True, images=uploads)
     return Case.objects.get(id=submitted.case.id)
+
+
+def settings_storage() -> str:
+    from django.conf import settings
+
+    return str(settings.STORAGE_ROOT)
 
 
 def _analysis(image: CaseImage) -> dict[str, Any]:
@@ -184,20 +191,27 @@ def test_hostile_stored_file_gives_an_unreadable_signal_not_a_crash(detector_on:
     assert isinstance(_analysis(good)["detector"]["score"], float)
 
 
-def test_missing_file_stores_nothing_and_is_retried_later(detector_on: str) -> None:
-    case = case_make(images=1)
-    image = case.images.get()
+def test_missing_or_undecryptable_file_stores_nothing_and_is_retried_later(detector_on: str) -> None:
+    case = case_make(images=2)
+    image, altered = case.images.order_by("created_at")
     data = evidence_get(image.blob_name)
     evidence_delete(image.blob_name)
-    result = case_images_analyse(image_ids=[image.id])
+    # The other file was altered on disk (or written under a key since removed): it no longer decrypts.
+    blob = next(Path(settings_storage()).rglob(uuid.UUID(altered.blob_name).hex))
+    blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")
+    result = case_images_analyse(image_ids=[image.id, altered.id])
     image.refresh_from_db()
-    assert result.unreadable_files == 1 and image.analysis is None
-    # Once the file is back (a restored backup), scheduling picks the image up again.
+    altered.refresh_from_db()
+    assert result.unreadable_files == 2 and result.analysed == 0
+    assert image.analysis is None and altered.analysis is None
+    # Both stay due: once a file is back (a restored backup), scheduling analyses it; the other still waits.
     image.blob_name = evidence_put(data)
     image.save(update_fields=["blob_name"])
-    assert case_images_analysis_schedule(case_ids=[case.id]) == 1
+    assert case_images_analysis_schedule(case_ids=[case.id]) == 2
     image.refresh_from_db()
+    altered.refresh_from_db()
     assert _analysis(image)["label"] in ("no_evidence_of_generation", "likely_generated")
+    assert altered.analysis is None
 
 
 def test_withdrawn_case_is_not_analysed(detector_on: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -294,3 +308,90 @@ def test_unknown_and_device_only_images_are_skipped(detector_on: str) -> None:
     assert result.analysed == 0 and result.skipped == 2
     device_only.refresh_from_db()
     assert device_only.analysis is None
+
+
+def test_a_passing_runtime_error_is_retried(detector_on: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from takedown.cases.tasks import images_analyse
+
+    case = case_make(images=1)
+    image = case.images.get()
+    detector = detector_current()
+    real_score = detector.score
+    failures = [RuntimeError("CUDA out of memory")]
+
+    def flaky(images: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real_score(images)
+
+    monkeypatch.setattr(detector, "score", flaky)
+    images_analyse.apply(kwargs={"image_ids": [str(image.id)]})
+    image.refresh_from_db()
+    assert not failures and isinstance(_analysis(image)["detector"]["score"], float)
+
+
+def test_with_the_detector_off_analysis_never_imports_torch() -> None:
+    # A small deployment runs tasks inside the web process: with no weights it must not pay for torch.
+    import subprocess
+    import sys
+
+    script = (
+        "import django, sys; django.setup()\n"
+        "from detection.services import detector_current\n"
+        "from detection.verdict import images_analyse\n"
+        "from tests.conftest import draw_image\n"
+        "verdict = images_analyse([draw_image(1)], detector=detector_current())[0]\n"
+        "print(verdict.label, 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DETECTOR_WEIGHTS": ""}
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["undetermined", "False"]
+
+
+def test_command_queues_stale_images_after_the_operator_configures_weights(
+    settings: Any, detector_off: None, tiny_weights: tuple[Path, str]
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    case = _submit(draw_image(9), draw_image(10))
+    out = io.StringIO()
+    call_command("detector_analyse", stdout=out)
+    assert out.getvalue().strip() == "queued 0 images of 1 cases for analysis"  # current: nothing to do
+    settings.DETECTOR_WEIGHTS, settings.DETECTOR_WEIGHTS_SHA256 = str(tiny_weights[0]), tiny_weights[1]
+    detector_current.cache_clear()
+    call_command("detector_analyse", "--case", case.reference, stdout=out)
+    assert "queued 2 images of 1 cases" in out.getvalue()
+    assert all(isinstance(_analysis(image)["detector"]["score"], float) for image in case.images.all())
+    with pytest.raises(CommandError, match="no open case with reference TD-NOPE"):
+        call_command("detector_analyse", "--case", "TD-NOPE")
+
+
+def test_a_new_threshold_makes_verdicts_stale(settings: Any, detector_on: str) -> None:
+    case = _submit(draw_image(11))
+    image = case.images.get()
+    assert _analysis(image)["detector"]["status"]["threshold"] == 0.5
+    assert case_images_analysis_schedule(case_ids=[case.id]) == 0
+    settings.DETECTOR_THRESHOLD = 0.01  # every score is at or above it
+    detector_current.cache_clear()
+    assert case_images_analysis_schedule(case_ids=[case.id]) == 1
+    image.refresh_from_db()
+    assert _analysis(image)["label"] == "likely_generated"
+    assert _analysis(image)["detector"]["status"]["threshold"] == 0.01
+
+
+def test_without_a_gpu_the_operator_routes_analysis_to_the_default_queue() -> None:
+    # DETECTOR_QUEUE is read when settings load: check what a worker started with DETECTOR_QUEUE=default routes.
+    import subprocess
+    import sys
+
+    script = (
+        "import django; django.setup()\n"
+        "from takedown.celery import app\n"
+        "print(app.amqp.router.route({}, 'detection.images_analyse')['queue'].name)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "takedown.settings", "DETECTOR_QUEUE": "default",
+           "DEBUG": "true"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "default"

@@ -281,3 +281,26 @@ def test_hash_image_command_prints_one_json_object_per_file(tmp_path: Path, caps
     assert first["pdq"] == hash_image(picture.read_bytes()).pdq and len(first["pdq_dihedral"]) == 8
     assert set(second) == {"path", "error"} and second["error"]
     assert "Traceback" not in captured.err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_growing_delta_rebuilds_the_snapshot_in_the_background(settings, tmp_path: Path) -> None:
+    import time
+
+    settings.BANK_INDEX_DIR = str(tmp_path)
+    settings.BANK_REFRESH_SECONDS = 0
+    settings.BANK_DELTA_MAX = 3
+    first = bank_index_build(signal_type="pdq")["generation"]
+    values = [rand_pdq() for _ in range(5)]
+    for value in values:
+        bank_add(signal_type="pdq", value=value, quality=None, source_kind="import", source_id="t", status="Active")
+    bank_search(signal_type="pdq", values=values[:1])  # applies 5 changes > 3: a rebuild starts
+    deadline = time.monotonic() + 20
+    while (services._rebuilding or (tmp_path / "pdq.current").read_text() == first) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = (tmp_path / "pdq.current").read_text()
+    assert second != first
+    found = bank_search(signal_type="pdq", values=values)
+    assert services._states["pdq"].view.generation == second
+    assert services._states["pdq"].view.delta_size == 0  # what the new snapshot holds is not read again
+    assert all(len(matches) == 1 for matches in found)

@@ -40,7 +40,8 @@ def test_health_checks_the_weights_hash(settings, tiny_weights: tuple[Path, str]
     assert detector_current().status.enabled
 
 
-def test_bad_arch_kwargs_setting_turns_the_detector_off(settings) -> None:
+def test_bad_arch_kwargs_setting_turns_the_detector_off(settings, tmp_path: Path) -> None:
+    settings.DETECTOR_WEIGHTS = str(tmp_path / "weights.pt")  # configured: the settings are read, and refused
     settings.DETECTOR_ARCH_KWARGS = "[1, 2]"
     assert "JSON object" in detector_current().status.reason
     settings.DETECTOR_ARCH_KWARGS = '{"width": 8}'

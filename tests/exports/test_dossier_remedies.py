@@ -134,7 +134,8 @@ def test_each_request_is_included_as_sent_and_names_the_person_by_pseudonym_only
     dossier, pdf, _ = _export(answered_case)
     fast = _by_host(dossier)["fast.example"]
     document = fast["document"]
-    assert document["id"] == fast["id"] and document["urls"] == ["https://fast.example/v/1"]
+    assert fast["id"] in document["text"] and "https://fast.example/v/1" in document["text"]
+    assert document["title"].startswith("Removal request") and document["schema"] == "takedown.remedy-request/1"
     assert "TAKE IT DOWN" in document["text"] and "Jane Doe 17" in document["text"]
     assert "Digital Services Act, Article 16" in document["text"]
     plain = json.dumps(dossier) + pdf
@@ -198,3 +199,16 @@ def test_a_detector_that_was_off_says_so_instead_of_a_score(make_case: Any) -> N
     assert finding["label"] == "undetermined" and finding["detector"]["score"] is None
     assert "detector off: DETECTOR_WEIGHTS is not set" in pdf
     assert "not a finding that the image is authentic" not in pdf  # that sentence belongs to another label
+
+
+def test_the_advocates_case_page_shows_the_requests_and_their_deadlines(answered_case: Case, advocate: Any,
+                                                                         advocate_client: Any) -> None:
+    from takedown.exports.services import advocate_profile_ensure, grant_create_by_victim
+
+    grant_create_by_victim(case=answered_case, advocate_code=advocate_profile_ensure(user=advocate).grant_code,
+                           days=30, images_consented=False, identity_for_court="")
+    # Now (before T0 + 48 h): the two unanswered requests' clocks still run. (Travelling forward would end the
+    # advocate's session.)
+    page = advocate_client.get(f"/staff/advocate/cases/{answered_case.reference}/").content.decode()
+    assert "48-hour removal deadlines: 1 met, 0 missed, 1 refused, 2 still running." in page
+    assert page.count('data-outcome="running"') == 2 and "Fast Host" in page

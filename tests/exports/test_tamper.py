@@ -146,3 +146,22 @@ def test_swapped_signing_key_fails_when_the_key_is_pinned(members: dict[str, byt
 def test_not_a_zip_fails() -> None:
     report = export_verify(b"PK\x03\x04 garbage")
     assert not report.ok and report.first_failure.name == "zip"
+
+
+def test_changing_an_image_file_fails(db: None, advocate) -> None:
+    from takedown.exports.services import advocate_profile_ensure, grant_create_by_victim
+
+    case = case_make("TAMPER-0002", urls=1, images=2)
+    grant = grant_create_by_victim(case=case, advocate_code=advocate_profile_ensure(user=advocate).grant_code,
+                                   days=30, images_consented=True, identity_for_court="")
+    members = zip_members(case_export_build(case=case, actor=Actor.system(), grant=grant,
+                                            include_images=True).data)
+    images = sorted(name for name in members if name.startswith("images/"))
+    assert len(images) == 2
+    for name in images:
+        for position in (0, len(members[name]) // 2, len(members[name]) - 1):
+            report = export_verify(_flip(members, name, position, 0x01))
+            assert report.first_failure is not None and report.first_failure.name == "digests"
+            assert name in report.first_failure.detail
+        dropped = export_verify(zip_build({k: v for k, v in members.items() if k != name}))
+        assert dropped.first_failure is not None and dropped.first_failure.name == "file-set"

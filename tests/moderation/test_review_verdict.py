@@ -6,6 +6,7 @@ from __future__ import annotations
 import html as html_lib
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -26,7 +27,7 @@ WATERMARK = ProvenanceSignal(kind="watermark", strength="statistical", says_gene
 
 
 @pytest.fixture
-def reviewed(moderator):
+def reviewed(moderator: User) -> ReviewItem:
     host_make("pics.example")
     case = case_make(images=0)
     flagged = verdict_build(detector_status=ON, detector_score=0.93, provenance=ProvenanceReport(format="PNG"))
@@ -41,7 +42,8 @@ def reviewed(moderator):
     return item
 
 
-def test_review_page_shows_each_verdict_with_its_reasons_and_limits(reviewed, moderator_client: Client) -> None:
+def test_review_page_shows_each_verdict_with_its_reasons_and_limits(reviewed: ReviewItem,
+                                                                   moderator_client: Client) -> None:
     page = html_lib.unescape(moderator_client.get(reverse("moderation-review", args=[reviewed.id])).content.decode())
     assert page.count('class="verdict"') == 2
     # The detector-on verdict: its label, score and threshold, the digital-forgery note, and its limits.

@@ -18,4 +18,5 @@ PARTNER_WEBHOOK_TIMEOUT_SECONDS = 30
 # Removal requests go to abuse@<domain> as files the test counts (one file per message sent).
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = os.path.join(os.environ.get("FAULT_DIR", VAR_DIR), "mail")  # noqa: F405
-LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
+# INFO, so that the log check at the end of test_faults.py sees as much as production writes.
+LOGGING["root"]["level"] = "INFO"  # type: ignore[index]  # noqa: F405

@@ -96,3 +96,18 @@ def test_postgres_crash_and_restart_loses_nothing_and_says_send_again(stack: Sta
     # succeeds: persistent connections are health-checked before reuse.
     assert outcome.notes["status_while_down"] == 503
     assert outcome.notes["statuses_after_restart"][0] == 302
+
+
+def test_no_process_of_the_stack_logged_a_secret_hash_or_image_through_all_the_faults(stack: Stack) -> None:
+    """The suite's log audit sees only the test process; faults make tracebacks in the web, worker and relay
+    processes, so their logs get the same check (runs last in this module, after every fault above)."""
+    from tests.conftest import _LEAK_PATTERNS
+
+    leaks = []
+    for name in ("web", "worker", "relay"):
+        for path in sorted((stack.base / "logs").glob(f"{name}*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                leaks += [f"{path.name}: {label}: {line[:160]}" for label, pattern in _LEAK_PATTERNS.items()
+                          if pattern.search(line)]
+    assert (stack.base / "logs" / "worker.log").stat().st_size > 0
+    assert leaks == []

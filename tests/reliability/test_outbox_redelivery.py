@@ -63,6 +63,13 @@ def test_a_lost_task_is_published_again_with_backoff_until_the_cap() -> None:
     assert publish.call_count == 2
     message.refresh_from_db()
     assert message.attempts == 3 and message.completed_at is None
+    # An operator sees it on /healthz (informational: the site still answers 200).
+    from django.test import Client
+
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    outbox = response.json()["checks"]["outbox"]
+    assert outbox["ok"] is False and outbox["gave_up"] == 1 and outbox["unfinished"] == 1
 
 
 @pytest.mark.django_db(transaction=True)
