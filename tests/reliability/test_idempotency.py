@@ -30,7 +30,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # run finds nothing left to do (their own tests show it, e.g. remedies_clock_tick's "idempotent" check).
 PERIODIC = {"core.outbox_relay", "core.outbox_prune", "core.worker_heartbeat", "remedies.clock_tick",
             "moderation.queue_sync", "partners.webhook_bank_changes", "cases.retention_purge"}
-CHECKED_HERE = {"remedies.request_send", "partners.webhook_deliver", "victims.process_case"}
+CHECKED_HERE = {"remedies.request_send", "partners.webhook_deliver", "victims.process_case",
+                "detection.images_analyse"}
 
 
 def _run_again(task: str) -> list[OutboxMessage]:
@@ -94,3 +95,17 @@ def test_a_crash_means_a_retry_acks_late_reject_on_worker_lost_one_message_at_a_
     assert app.conf.task_acks_late is True
     assert app.conf.task_reject_on_worker_lost is True
     assert app.conf.worker_prefetch_multiplier == 1
+
+
+def test_image_analysis_run_again_changes_nothing() -> None:
+    from takedown.cases.services import ANALYSE_TASK, case_images_analysis_schedule
+
+    case = case_make(images=2)
+    with transaction.atomic():
+        assert case_images_analysis_schedule(case_ids=[case.id]) >= 1
+    analysed = {image.id: image.analysis for image in case.images.all()}
+    assert all(analysis and "label" in analysis for analysis in analysed.values())
+    events = AuditEvent.objects.filter(case_id=case.id).count()
+    _run_again(ANALYSE_TASK)
+    assert {image.id: image.analysis for image in case.images.all()} == analysed
+    assert AuditEvent.objects.filter(case_id=case.id).count() == events
