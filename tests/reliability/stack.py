@@ -31,6 +31,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+# Hashes intake enters into the bank per image (victims.hashbank): PDQ, pHash, dHash, MD5, SHA-256.
+BANK_SIGNALS = 5
 
 
 class StackError(RuntimeError):
@@ -268,7 +270,7 @@ class Stack:
 
     def worker_start(self) -> None:
         self.procs["worker"] = Proc("worker", [sys.executable, "-m", "celery", "-A", "takedown", "worker", "--pool",
-                                               "prefork", "--concurrency", "1", "-Q", "default", "-l", "WARNING",
+                                               "prefork", "--concurrency", "1", "-Q", "default,gpu", "-l", "WARNING",
                                                "--without-heartbeat", "--without-mingle", "--without-gossip"],
                                     env=self.env(), log=self.base / "logs" / "worker.log")
 
@@ -386,6 +388,11 @@ class Stack:
         facts.process_messages = self.sql("SELECT count(*) FROM core_outboxmessage WHERE task = "
                                           "'victims.process_case' AND kwargs->>'case_id' = %s",
                                           [str(case_id)])[0][0]
+        # The hash bank holds each hash once (a unique value) and names the case once per hash as a source.
+        facts.bank_sources = self.sql("SELECT count(*) FROM detection_banksource WHERE kind = 'case' AND "
+                                      "source_id = %s", [str(case_id)])[0][0]
+        facts.bank_entries = self.sql("SELECT count(DISTINCT entry_id) FROM detection_banksource WHERE kind = "
+                                      "'case' AND source_id = %s", [str(case_id)])[0][0]
         blobs = [row[0] for row in self.sql("SELECT blob_name FROM cases_caseimage WHERE case_id = %s AND "
                                             "blob_name <> ''", [case_id])]
         facts.files = sum(1 for name in blobs if self.evidence_path(name).exists())
@@ -444,15 +451,20 @@ class CaseFacts:
     queued_events: int = 0
     process_messages: int = 0
     files: int = 0
+    bank_sources: int = 0
+    bank_entries: int = 0
 
     def complete(self) -> bool:
-        """Processed end to end: hashed, queued for moderation, file kept."""
+        """Processed end to end: hashed, its five hashes (PDQ, pHash, dHash, MD5, SHA-256) in the bank, queued
+        for moderation, file kept."""
         return (self.cases == 1 and self.status == "in_review" and self.images == 1 and self.hashed == 1
+                and self.bank_sources == BANK_SIGNALS and self.bank_entries == BANK_SIGNALS
                 and self.review_items == 1 and self.queued_events == 1 and self.files == 1)
 
     def duplicated(self) -> bool:
         return (self.cases > 1 or self.images > 1 or self.review_items > 1 or self.submitted_events > 1
-                or self.queued_events > 1 or self.process_messages > 1)
+                or self.queued_events > 1 or self.process_messages > 1 or self.bank_sources > BANK_SIGNALS
+                or self.bank_sources > self.bank_entries)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
