@@ -58,10 +58,13 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=64, help="NPR width (64 = paper, 16 = bundled default)")
     parser.add_argument("--batch-sizes", default="1,2,4,8,16,32,64,128,256")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="time each batch size at least this long")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per batch size (best / median shown)")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the end-to-end column")
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = device_resolve(args.device)
     precision = precision_resolve(args.precision, device)
     torch.manual_seed(0)

@@ -40,6 +40,7 @@ def detector_config() -> DetectorConfig:
         precision=settings.DETECTOR_PRECISION,
         batch_size=settings.DETECTOR_BATCH_SIZE,
         threshold=settings.DETECTOR_THRESHOLD,
+        cpu_threads=settings.DETECTOR_CPU_THREADS,
     )
 
 

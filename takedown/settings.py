@@ -225,6 +225,8 @@ DETECTOR_ARCH_KWARGS = env("DETECTOR_ARCH_KWARGS", "{}")
 DETECTOR_DEVICE = env("DETECTOR_DEVICE", "auto")  # auto, cpu, cuda, cuda:N
 DETECTOR_PRECISION = env("DETECTOR_PRECISION", "auto")  # auto (bf16/fp16 on CUDA, fp32 on CPU), fp32, bf16, fp16
 DETECTOR_BATCH_SIZE = envint("DETECTOR_BATCH_SIZE", 32)
+# Torch threads on the CPU; 0 = one per core. Set 1 where the worker shares its cores (docs/benchmarks.md).
+DETECTOR_CPU_THREADS = envint("DETECTOR_CPU_THREADS", 0)
 try:
     DETECTOR_THRESHOLD = float(env("DETECTOR_THRESHOLD", "0.5"))
 except ValueError as exc:

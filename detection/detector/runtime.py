@@ -41,6 +41,10 @@ class DetectorConfig:
     precision: str = "auto"  # "auto" = bf16 (fp16 where bf16 is unsupported) on CUDA, fp32 on CPU
     batch_size: int = 32
     threshold: float = 0.5
+    # Intra-op threads on the CPU; 0 keeps torch's default (one per core). On cores shared with other busy
+    # processes, OpenMP threads that spin-wait for each other were measured 10-40x slower than one thread
+    # (docs/benchmarks.md), so a worker beside others should use 1.
+    cpu_threads: int = 0
 
 
 def device_resolve(name: str) -> torch.device:
@@ -167,6 +171,10 @@ def _detector_build(config: DetectorConfig) -> TorchDetector:
         raise DetectorConfigError(f"detector threshold must be between 0 and 1, got {config.threshold}")
     device = device_resolve(config.device)
     precision = precision_resolve(config.precision, device)
+    if config.cpu_threads < 0:
+        raise DetectorConfigError(f"detector CPU threads must be 0 (torch's default) or more, got {config.cpu_threads}")
+    if config.cpu_threads and device.type == "cpu":
+        torch.set_num_threads(config.cpu_threads)  # per process: the worker holds one detector
     weights = weights_read(config.weights_path, expected_sha256=config.weights_sha256)
     architecture = config.architecture or weights.architecture or DEFAULT_ARCHITECTURE
     if config.architecture and weights.architecture and config.architecture != weights.architecture:

@@ -173,3 +173,16 @@ def test_weights_file_hash_is_the_file_bytes_hash(tiny_weights: tuple[Path, str]
     loaded = weights_read(path, expected_sha256=sha.upper())
     assert loaded.architecture == "npr" and loaded.arch_kwargs == {"width": 4, "layers": [1, 1]}
     assert isinstance(torch.load(io.BytesIO(path.read_bytes()), weights_only=True), dict)
+
+
+def test_cpu_threads_setting_sets_torchs_threads(tiny_weights: tuple[Path, str]) -> None:
+    path, sha = tiny_weights
+    before = torch.get_num_threads()
+    try:
+        detector = detector_load(DetectorConfig(weights_path=str(path), weights_sha256=sha, device="cpu",
+                                                cpu_threads=1))
+        assert detector.status.enabled and torch.get_num_threads() == 1
+        off = detector_load(DetectorConfig(weights_path=str(path), weights_sha256=sha, device="cpu", cpu_threads=-1))
+        assert not off.status.enabled and "CPU threads" in off.status.reason
+    finally:
+        torch.set_num_threads(before)
