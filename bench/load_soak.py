@@ -190,6 +190,12 @@ def main() -> None:
     started = time.perf_counter()
     database_fresh(args.database, args.template)
     run(*manage, "migrate", "--noinput", "-v0")
+    # A copy starts without planner statistics (and this server runs no autovacuum): without them the bank's
+    # refresh query scans every row every 2 s in every process. Operators ANALYZE after a restore; so do we.
+    import psycopg
+
+    with psycopg.connect(args.database, autocommit=True) as conn:
+        conn.execute("ANALYZE")
     if not (static / "staticfiles.json").exists():
         run(*manage, "collectstatic", "--noinput", "-v0")
     print("snapshot:", run(*manage, "bank_index_build").strip().replace("\n", "; "), flush=True)
