@@ -6,6 +6,7 @@ explanation, the history and the messages, and never the person's contact detail
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from takedown.cases.models import Case, CaseImage, CaseURL, Message
+from takedown.cases.verdicts import VERDICT_KEYS, verdict_summary
 from takedown.core.audit import audit_events_for_case
 from takedown.core.models import AuditEvent
 from takedown.moderation.models import Decision, ItemKind, ReviewItem
@@ -58,18 +60,43 @@ class ImageView:
     analysis: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _analysis_rows(analysis: Any) -> list[tuple[str, str]]:
-    """The detector's stored verdict as label/value rows, whatever fields its version wrote."""
-    if not isinstance(analysis, dict):
-        return []
+def _raw_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for key, value in analysis.items():
         if isinstance(value, dict | list):
-            import json
-
             value = json.dumps(value, sort_keys=True)[:400]
         rows.append((str(key).replace("_", " "), str(value)))
     return rows
+
+
+def _analysis_rows(analysis: Any) -> list[tuple[str, str]]:
+    """The stored verdict as label/value rows: its label and meaning, score, reasons and limits (as the court
+    export states them), the hash bank's matches, then whatever else an analysis holds, as it is."""
+    if not isinstance(analysis, dict):
+        return []
+    verdict = verdict_summary(analysis)
+    rows: list[tuple[str, str]] = []
+    if verdict is not None:
+        detector = verdict["detector"]
+        if detector["enabled"] and detector["score"] is not None:
+            score = f"{detector['score']} (threshold {detector['threshold']}, {detector['architecture']})"
+        elif detector["enabled"]:
+            score = f"not scored: {detector['error'] or 'no score'}"
+        else:
+            score = f"detector off: {detector['off_reason'] or '-'}"
+        rows += [
+            ("verdict", f"{verdict['label']}: {verdict['meaning']}"),
+            ("detector score", score),
+            ("reasons", "; ".join(verdict["reasons"]) or "-"),
+            ("limits", " ".join(verdict["limits"]) or "-"),
+        ]
+    bank = analysis.get("bank")
+    if isinstance(bank, dict):
+        matches = [m for m in bank.get("matches") or [] if isinstance(m, dict)]
+        text = "; ".join(f"entry {m.get('entry')} at {m.get('distance')} bits" for m in matches)
+        rows.append(("hash bank", text or ("no near-identical hash" if bank.get("available") else "unavailable")))
+    shown = (VERDICT_KEYS if verdict is not None else set()) | {"bank"}
+    return rows + _raw_rows({k: v for k, v in analysis.items() if k not in shown})
 
 
 def image_matches(image: CaseImage) -> list[ImageMatch]:

@@ -166,3 +166,22 @@ def test_deciding_needs_a_live_claim(claimed) -> None:
     other = make_staff("m2", "moderator")
     with pytest.raises(ModerationError):
         moderation_decide(item_id=claimed.id, user=other, decision="confirm")
+
+
+def test_review_page_explains_a_stored_verdict_with_its_limits(moderator, moderator_client: Client) -> None:
+    from detection.detector.interface import DetectorStatus
+    from detection.provenance.signals import ProvenanceReport
+    from detection.verdict import verdict_build
+
+    status = DetectorStatus(enabled=True, reason="", architecture="npr", weights_sha256="cd" * 32, threshold=0.5)
+    verdict = verdict_build(detector_status=status, detector_score=0.12, provenance=ProvenanceReport()).as_dict()
+    case = case_make(images=0)
+    image_add(case, seed=3, analysis={**verdict, "bank": {"available": True, "matches": [{"entry": "5",
+                                                                                          "distance": 7}]}})
+    item = moderation_item_open(case=case, kind=ItemKind.NEW_REPORT)
+    moderation_claim(item_id=item.id, user=moderator)
+    html = moderator_client.get(reverse("moderation-review", args=[item.id])).content.decode()
+    assert "no_evidence_of_generation: The detector scored the image below its threshold" in html
+    assert "not a finding that the image is authentic" in html
+    assert "0.12 (threshold 0.5, npr)" in html and "entry 5 at 7 bits" in html
+    assert "A detector score is a statistical estimate, not proof." in html
