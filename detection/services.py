@@ -25,12 +25,9 @@ if TYPE_CHECKING:
 def detector_config() -> DetectorConfig:
     from detection.detector.runtime import DetectorConfig, DetectorConfigError
 
-    try:
-        arch_kwargs = json.loads(settings.DETECTOR_ARCH_KWARGS or "{}")
-    except ValueError as exc:
-        raise DetectorConfigError("DETECTOR_ARCH_KWARGS is not valid JSON") from exc
-    if not isinstance(arch_kwargs, dict):
-        raise DetectorConfigError("DETECTOR_ARCH_KWARGS must be a JSON object")
+    arch_kwargs, problem = _arch_kwargs()
+    if problem:
+        raise DetectorConfigError(problem)
     return DetectorConfig(
         weights_path=settings.DETECTOR_WEIGHTS,
         weights_sha256=settings.DETECTOR_WEIGHTS_SHA256,
@@ -44,11 +41,25 @@ def detector_config() -> DetectorConfig:
     )
 
 
+def _arch_kwargs() -> tuple[dict[str, Any], str]:
+    """DETECTOR_ARCH_KWARGS parsed, and what is wrong with it ("" when nothing). No torch import."""
+    try:
+        arch_kwargs = json.loads(settings.DETECTOR_ARCH_KWARGS or "{}")
+    except ValueError:
+        return {}, "DETECTOR_ARCH_KWARGS is not valid JSON"
+    if not isinstance(arch_kwargs, dict):
+        return {}, "DETECTOR_ARCH_KWARGS must be a JSON object"
+    return arch_kwargs, ""
+
+
 @lru_cache(maxsize=1)
 def detector_current() -> Detector:
     """This process's detector, loaded on first use: a working one, or a `DisabledDetector` saying why."""
     from detection.detector.interface import DisabledDetector
 
+    _, problem = _arch_kwargs()
+    if problem:
+        return DisabledDetector(problem, architecture=settings.DETECTOR_ARCHITECTURE)
     if not settings.DETECTOR_WEIGHTS:
         # Off by configuration: say so without importing torch (the in-process worker of a small
         # deployment runs inside the web process).

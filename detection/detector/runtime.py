@@ -42,7 +42,7 @@ class DetectorConfig:
     batch_size: int = 32
     threshold: float = 0.5
     # Intra-op threads on the CPU; 0 keeps torch's default (one per core). On cores shared with other busy
-    # processes, OpenMP threads that spin-wait for each other were measured 10-40x slower than one thread
+    # processes, OpenMP threads that spin-wait for each other were measured up to 30x slower than one thread
     # (docs/benchmarks.md), so a worker beside others should use 1.
     cpu_threads: int = 0
 
