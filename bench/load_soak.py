@@ -141,6 +141,8 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=5, help="partner clients")
     parser.add_argument("--lookup-rps", type=float, default=10, help="lookups a second per partner client")
     parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--web-threads", type=int, default=1,
+                        help="threads per web worker (more than 1: gunicorn's gthread workers)")
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--sample-every", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=30, help="seconds before the first memory sample compared")
@@ -218,7 +220,8 @@ def main() -> None:
     logs = {name: open(work / f"{name}.log", "w") for name in ("web", "worker", "beat", "locust")}
     procs: dict[str, subprocess.Popen[bytes]] = {
         "web": subprocess.Popen([str(BIN / "gunicorn"), "takedown.wsgi:application", "--preload",
-                                 "-w", str(args.web_workers), "-b", f"127.0.0.1:{port}", "--timeout", "60",
+                                 "-w", str(args.web_workers), "--threads", str(args.web_threads),
+                                 "-b", f"127.0.0.1:{port}", "--timeout", "60",
                                  "--backlog", "2048", "--log-level", "warning"],
                                 env=env, cwd=ROOT, stdout=logs["web"], stderr=subprocess.STDOUT),
         "worker": subprocess.Popen([str(BIN / "celery"), "-A", "takedown", "worker", "-Q", "default",
