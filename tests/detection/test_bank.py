@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import random
 import uuid
 from pathlib import Path
 
@@ -30,20 +29,12 @@ from detection.bank import (
 from detection.hashing import hash_image
 from detection.models import BankEntry, BankSource
 from tests.conftest import draw_image
+from tests.hashes import HashMaker
 
 pytestmark = pytest.mark.django_db
-rnd = random.Random(11)
-
-
-def rand_pdq() -> str:
-    return f"{rnd.getrandbits(256):064x}"
-
-
-def flip(value: str, bits: int) -> str:
-    number = int(value, 16)
-    for bit in rnd.sample(range(256), bits):
-        number ^= 1 << bit
-    return f"{number:064x}"
+hashes = HashMaker(11)
+rand_pdq = hashes.pdq
+flip = hashes.flip
 
 
 def case_source() -> str:

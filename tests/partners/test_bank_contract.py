@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from tests.hashes import HashMaker
 from tests.partners import memorybank
 
-rnd = random.Random(5)
-
-
-def rand_pdq() -> str:
-    return f"{rnd.getrandbits(256):064x}"
-
-
-def flip(value: str, bits: int) -> str:
-    number = int(value, 16)
-    for bit in rnd.sample(range(256), bits):
-        number ^= 1 << bit
-    return f"{number:064x}"
+hashes = HashMaker(5)
+rand_pdq = hashes.pdq
+flip = hashes.flip
 
 
 class DetectionBankHandle:
