@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 from tqdm import tqdm
 
 from detection.bank import bank_import_batch
 from detection.bankio import ImportProblem, csv_read, stopncii_read
-from detection.models import EntryStatus
+from detection.models import BankEntry, EntryStatus
 
 BATCH = 2000
 
@@ -61,6 +62,10 @@ class Command(BaseCommand):
             if batch:
                 new, old = bank_import_batch(rows=batch, source_id=source, default_status=options["status"])
                 created, existing = created + new, existing + old
+        if created and connection.vendor == "postgresql":
+            # Fresh planner statistics after a bulk load, so each process's refresh query keeps its index plan.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {BankEntry._meta.db_table}")
         self.stdout.write(f"imported {created} new, {existing} already in the bank, {problems} rejected")
         if problems:
             raise SystemExit(1)
