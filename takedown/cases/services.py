@@ -45,6 +45,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from takedown.cases.models import Case, CaseImage, CaseStatus
+from takedown.cases.verdicts import VERDICT_KEYS
 from takedown.core.audit import Actor, audit_record
 from takedown.core.crypto import DecryptionError
 from takedown.core.evidence import evidence_delete, evidence_get
@@ -55,9 +56,6 @@ logger = logging.getLogger(__name__)
 ANALYSE_TASK = "detection.images_analyse"
 # The keys `Verdict.as_dict()` writes: replaced as a whole on every analysis, so a field a newer verdict
 # version no longer writes does not linger. Every other key of CaseImage.analysis belongs to someone else.
-VERDICT_KEYS = frozenset(
-    {"version", "label", "supports_digital_forgery", "reasons", "limits", "detector", "provenance", "extra"}
-)
 # Intake keeps a copy of each upload without its metadata (victims.images.image_strip_metadata): say so in
 # every verdict rather than let "no C2PA manifest found" read as a finding about the posted file.
 STRIPPED_NOTE = (

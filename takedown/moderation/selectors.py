@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from takedown.cases.models import Case, CaseImage, CaseURL, Message
-from takedown.cases.services import VERDICT_KEYS
+from takedown.cases.verdicts import VERDICT_KEYS
 from takedown.core.audit import audit_events_for_case
 from takedown.core.models import AuditEvent
 from takedown.moderation.models import Decision, ItemKind, ReviewItem
