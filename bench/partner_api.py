@@ -141,6 +141,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000, help="synthetic bank: how many random hashes")
     parser.add_argument("--rates", default="50,100,200,400")
     parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--index-dir", default="",
+                        help="BANK_INDEX_DIR for the server (default: a temporary directory); e.g. a tmpfs mounted "
+                             "with huge=within_size, as docker/compose.yml sets up")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--index", default="mih", choices=["mih", "numpy"], help="synthetic bank's index")
@@ -176,7 +179,7 @@ def main() -> None:
         database_ready(args.database, args.template)
         size, sample = bank_sample(args.database, 500, rnd)
         env.update({"DJANGO_SETTINGS_MODULE": "takedown.settings", "DATABASE_URL": args.database,
-                    "BANK_INDEX_DIR": str(work / "bank-index")})
+                    "BANK_INDEX_DIR": args.index_dir or str(work / "bank-index")})
         app = "takedown.wsgi:application"
         queries = [flip_hex(value, rnd.randint(0, 31), rnd) for _, value in sample]
         exact = sample[:20]
