@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import re
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -48,19 +47,17 @@ from detection.holder import (
 )
 from detection.index import Hash64Index, HashIndex, PdqIndex
 from detection.models import (
-    DISTANCE_SIGNAL_TYPES,
-    SIGNAL_HEX_LENGTH,
     BankEntry,
     BankSource,
     EntryStatus,
     SourceKind,
 )
+from detection.signals import DISTANCE_SIGNAL_TYPES, hash_value_clean
 
 logger = logging.getLogger(__name__)
 
 INDEX_CLASSES: dict[str, type[HashIndex]] = {"pdq": PdqIndex, "phash": Hash64Index, "dhash": Hash64Index}
 DEFAULT_MAX_DISTANCE = {"pdq": 31, "phash": 10, "dhash": 10, "md5": 0, "sha256": 0}
-_HEX = re.compile(r"\A[0-9a-f]+\Z")
 
 
 class BankValueError(ValueError):
@@ -83,15 +80,10 @@ class BankMatchRow:
 
 def bank_value_clean(*, signal_type: str, value: str) -> str:
     """The value in the bank's spelling (lower-case hex of the right length), or BankValueError."""
-    if signal_type not in SIGNAL_HEX_LENGTH:
-        raise BankValueError(f"unknown signal type {signal_type!r}")
-    if not isinstance(value, str):
-        raise BankValueError("a hash must be a string of hexadecimal digits")
-    cleaned = value.strip().lower()
-    length = SIGNAL_HEX_LENGTH[signal_type]
-    if len(cleaned) != length or not _HEX.match(cleaned):
-        raise BankValueError(f"a {signal_type} hash is {length} hexadecimal digits")
-    return cleaned
+    try:
+        return hash_value_clean(signal_type, value)
+    except ValueError as exc:
+        raise BankValueError(str(exc)) from None
 
 
 def _variants_clean(signal_type: str, value: str, variants: Sequence[str]) -> str:
@@ -164,10 +156,10 @@ def bank_set_status(*, entry_ids: Iterable[int], status: str) -> int:
     ids = list(entry_ids)
     with transaction.atomic():
         rows = list(BankEntry.objects.select_for_update().filter(id__in=ids).exclude(status=status)
-                    .values_list("id", "signal_type"))
-        for entry_id, _ in rows:
-            _bump(entry_id, status=status)
-    for entry_id, signal_type in rows:
+                    .values_list("id", "signal_type", "updated_at"))
+        for entry_id, _, previous in rows:
+            _bump(entry_id, previous, status=status)
+    for entry_id, signal_type, _ in rows:
         _touched(signal_type, [entry_id])
     return len(rows)
 
@@ -178,10 +170,10 @@ def bank_activate_source(*, source_kind: str, source_id: str) -> int:
     with transaction.atomic():
         held = BankSource.objects.filter(kind=source_kind, source_id=str(source_id), active=True).values("entry_id")
         rows = list(BankEntry.objects.select_for_update().filter(id__in=held).exclude(status=EntryStatus.ACTIVE)
-                    .values_list("id", "signal_type"))
-        for entry_id, _ in rows:
-            _bump(entry_id, status=EntryStatus.ACTIVE)
-    for entry_id, signal_type in rows:
+                    .values_list("id", "signal_type", "updated_at"))
+        for entry_id, _, previous in rows:
+            _bump(entry_id, previous, status=EntryStatus.ACTIVE)
+    for entry_id, signal_type, _ in rows:
         _touched(signal_type, [entry_id])
     return len(rows)
 
@@ -211,20 +203,17 @@ def _source_release(*, source_kind: str, source_id: str, status: str, drop: bool
                          .values_list("entry_id", flat=True))
         orphaned = [entry_id for entry_id in entry_ids if entry_id not in still_held]
         rows = list(BankEntry.objects.select_for_update().filter(id__in=orphaned).exclude(status=status)
-                    .exclude(status=EntryStatus.DELETED).values_list("id", "signal_type"))
-        for entry_id, _ in rows:
-            _bump(entry_id, status=status)
-    for entry_id, signal_type in rows:
+                    .exclude(status=EntryStatus.DELETED).values_list("id", "signal_type", "updated_at"))
+        for entry_id, _, previous in rows:
+            _bump(entry_id, previous, status=status)
+    for entry_id, signal_type, _ in rows:
         _touched(signal_type, [entry_id])
     return len(rows)
 
 
-def _bump(entry_id: int, *, status: str) -> None:
+def _bump(entry_id: int, previous: datetime, *, status: str) -> None:
     # updated_at moves strictly forward, so a sync cursor (updated_at, id) never skips a change.
-    entry = BankEntry.objects.only("updated_at").get(id=entry_id)
-    now = timezone.now()
-    if now <= entry.updated_at:
-        now = entry.updated_at + _MICROSECOND
+    now = max(timezone.now(), previous + _MICROSECOND)
     BankEntry.objects.filter(id=entry_id).update(status=status, updated_at=now)
 
 

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-HEX_LENGTH = {"pdq": 64, "md5": 32, "sha256": 64, "phash": 16, "dhash": 16}
-STATUSES = ("Received", "Active", "Withdrawn", "Deleted")
+from detection.signals import STATUSES, hash_value_clean
+
 STOPNCII_TO_SIGNAL = {"ImagePDQ": "pdq", "VideoMD5": "md5"}
 SIGNAL_TO_STOPNCII = {signal: name for name, signal in STOPNCII_TO_SIGNAL.items()}
-_HEX = re.compile(r"\A[0-9a-f]+\Z")
 CSV_FIELDS = ("signal_type", "value", "status", "quality")
 
 
@@ -42,13 +40,14 @@ class ImportProblem:
 
 
 def _row(line: int, signal_type: Any, value: Any, status: Any, quality: Any) -> ImportRow | ImportProblem:
-    if not isinstance(signal_type, str) or signal_type not in HEX_LENGTH:
+    if not isinstance(signal_type, str):
         return ImportProblem(line, f"unknown signal type {str(signal_type)[:40]!r}")
     if not isinstance(value, str):
         return ImportProblem(line, "the hash is missing")
-    value = value.strip().lower()
-    if len(value) != HEX_LENGTH[signal_type] or not _HEX.match(value):
-        return ImportProblem(line, f"a {signal_type} hash is {HEX_LENGTH[signal_type]} hexadecimal digits")
+    try:
+        value = hash_value_clean(signal_type, value)
+    except ValueError as exc:
+        return ImportProblem(line, str(exc))
     if status in (None, ""):
         status = None
     elif status not in STATUSES:

@@ -31,8 +31,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detection.index import HashIndex
+from detection.signals import STATUSES
 
-STATUS_CODES = {"Received": 0, "Active": 1, "Withdrawn": 2, "Deleted": 3}
+STATUS_CODES = {name: code for code, name in enumerate(STATUSES)}
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
 DELETED = STATUS_CODES["Deleted"]
 VARIANTS = 8
@@ -123,12 +124,10 @@ class BankView:
         # keeps a fresh snapshot's delta empty (and a burst of changes from triggering rebuild after rebuild).
         if row.updated_us > self._snapshot_watermark_us or row.entry_id in self._overrides:
             return False
-        position = int(np.searchsorted(self._ids, row.entry_id))
-        held = position < len(self._ids) and int(self._ids[position]) == row.entry_id
-        if not held:
+        held = self._snapshot_meta(row.entry_id)
+        if held is None:
             return row.status == DELETED
-        return (int(self._status[position]), int(self._quality[position]), int(self._first[position])) == (
-            row.status, row.quality, row.first_seen_us)
+        return held == (row.status, row.quality, row.first_seen_us)
 
     @property
     def delta_size(self) -> int:
@@ -137,9 +136,11 @@ class BankView:
     # --- reading -----------------------------------------------------------------------------------------------
 
     def meta(self, entry_id: int) -> tuple[int, int, int] | None:
+        """(status, quality, first seen) of an entry: the delta's if it changed, else the snapshot's."""
         override = self._overrides.get(entry_id)
-        if override is not None:
-            return override
+        return override if override is not None else self._snapshot_meta(entry_id)
+
+    def _snapshot_meta(self, entry_id: int) -> tuple[int, int, int] | None:
         position = int(np.searchsorted(self._ids, entry_id))
         if position < len(self._ids) and int(self._ids[position]) == entry_id:
             return int(self._status[position]), int(self._quality[position]), int(self._first[position])

@@ -19,10 +19,6 @@ class SignalType(models.TextChoices):
     DHASH = "dhash", "dHash"
 
 
-#: Hex characters per signal type.
-SIGNAL_HEX_LENGTH = {"pdq": 64, "md5": 32, "sha256": 64, "phash": 16, "dhash": 16}
-#: Signal types matched by Hamming distance (the others only exactly).
-DISTANCE_SIGNAL_TYPES = ("pdq", "phash", "dhash")
 
 
 class EntryStatus(models.TextChoices):

@@ -20,6 +20,9 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+# Hex digits per signal type, and those matched by Hamming distance: the bank's own vocabulary, re-exported.
+from detection.signals import DISTANCE_SIGNAL_TYPES, SIGNAL_HEX_LENGTH  # noqa: F401
+
 
 class SignalType:
     PDQ = "pdq"
@@ -29,15 +32,6 @@ class SignalType:
     DHASH = "dhash"
 
 
-# Hex digits per signal type; PDQ, pHash and dHash match by Hamming distance, MD5 and SHA-256 exactly.
-SIGNAL_HEX_LENGTH: dict[str, int] = {
-    SignalType.PDQ: 64,
-    SignalType.MD5: 32,
-    SignalType.SHA256: 64,
-    SignalType.PHASH: 16,
-    SignalType.DHASH: 16,
-}
-DISTANCE_SIGNAL_TYPES = frozenset({SignalType.PDQ, SignalType.PHASH, SignalType.DHASH})
 
 
 class EntryStatus:
