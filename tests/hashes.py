@@ -9,8 +9,11 @@ class HashMaker:
     def __init__(self, seed: int) -> None:
         self.rnd = random.Random(seed)
 
+    def hex(self, bits: int) -> str:
+        return f"{self.rnd.getrandbits(bits):0{bits // 4}x}"
+
     def pdq(self) -> str:
-        return f"{self.rnd.getrandbits(256):064x}"
+        return self.hex(256)
 
     def flip(self, value: str, bits: int) -> str:
         """`value` with exactly `bits` distinct bits flipped (width taken from the value)."""

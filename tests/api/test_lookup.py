@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 
 import pytest
@@ -8,21 +7,12 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.hashes import HashMaker
 from tests.partners.fixtures import key_client
 
-rnd = random.Random(6)
-
-
-def rand_hex(bits: int) -> str:
-    return f"{rnd.getrandbits(bits):0{bits // 4}x}"
-
-
-def flip(value: str, bits: int) -> str:
-    width = len(value) * 4
-    number = int(value, 16)
-    for bit in rnd.sample(range(width), bits):
-        number ^= 1 << bit
-    return f"{number:0{len(value)}x}"
+hashes = HashMaker(6)
+rand_hex = hashes.hex
+flip = hashes.flip
 
 
 @pytest.fixture

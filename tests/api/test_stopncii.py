@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 
 import pytest
@@ -19,13 +18,10 @@ from threatexchange.exchanges.clients.stopncii.api import (
 from takedown.cases.models import Case
 from takedown.core.models import AuditEvent
 from takedown.partners.selectors import feedback_for_case
+from tests.hashes import HashMaker
 from tests.partners.fixtures import stopncii_client
 
-rnd = random.Random(11)
-
-
-def rand_hex(bits: int) -> str:
-    return f"{rnd.getrandbits(bits):0{bits // 4}x}"
+rand_hex = HashMaker(11).hex
 
 
 def client_for(made, base_url: str) -> StopNCIIAPI:
