@@ -43,7 +43,8 @@ def drawn(width: int, height: int, rng: random.Random) -> Image.Image:
     draw = ImageDraw.Draw(image)
     for _ in range(rng.randrange(10, 60)):
         x0, y0 = rng.randrange(width), rng.randrange(height)
-        box = [x0, y0, min(width, x0 + rng.randrange(3, width // 2 + 4)), min(height, y0 + rng.randrange(3, height // 2 + 4))]
+        x1 = min(width, x0 + rng.randrange(3, width // 2 + 4))
+        box = [x0, y0, x1, min(height, y0 + rng.randrange(3, height // 2 + 4))]
         colour = tuple(rng.randrange(256) for _ in range(3))
         shape = rng.choice((draw.ellipse, draw.rectangle, draw.line))
         if shape is draw.line:
@@ -90,7 +91,10 @@ def reference_pdq(path: Path, decoder: str) -> str:
         mode, width, height, _adobe = head.decode().split()
         size = (int(width), int(height))
         # Pillow reads every CMYK JPEG as Adobe-inverted ("CMYK;I": JpegImagePlugin assumes Adobe conventions).
-        decoded = Image.frombytes(mode, size, raw, "raw", "CMYK;I") if mode == "CMYK" else Image.frombytes(mode, size, raw)
+        if mode == "CMYK":
+            decoded = Image.frombytes(mode, size, raw, "raw", "CMYK;I")
+        else:
+            decoded = Image.frombytes(mode, size, raw)
     else:
         decoded = image
     if decoded.size != target:
