@@ -16,8 +16,8 @@ def _post_report(client: Client) -> object:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     image = SimpleUploadedFile("drawn.png", draw_image(3), content_type="image/png")
-    return client.post("/report/", {"content_kind": "deepfake", "urls": "https://example.org/x", "good_faith": "on", "authority": "self",
-                                    "signature": "F.T.", "images": [image]})
+    return client.post("/report/", {"content_kind": "deepfake", "urls": "https://example.org/x", "good_faith": "on",
+                                    "authority": "self", "signature": "F.T.", "images": [image]})
 
 
 @pytest.mark.django_db
