@@ -166,6 +166,10 @@ def _signature_facts(case: Case, operator: dict[str, str]) -> dict[str, Any]:
     return {
         "electronic_signature": f"/s/ {case.signature}" if case.signature else None,
         "capacity": SIGNER_CAPACITY.get(case.authority),
+        # Kept from schema takedown.remedy-request/1's first form, for tools that read them.
+        "signed_by": SIGNER_CAPACITY.get(case.authority),
+        "individual_signature_on_file": bool(case.signature),
+        "individual_signed_at": _iso(case.good_faith_at),
         "on_behalf_of": case.pseudonym,
         "signed_at": _iso(case.good_faith_at),
         "agent": {
@@ -276,6 +280,7 @@ def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None
             facts["dsa_notice"] = _dsa_facts(facts, request=request, deepfake=deepfake)
     elif request.kind == RequestKind.DELINKING:
         facts["delinking"] = _delinking_facts(request, facts, deepfake=deepfake)
+        facts["legal_grounds"] = facts["delinking"]["legal_grounds"]  # where schema /1 first had them
         facts["missing_elements"] = delinking_elements_missing(case=case, urls=urls)
     elif request.kind == RequestKind.BLOCKING:
         facts["hash_bank"] = {
