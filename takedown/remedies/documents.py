@@ -161,10 +161,18 @@ def _good_faith_statement(*, authority: str, reported_forgery: bool, analysed_fo
             "my knowledge.")
 
 
-def _signature_facts(case: Case, operator: dict[str, str]) -> dict[str, Any]:
-    """The person's own chosen signature ("/s/ ..."), their capacity, and the operator named as their agent."""
+# What a court exhibit shows in place of the person's signature (15 U.S.C. 6851: the identity stays confidential).
+SEALED_SIGNATURE = "/s/ [the signer's signature, held under seal]"
+
+
+def _signature_facts(case: Case, operator: dict[str, str], *, sealed: bool = False) -> dict[str, Any]:
+    """The person's own chosen signature ("/s/ ..."), their capacity, and the operator named as their agent.
+
+    `sealed`: for a court exhibit, the signature (which may be a real name) is replaced by SEALED_SIGNATURE."""
+    signature = (SEALED_SIGNATURE if sealed else f"/s/ {case.signature}") if case.signature else None
     return {
-        "electronic_signature": f"/s/ {case.signature}" if case.signature else None,
+        "electronic_signature": signature,
+        "sealed": sealed and bool(case.signature),
         "capacity": SIGNER_CAPACITY.get(case.authority),
         # Kept from schema takedown.remedy-request/1's first form, for tools that read them.
         "signed_by": SIGNER_CAPACITY.get(case.authority),
@@ -223,10 +231,12 @@ def _court_order_facts(request: RemedyRequest) -> dict[str, Any] | None:
     }
 
 
-def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None = None,
+                  seal_signature: bool = False) -> dict[str, Any]:
     """Everything the documents state, as plain data: the JSON format and the template context at once.
 
-    `images`: the case's `case_image_facts`, when the caller has them already.
+    `images`: the case's `case_image_facts`, when the caller has them already. `seal_signature`: render for a court
+    exhibit, the person's signature replaced by SEALED_SIGNATURE (everything else as the recipient read it).
     """
     case = request.case
     operator = operator_facts()
@@ -265,7 +275,7 @@ def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None
     if request.kind == RequestKind.REMOVAL:
         facts["take_it_down"] = {
             "statute": "47 U.S.C. 223a (TAKE IT DOWN Act)",
-            "signature": _signature_facts(case, operator),
+            "signature": _signature_facts(case, operator, sealed=seal_signature),
             "identification_and_location": {"urls": urls, "images": facts["images"]},
             "good_faith_statement": _good_faith_statement(
                 authority=case.authority, reported_forgery=case.content_kind == ContentKind.DEEPFAKE,
@@ -279,7 +289,7 @@ def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None
         if request.dsa_notice:
             facts["dsa_notice"] = _dsa_facts(facts, request=request, deepfake=deepfake)
     elif request.kind == RequestKind.DELINKING:
-        facts["delinking"] = _delinking_facts(request, facts, deepfake=deepfake)
+        facts["delinking"] = _delinking_facts(request, facts, deepfake=deepfake, seal_signature=seal_signature)
         facts["legal_grounds"] = facts["delinking"]["legal_grounds"]  # where schema /1 first had them
         facts["missing_elements"] = delinking_elements_missing(case=case, urls=urls)
     elif request.kind == RequestKind.BLOCKING:
@@ -291,7 +301,8 @@ def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None
     return facts
 
 
-def _delinking_facts(request: RemedyRequest, facts: dict[str, Any], *, deepfake: bool) -> dict[str, Any]:
+def _delinking_facts(request: RemedyRequest, facts: dict[str, Any], *, deepfake: bool,
+                     seal_signature: bool = False) -> dict[str, Any]:
     """De-linking: the engine's own policy and form, and GDPR Art. 17 where the engine serves the Union. Not the
     TAKE IT DOWN Act nor 15 U.S.C. 6851: a search engine does not host the image."""
     from takedown.remedies.directory import is_search_results_page, search_engine_info
@@ -323,7 +334,7 @@ def _delinking_facts(request: RemedyRequest, facts: dict[str, Any], *, deepfake:
         "form_url": form_url or None,
         "gdpr_article_17": serves_eu,
         "results_pages_seen": results_pages,
-        "signature": _signature_facts(case, facts["operator"]),
+        "signature": _signature_facts(case, facts["operator"], sealed=seal_signature),
         "statement": _delinking_statement(authority=case.authority,
                                           deepfake=case.content_kind == ContentKind.DEEPFAKE),
     }
@@ -469,8 +480,9 @@ def parse_blocks(text: str) -> tuple[str, list[Block]]:
     return title, blocks
 
 
-def request_document(request: RemedyRequest, *, images: list[dict[str, Any]] | None = None) -> Document:
-    facts = request_facts(request, images=images)
+def request_document(request: RemedyRequest, *, images: list[dict[str, Any]] | None = None,
+                     seal_signature: bool = False) -> Document:
+    facts = request_facts(request, images=images, seal_signature=seal_signature)
     text = render_to_string(f"remedies/requests/{request.kind}.txt", {"f": facts})
     title, blocks = parse_blocks(text)
     return Document(title=title, blocks=blocks, facts=facts)
