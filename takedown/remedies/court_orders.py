@@ -4,7 +4,8 @@ Citron's injunctive remedies: an order directs the removal, blocking or de-linki
 turns it into requests that cite the order (RemedyRequest.court_order), each with its own clock, next to the
 requests the case already has. The order's PDF is kept encrypted in the evidence store (never in a temporary file),
 its size limited and its format sniffed. Recording it takes an advocate with an active grant to the case and a
-fresh code from their authenticator, as exporting a case does; it is audited with the case.
+fresh code from their authenticator, as exporting a case does (the advocate's page and that check live with the
+other advocate pages, in takedown.exports.court_orders); it is audited with the case.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from takedown.remedies.models import COURT_ORDER_MAX_BYTES, CourtOrder, RemedyRe
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+    from takedown.cases.models import Case
 
 
 class CourtOrderRefused(ValueError):
@@ -56,17 +59,10 @@ class RecordedOrder:
     requests: list[RemedyRequest]
 
 
-def court_order_record(*, user: User, reference: str, court: str, docket_number: str, order_date: date,
-                       scope: list[str], document: bytes, otp_token: str) -> RecordedOrder:
-    """Record an order for the case the advocate holds a grant to, and make (and queue) the requests it directs.
-
-    Raises exports' GrantNotFound (no active grant: answered as not found), ReconfirmFailed / ReconfirmLocked (the
-    second factor), CourtOrderRefused (the PDF or the fields) or RemedyError (a withdrawn case).
-    """
-    from takedown.exports.services import advocate_grant_get, advocate_reconfirm
-    from takedown.remedies.services import remedies_generate_for_court_order
-
-    grant = advocate_grant_get(user=user, reference=reference)
+def court_order_check(*, court: str, docket_number: str, order_date: date, scope: list[str],
+                      document: bytes) -> list[str]:
+    """Refuse what cannot be recorded (CourtOrderRefused) before anything is stored; returns the scope's kinds in
+    their fixed order."""
     kinds = [kind for kind in RequestKind.values if kind in set(scope)]
     if not kinds:
         raise CourtOrderRefused("Choose what the order directs: removal, blocking or de-linking.", code="scope")
@@ -75,18 +71,32 @@ def court_order_record(*, user: User, reference: str, court: str, docket_number:
     if not court.strip() or not docket_number.strip():
         raise CourtOrderRefused("Give the court and the docket number.", code="required")
     pdf_sniff(document)
-    advocate_reconfirm(user=user, otp_token=otp_token)
+    return kinds
+
+
+def court_order_record(*, case: Case, court: str, docket_number: str, order_date: date, scope: list[str],
+                       document: bytes, recorded_by: User, actor: Actor) -> RecordedOrder:
+    """Record an order for a case and make (and queue) the requests it directs, in one transaction.
+
+    Who may call it is decided by the caller: the advocate's page (takedown.exports.court_orders) checks the grant
+    and a fresh authenticator code first. Raises CourtOrderRefused (the PDF or the fields) or RemedyError (a
+    withdrawn case); on any failure the stored PDF is deleted again.
+    """
+    from takedown.remedies.services import remedies_generate_for_court_order
+
+    kinds = court_order_check(court=court, docket_number=docket_number, order_date=order_date, scope=scope,
+                              document=document)
     blob = evidence_put(document)
-    actor = Actor.for_user(user)
     try:
         with transaction.atomic():
             order = CourtOrder.objects.create(
-                case=grant.case, court=court.strip()[:200], docket_number=docket_number.strip()[:100],
+                case=case, court=court.strip()[:200], docket_number=docket_number.strip()[:100],
                 order_date=order_date, scope=kinds, document_blob=blob,
-                document_sha256=hashlib.sha256(document).hexdigest(), document_size=len(document), recorded_by=user,
+                document_sha256=hashlib.sha256(document).hexdigest(), document_size=len(document),
+                recorded_by=recorded_by,
             )
             # The docket number stays out of the audit detail (it can lead to a sealed file).
-            audit_record(actor=actor, action="court_order.recorded", case_id=grant.case_id,
+            audit_record(actor=actor, action="court_order.recorded", case_id=case.id,
                          object_type="court_order", object_id=order.id,
                          detail={"scope": kinds, "size": len(document)})
             requests = remedies_generate_for_court_order(order=order, actor=actor)

@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from takedown.cases.models import Case
 from takedown.core.audit import Actor, audit_record
-from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, staff_required
-from takedown.remedies.court_orders import (
-    CourtOrderRefused,
-    CourtOrderUploadHandler,
-    court_order_document,
-    court_order_record,
-)
+from takedown.core.roles import ADMIN, MODERATOR, staff_required
+from takedown.remedies.court_orders import court_order_document
 from takedown.remedies.documents import FORMATS, request_render
 from takedown.remedies.models import (
-    COURT_ORDER_MAX_BYTES,
     OPEN_STATES,
     CourtOrder,
     RemedyRequest,
-    RequestKind,
     RequestState,
 )
 from takedown.remedies.selectors import remedies_for_case
@@ -113,90 +101,6 @@ def outcome(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
 
 
 # --- court orders --------------------------------------------------------------------------------------------
-
-
-class CourtOrderForm(forms.Form):
-    court = forms.CharField(label=_("Court"), max_length=200)
-    docket_number = forms.CharField(label=_("Docket number"), max_length=100)
-    order_date = forms.DateField(label=_("Date of the order"), widget=forms.DateInput(attrs={"type": "date"}))
-    scope = forms.MultipleChoiceField(label=_("The order directs"), choices=RequestKind.choices,
-                                      widget=forms.CheckboxSelectMultiple)
-    document = forms.FileField(label=_("The order (PDF)"),
-                               help_text=_("At most %(mb)d MB. Stored encrypted.")
-                               % {"mb": COURT_ORDER_MAX_BYTES // (1024 * 1024)})
-    otp_token = forms.RegexField(label=_("Authenticator code"), regex=r"^\d{6,8}$", max_length=8,
-                                 error_messages={"invalid": _("Enter the 6-digit code from your authenticator app.")},
-                                 widget=forms.TextInput(attrs={"autocomplete": "one-time-code",
-                                                               "inputmode": "numeric"}))
-
-    def clean_document(self) -> bytes:
-        upload = self.cleaned_data["document"]
-        if getattr(upload, "too_large", False):
-            raise forms.ValidationError(_("The file is larger than %(mb)d MB.")
-                                        % {"mb": COURT_ORDER_MAX_BYTES // (1024 * 1024)})
-        upload.seek(0)
-        data: bytes = upload.read()
-        return data
-
-
-def _court_order_uploads(view: Any) -> Any:
-    """The PDF stays in memory (CourtOrderUploadHandler); the handler must be set before CSRF reads the body."""
-    protected = csrf_protect(view)
-
-    @csrf_exempt
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        request.upload_handlers = [CourtOrderUploadHandler(request)]
-        return protected(request, *args, **kwargs)
-
-    return wrapper
-
-
-@never_cache
-@staff_required(ADVOCATE)
-@_court_order_uploads
-def court_order_new(request: HttpRequest, reference: str) -> HttpResponse:
-    """An advocate with a grant to the case records a court order (and a fresh authenticator code)."""
-    from takedown.exports.services import GrantNotFound, ReconfirmFailed, ReconfirmLocked, advocate_grant_get
-
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
-    try:
-        grant = advocate_grant_get(user=user, reference=reference)
-    except GrantNotFound as exc:
-        raise Http404("No such case") from exc
-    form = CourtOrderForm(request.POST or None, request.FILES or None)
-    context = {"grant": grant, "form": form}
-    if request.method == "GET":
-        return render(request, "remedies/court_order_new.html", context)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            recorded = court_order_record(
-                user=user, reference=reference, court=data["court"], docket_number=data["docket_number"],
-                order_date=data["order_date"], scope=data["scope"], document=data["document"],
-                otp_token=data["otp_token"])
-        except GrantNotFound as exc:
-            raise Http404("No such case") from exc
-        except ReconfirmLocked as locked:
-            form.add_error(None, _("Too many wrong codes. Try again in %(minutes)d minutes.")
-                           % {"minutes": max(1, locked.retry_after // 60)})
-            response = render(request, "remedies/court_order_new.html", context, status=429)
-            response["Retry-After"] = str(locked.retry_after)
-            return response
-        except ReconfirmFailed:
-            form.add_error("otp_token", _("That code is not right. Enter a fresh code from your authenticator."))
-        except CourtOrderRefused as refused:
-            form.add_error("document" if refused.code in ("empty", "too-large", "not-pdf") else None,
-                           refused.message)
-        except RemedyError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return render(request, "remedies/court_order_done.html",
-                          {"grant": grant, "order": recorded.order, "requests": recorded.requests})
-    return render(request, "remedies/court_order_new.html", context, status=400)
 
 
 @require_GET

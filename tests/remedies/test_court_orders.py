@@ -66,7 +66,7 @@ def granted_case(advocate: User):
 
 def test_anonymous_and_wrong_roles_are_refused(client: Client, granted_case, moderator_client: Client,
                                                admin_client_2fa: Client) -> None:
-    url = reverse("remedies-court-order-new", args=[granted_case.reference])
+    url = reverse("exports-advocate-court-order", args=[granted_case.reference])
     assert client.get(url).status_code == 302  # to sign-in
     assert moderator_client.get(url).status_code == 403
     assert admin_client_2fa.get(url).status_code == 403
@@ -79,7 +79,7 @@ def test_anonymous_and_wrong_roles_are_refused(client: Client, granted_case, mod
 def test_advocate_records_an_order_and_the_requests_cite_it(advocate: User, advocate_client: Client,
                                                             granted_case, moderator_client: Client) -> None:
     before = set(RemedyRequest.objects.filter(case=granted_case).values_list("id", flat=True))
-    url = reverse("remedies-court-order-new", args=[granted_case.reference])
+    url = reverse("exports-advocate-court-order", args=[granted_case.reference])
     assert advocate_client.get(url).status_code == 200
     response = advocate_client.post(url, _form(advocate))
     assert response.status_code == 200, response.content.decode()[:3000]
@@ -122,7 +122,7 @@ def test_advocate_records_an_order_and_the_requests_cite_it(advocate: User, advo
 ])
 def test_bad_input_is_a_clear_4xx_and_stores_nothing(advocate: User, advocate_client: Client, granted_case,
                                                      overrides: dict[str, object], field: str | None) -> None:
-    url = reverse("remedies-court-order-new", args=[granted_case.reference])
+    url = reverse("exports-advocate-court-order", args=[granted_case.reference])
     response = advocate_client.post(url, _form(advocate, **overrides))
     assert response.status_code in (400, 429)
     assert not CourtOrder.objects.exists()
@@ -133,14 +133,14 @@ def test_an_oversized_pdf_is_refused(advocate: User, advocate_client: Client, gr
     from takedown.remedies import models
 
     big = b"%PDF-1.7\n" + b"0" * (models.COURT_ORDER_MAX_BYTES + 10) + b"\n%%EOF\n"
-    url = reverse("remedies-court-order-new", args=[granted_case.reference])
+    url = reverse("exports-advocate-court-order", args=[granted_case.reference])
     response = advocate_client.post(url, _form(advocate, document=SimpleUploadedFile("big.pdf", big)))
     assert response.status_code == 400 and "larger than" in response.content.decode()
     assert not CourtOrder.objects.exists()
 
 
 def test_staff_only_see_the_pdf(client: Client, advocate_client: Client, granted_case, advocate: User) -> None:
-    advocate_client.post(reverse("remedies-court-order-new", args=[granted_case.reference]), _form(advocate))
+    advocate_client.post(reverse("exports-advocate-court-order", args=[granted_case.reference]), _form(advocate))
     order = CourtOrder.objects.get()
     url = reverse("remedies-court-order-pdf", args=[order.id])
     assert client.get(url).status_code == 302
