@@ -124,11 +124,6 @@ def is_search_results_page(url: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in _RESULTS_PATHS)
 
 
-def domain_of(*, url: str, host: str = "") -> str:
-    """The directory key for a URL: its registrable domain (`host`, a full host name, is not trusted for it)."""
-    return registrable_domain(url)
-
-
 def jurisdiction_guess(domain: str) -> str:
     tld = domain.rsplit(".", 1)[-1].lower()
     if tld == "eu":
