@@ -187,8 +187,9 @@ def _signature_facts(case: Case, operator: dict[str, str], *, sealed: bool = Fal
             "authorised_at": _iso(case.agent_authorised_at),
             "statement": (
                 f"{operator['name']} submits this request as the authorised agent of the signer, who authorised it "
-                "to send requests on their behalf and to receive replies"
-                + (f" (authorisation given {_iso(case.agent_authorised_at)})." if case.agent_authorised_at else ".")
+                f"to send requests on their behalf and to receive replies (authorisation given "
+                f"{_iso(case.agent_authorised_at)})." if case.agent_authorised_at else
+                f"{operator['name']} has not been authorised by the signer to act as their agent: MISSING."
             ),
         },
     }
