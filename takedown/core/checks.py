@@ -14,4 +14,3 @@ def secrets_configured(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     if not settings.EVIDENCE_KEYS and not settings.DEBUG:
         errors.append(Error("EVIDENCE_KEYS is not set: evidence cannot be encrypted", id="takedown.E001"))
     return errors
-
