@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from detection.signals import hash_value_clean
 from takedown.cases.locations import NormalisedURL, urls_normalise
-from takedown.cases.models import ContentKind
+from takedown.cases.models import Authority, ContentKind
 from victims.images import ImageRefused, image_inspect
 from victims.services import DeviceHash, UploadedImage
 
@@ -196,14 +196,25 @@ class ReportForm(DescribedForm):
         label=_("Anything else we should know (optional)"), required=False, max_length=MAX_DESCRIPTION,
         help_text=_("For example apps or groups where it was shared without a link. Do not write your name."),
         widget=forms.Textarea(attrs={"rows": 3}))
+    authority = forms.ChoiceField(
+        label=_("Who are you?"), choices=Authority.choices, widget=forms.RadioSelect,
+        help_text=_("You can report for yourself, or for someone you act for. The requests say which."),
+        error_messages={"required": _("Choose whether you are the person shown or act for them.")})
     good_faith = forms.BooleanField(
         label=_("I believe in good faith that this image was shared without consent of the person shown, and "
                 "that what I have written is accurate."),
         error_messages={"required": _("Tick this box to confirm. A removal request cannot be sent without it.")})
+    authorise_agent = forms.BooleanField(
+        required=False,
+        label=_("I authorise the operator of this service to send removal and de-linking requests to websites and "
+                "search engines on behalf of the person shown, as their agent, and to receive the replies."),
+        help_text=_("Without this we still review your report and can block copies on partner platforms with the "
+                    "images' fingerprints, but we send no removal or de-linking request for you."))
     signature = forms.CharField(
         label=_("Your electronic signature"), max_length=200,
-        help_text=_("Type your initials or a name you choose. It is stored encrypted and platforms are sent it "
-                    "only when the law asks for a signature."),
+        help_text=_("Type your initials or a name you choose. Removal and de-linking requests are signed with it "
+                    "(as /s/ and what you type), so the websites and search engines they go to will see it. It is "
+                    "stored encrypted."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
         error_messages={"required": _("Type a signature: your initials or a name you choose.")})
     contact = forms.CharField(
@@ -218,13 +229,15 @@ class UploadReportForm(ReportForm):
         help_text=_("JPEG, PNG, WebP or GIF, up to 10 images. Location and camera details are removed before "
                     "anything is stored."))
 
-    field_order = ["images", "content_kind", "urls", "description", "good_faith", "signature", "contact"]
+    field_order = ["images", "content_kind", "urls", "description", "authority", "good_faith", "authorise_agent",
+                   "signature", "contact"]
 
 
 class DeviceReportForm(ReportForm):
     device_hashes = DeviceHashesField()
 
-    field_order = ["device_hashes", "content_kind", "urls", "description", "good_faith", "signature", "contact"]
+    field_order = ["device_hashes", "content_kind", "urls", "description", "authority", "good_faith",
+                   "authorise_agent", "signature", "contact"]
 
 
 class AccessForm(DescribedForm):

@@ -100,6 +100,8 @@ def _report(request: HttpRequest, form_class: type[forms.ReportForm], template: 
         signature=data["signature"],
         contact=data["contact"],
         good_faith=data["good_faith"],
+        authority=data["authority"],
+        authorise_agent=data["authorise_agent"],
         images=data.get("images", []),
         device_hashes=data.get("device_hashes", []),
         locale=get_language() or "en",

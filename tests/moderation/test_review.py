@@ -101,7 +101,7 @@ def test_confirm_through_the_console_generates_and_sends_the_remedies(claimed, m
     case.refresh_from_db()
     assert case.status == CaseStatus.CONFIRMED and case.confirmed_at
     kinds = sorted(RemedyRequest.objects.filter(case=case).values_list("kind", flat=True))
-    assert kinds == ["blocking", "delinking", "delinking", "removal"]
+    assert kinds == ["blocking"] + ["delinking"] * 5 + ["removal"]  # one de-linking per search engine
     assert len(mail.outbox) == 1
     page = moderator_client.get(response["Location"]).content.decode()
     assert "Removal" in page and "48-hour deadline" in page and "Google Search" in page

@@ -152,6 +152,9 @@ MATRIX: dict[str, Row] = {
     "exports-advocate-case": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/", ADVOCATE_CASE),
     "exports-advocate-export": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/export/",
                                    ADVOCATE_CASE),
+    # Recording a court order (takedown/exports/court_orders.py): an advocate with a grant, as for the export.
+    "exports-advocate-court-order": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/court-order/",
+                                    ADVOCATE_CASE),
     "exports-staff-grants": row("/staff/grants/", GRANTS_PAGE),
     "exports-staff-grant-revoke": row(lambda s: f"/staff/grants/{s['grant'].id}/revoke/", GRANTS_ACTION,
                                       method="post"),

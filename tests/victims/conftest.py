@@ -95,7 +95,9 @@ def report_data(**overrides: Any) -> dict[str, Any]:
         "content_kind": "deepfake",
         "urls": "https://images.example.com/p/1\nexample.org/t/2",
         "description": "Shared in a group chat too",
+        "authority": "self",
         "good_faith": "on",
+        "authorise_agent": "on",
         "signature": "J. D.",
         "contact": "",
     }

@@ -73,7 +73,9 @@ def _shot(page: Any, name: str) -> None:
 def _fill_common(page: Any) -> None:
     page.check("#id_content_kind_0")
     page.fill("#id_urls", "https://images.example.com/p/1\nforum.example.org/t/2?utm_source=share")
+    page.check("#id_authority_0")
     page.check("#id_good_faith")
+    page.check("#id_authorise_agent")
     page.fill("#id_signature", "J. D.")
 
 
