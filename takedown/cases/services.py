@@ -97,7 +97,14 @@ def _verdict_current(analysis: Any) -> bool:
     if status.get("weights_sha256", "") != expected:
         return False
     # The label depends on the threshold too: a changed threshold makes every verdict of the detector stale.
-    return not expected or status.get("threshold") == float(settings.DETECTOR_THRESHOLD)
+    if not expected:
+        return True
+    configured = settings.DETECTOR_THRESHOLD
+    if configured is None:
+        # The weights' own calibrated threshold: current if the verdict was made at the threshold it was calibrated at.
+        calibration = status.get("calibration")
+        return isinstance(calibration, dict) and status.get("threshold") == calibration.get("threshold")
+    return bool(status.get("threshold") == float(configured))
 
 
 def _analysable(images: Any) -> Any:
