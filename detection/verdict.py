@@ -219,6 +219,26 @@ def _calibration_sentence(calibration: dict[str, Any]) -> str:
         return "its calibration record is incomplete"
 
 
+def _intake_merge(report: ProvenanceReport, found: dict[str, Any]) -> None:
+    for item in found.get("signals") or []:
+        if not isinstance(item, dict):
+            continue
+        try:
+            signal = ProvenanceSignal(**item)
+        except TypeError:
+            continue
+        report.signals.append(
+            ProvenanceSignal(
+                kind=signal.kind,
+                strength=signal.strength,
+                says_generated=signal.says_generated,
+                summary=f"{signal.summary} (read from the original file at intake)",
+                detail={**signal.detail, "read_at": "intake"},
+            )
+        )
+    report.unreadable.extend(f"at intake: {line}" for line in found.get("unreadable") or [])
+
+
 def image_analyse(
     data: bytes,
     *,
@@ -235,17 +255,26 @@ def images_analyse(
     detector: Detector,
     limits: ProvenanceLimits | None = None,
     provenance_notes: Sequence[str] = (),
+    intake: Sequence[dict[str, Any] | None] | None = None,
+    file_notes: Sequence[Sequence[str]] | None = None,
 ) -> list[Verdict]:
     """One verdict per file, in order. The detector scores every decodable file in one call, so a worker
     given many images fills its batches (the detector splits them at its own batch size).
 
     `provenance_notes` are added to each report's skipped checks: what the caller knows the files cannot
-    show (for example that metadata was removed before they were stored).
+    show (for example that metadata was removed before they were stored); `file_notes`, one list per file, too.
+    `intake`, one per file (or None), is what `provenance_read(..., pixels=False)` found in the original file
+    before its metadata was removed (`ProvenanceReport.as_dict()`): its signals join the stored copy's.
     """
     limits = limits or ProvenanceLimits()
     reports = [provenance_read(data, limits=limits) for data in files]
-    for report in reports:
+    for index, report in enumerate(reports):
         report.skipped.extend(provenance_notes)
+        if file_notes is not None:
+            report.skipped.extend(file_notes[index])
+        found = intake[index] if intake is not None else None
+        if isinstance(found, dict):
+            _intake_merge(report, found)
     scores: list[float | None] = [None] * len(files)
     errors = [""] * len(files)
     if detector.status.enabled:

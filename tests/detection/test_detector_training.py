@@ -228,9 +228,9 @@ def test_calibration_picks_the_lowest_threshold_meeting_the_target_and_bounds_th
     assert calibration.measured_fpr == 0.01 and calibration.fpr_upper_95 > 0.01
     # 0 of n: the exact one-sided bound is 1 - 0.05 ** (1 / n).
     assert fpr_upper_bound(0, 14) == pytest.approx(1 - 0.05 ** (1 / 14), abs=1e-9)
-    with pytest.raises(CalibrationError, match="non|NaN"):
+    with pytest.raises(CalibrationError, match=r"non|NaN"):
         calibration_choose([0.1, float("nan")], measured_on="x")
-    with pytest.raises(CalibrationError, match="score 1.0"):
+    with pytest.raises(CalibrationError, match=r"score 1\.0"):
         calibration_choose([1.0] * 10, measured_on="x")
 
 
