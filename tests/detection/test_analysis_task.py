@@ -20,7 +20,6 @@ from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.cases.services import (
     ANALYSE_TASK,
     INTAKE_NOTE,
-    STRIPPED_NOTE,
     case_images_analyse,
     case_images_analysis_schedule,
     verdict_part,
@@ -115,7 +114,8 @@ def test_intake_schedules_analysis_and_stores_the_detectors_real_score(settings:
         assert detector["score"] == expected["detector"]["score"] and 0.0 <= detector["score"] <= 1.0
         assert any(reason.startswith(f"detector {detector['score']:.2f}") for reason in analysis["reasons"])
         assert INTAKE_NOTE in analysis["provenance"]["skipped"]
-    # Metadata is stripped at intake (after provenance was read from the original), but the pixel-level Stable Diffusion watermark survives and is decoded.
+    # Metadata is stripped at intake (after provenance was read from the original), but the pixel-level Stable
+    # Diffusion watermark survives and is decoded.
     marked = _analysis(images[1])
     assert marked["label"] == "generated" and marked["supports_digital_forgery"] is True
     assert any("watermark" in reason.lower() for reason in marked["reasons"])
