@@ -169,3 +169,12 @@ def test_healthz_is_unavailable_with_the_broker_up_and_no_live_worker(settings, 
     response = Client().get("/healthz")
     assert response.status_code == 200 and response.json()["checks"]["workers"]["live"][0]["queues"] == ["default"]
     assert response.json()["checks"]["workers"]["queues_without_live_worker"] == ["gpu"]
+
+
+def test_a_threshold_outside_0_1_is_a_startup_warning(settings) -> None:
+    from django.core.checks import run_checks
+
+    settings.DETECTOR_THRESHOLD = 1.5
+    assert "takedown.W001" in [message.id for message in run_checks()]
+    settings.DETECTOR_THRESHOLD = None
+    assert "takedown.W001" not in [message.id for message in run_checks()]
