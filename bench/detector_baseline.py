@@ -34,7 +34,7 @@ def _source(sample: Sample) -> str:
     group = sample.group.rsplit(":", 1)[-1]
     if sample.label != REAL:
         return "generated"
-    return "skimage" if group == "skimage" else "pexels"
+    return "skimage" if "skimage" in group else "pexels"
 
 
 def main() -> None:

@@ -76,7 +76,7 @@ def fpr_upper_bound(false_positives: int, n: int, confidence: float = 0.95) -> f
     return high
 
 
-def _finite_scores(real_scores: Sequence[float]) -> np.ndarray:
+def _finite_scores(real_scores: Sequence[float] | np.ndarray) -> np.ndarray:
     scores = np.asarray(real_scores, dtype=np.float64)
     if scores.ndim != 1 or scores.size == 0:
         raise CalibrationError("calibration needs at least one held-out real image score")
