@@ -189,6 +189,10 @@ OUTBOX_RELAY_GRACE_SECONDS = envint("OUTBOX_RELAY_GRACE_SECONDS", 5)
 # Keep it above the longest a task waits in the queue plus runs, or busy periods cause (harmless) second runs.
 OUTBOX_REDELIVER_SECONDS = envint("OUTBOX_REDELIVER_SECONDS", 900)
 OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 6)
+# Every worker process reports its queues and detector state this often; /healthz counts a worker live while its
+# last report is younger than WORKER_HEARTBEAT_STALE_SECONDS.
+WORKER_HEARTBEAT_SECONDS = envint("WORKER_HEARTBEAT_SECONDS", 30)
+WORKER_HEARTBEAT_STALE_SECONDS = envint("WORKER_HEARTBEAT_STALE_SECONDS", 90)
 # Tests run relayed tasks synchronously at commit; the embedded default runs them on a background thread.
 OUTBOX_EAGER_SYNC = TESTING
 
@@ -227,8 +231,11 @@ DETECTOR_PRECISION = env("DETECTOR_PRECISION", "auto")  # auto (bf16/fp16 on CUD
 DETECTOR_BATCH_SIZE = envint("DETECTOR_BATCH_SIZE", 32)
 # Torch threads on the CPU; 0 = one per core. Set 1 where the worker shares its cores (docs/benchmarks.md).
 DETECTOR_CPU_THREADS = envint("DETECTOR_CPU_THREADS", 0)
+# Empty: the threshold calibrated into the weights file for a target false-positive rate on held-out real images
+# (detector_train / detector_eval --calibrate). A number overrides it; outside (0, 1) the detector refuses it and is
+# off with that reason (healthz says so) rather than scoring with a threshold that can never or always fire.
 try:
-    DETECTOR_THRESHOLD = float(env("DETECTOR_THRESHOLD", "0.5"))
+    DETECTOR_THRESHOLD: float | None = float(env("DETECTOR_THRESHOLD")) if env("DETECTOR_THRESHOLD") else None
 except ValueError as exc:
     raise ImproperlyConfigured("DETECTOR_THRESHOLD must be a number between 0 and 1") from exc
 # PEM bundle of C2PA trust anchors the operator accepts; empty means no C2PA signer counts as trusted.

@@ -227,7 +227,9 @@ class UploadReportForm(ReportForm):
     images = ImagesField(
         label=_("The images"),
         help_text=_("JPEG, PNG, WebP or GIF, up to 10 images. Location and camera details are removed before "
-                    "anything is stored."))
+                    "anything is stored. Before removing them we only note whether the file says it was made or "
+                    "edited by an AI tool (which tool, and who signed that label); never where or with what camera "
+                    "it was taken."))
 
     field_order = ["images", "content_kind", "urls", "description", "authority", "good_faith", "authorise_agent",
                    "signature", "contact"]

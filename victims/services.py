@@ -37,13 +37,14 @@ from takedown.cases.models import (
     IntakeMode,
     Message,
 )
+from takedown.cases.services import INTAKE_PROVENANCE_KEY
 from takedown.core.audit import Actor, audit_record
 from takedown.core.evidence import evidence_delete, evidence_get, evidence_put
 from takedown.core.models import AuditEvent
 from takedown.core.outbox import outbox_enqueue
 from victims import hashbank
 from victims.credentials import pseudonym_new, reference_new, secret_hash, secret_new
-from victims.images import InspectedImage, image_strip_metadata
+from victims.images import InspectedImage, image_provenance_findings, image_strip_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,9 @@ def _store_images(*, case: Case, images: Sequence[UploadedImage], source: str, w
     for upload in images:
         # Exact-copy hashes describe the file as it was posted online, so they come from the original bytes;
         # what is kept on disk is the copy without metadata (same pixels, so the same perceptual hashes).
+        # Provenance (C2PA, XMP/IPTC, generator metadata) is read from the original in memory first, and only its
+        # findings are kept: after stripping there would be nothing left to read.
+        findings = image_provenance_findings(upload.data)
         stripped = image_strip_metadata(upload.data, fmt=upload.inspected.format)
         name = evidence_put(stripped.data)
         written.append(name)
@@ -110,6 +114,7 @@ def _store_images(*, case: Case, images: Sequence[UploadedImage], source: str, w
             height=upload.inspected.height,
             sha256=hashlib.sha256(upload.data).hexdigest(),
             md5=hashlib.md5(upload.data, usedforsecurity=False).hexdigest(),
+            analysis={INTAKE_PROVENANCE_KEY: findings},
         )
     return len(images)
 

@@ -58,10 +58,11 @@ VERDICT_LABELS = {
     "generated": gettext_lazy("Generated: signed provenance or a generator's watermark says so"),
     "likely_generated": gettext_lazy("Likely generated"),
     "conflicting_evidence": gettext_lazy(
-        "Conflicting evidence: a signed manifest says captured, other evidence says generated"),
+        "Conflicting evidence: a manifest from a trusted signer says captured, other evidence says generated"),
     "no_evidence_of_generation": gettext_lazy(
         "No evidence of generation (this is not a finding that the image is authentic)"),
-    "undetermined": gettext_lazy("Undetermined: the detector did not score it and nothing says generated"),
+    "undetermined": gettext_lazy(
+        "Undetermined: the detector did not score it (or is uncalibrated) and nothing says generated"),
 }
 
 
@@ -99,17 +100,27 @@ def _strings(value: Any) -> list[str]:
 
 def verdict_view(analysis: Any) -> VerdictView | None:
     """The verdict stored with an image, or None when it has none (not analysed yet, or an unknown version)."""
-    if not isinstance(analysis, dict) or analysis.get("version") != 1 or analysis.get("label") not in VERDICT_LABELS:
+    # Version 1 verdicts (before calibration and C2PA trust) read the same; they are re-analysed on the next trigger.
+    if not isinstance(analysis, dict) or analysis.get("version") not in (1, 2) \
+            or analysis.get("label") not in VERDICT_LABELS:
         return None
     detector = _mapping(analysis.get("detector"))
     status = _mapping(detector.get("status"))
     score = detector.get("score")
     if not status.get("enabled"):
         detector_text = _("off: %(reason)s") % {"reason": status.get("reason") or _("no reason given")}
+    elif isinstance(score, int | float) and isinstance(status.get("calibration"), dict):
+        calibration = status["calibration"]
+        detector_text = _(
+            "score %(score).2f, threshold %(threshold).2f (%(arch)s, weights %(weights)s, %(device)s); at this "
+            "threshold %(fp)s of %(n)s held-out real images were called generated") % {
+            "score": score, "threshold": float(status.get("threshold") or 0), "arch": status.get("architecture", ""),
+            "weights": str(status.get("weights_sha256", ""))[:12], "device": status.get("device", ""),
+            "fp": calibration.get("false_positives", "?"), "n": calibration.get("real_images", "?")}
     elif isinstance(score, int | float):
         detector_text = _(
-            "score %(score).2f, threshold %(threshold).2f (%(arch)s, weights %(weights)s, %(device)s)") % {
-            "score": score, "threshold": float(status.get("threshold") or 0), "arch": status.get("architecture", ""),
+            "score %(score).2f (%(arch)s, weights %(weights)s, %(device)s): uncalibrated, not used as evidence") % {
+            "score": score, "arch": status.get("architecture", ""),
             "weights": str(status.get("weights_sha256", ""))[:12], "device": status.get("device", "")}
     else:
         detector_text = _("could not score this file: %(error)s") % {"error": detector.get("error") or _("no score")}

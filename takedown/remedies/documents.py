@@ -108,9 +108,19 @@ def forgery_findings(analysis: Any) -> list[str]:
     detector = _mapping(analysis.get("detector"))
     status = _mapping(detector.get("status"))
     score, threshold = detector.get("score"), status.get("threshold")
-    if status.get("enabled") and isinstance(score, int | float) and isinstance(threshold, int | float) \
-            and score >= threshold:
-        findings.append(f"synthetic-image detector score {score:.2f}, at or above its threshold {threshold:.2f}")
+    calibration = _mapping(status.get("calibration"))
+    # Only a calibrated model's score is cited, with the error rate measured for it: a bare score says nothing
+    # about how often real photos reach it.
+    if status.get("enabled") and calibration and isinstance(score, int | float) \
+            and isinstance(threshold, int | float) and score >= threshold:
+        try:
+            rate = (f"; at that threshold it called {int(calibration['false_positives'])} of "
+                    f"{int(calibration['real_images'])} held-out real images generated (false-positive rate "
+                    f"{float(calibration['measured_fpr']):.1%}, "
+                    f"95% upper bound {float(calibration['fpr_upper_95']):.1%})")
+        except (KeyError, TypeError, ValueError):
+            rate = "; its measured false-positive rate is not on record"
+        findings.append(f"synthetic-image detector score {score:.2f}, at or above its threshold {threshold:.2f}{rate}")
     return findings
 
 

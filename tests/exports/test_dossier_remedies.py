@@ -167,7 +167,10 @@ def test_partner_reports_are_listed_without_their_notes(answered_case: Case) -> 
 
 def test_detector_verdict_and_bank_matches_are_shown_with_their_stated_limits(make_case: Any) -> None:
     case = make_case("VERDICT-0001", images=1)
-    status = DetectorStatus(enabled=True, reason="", architecture="npr", weights_sha256="ab" * 32, threshold=0.5)
+    status = DetectorStatus(enabled=True, reason="", architecture="npr", weights_sha256="ab" * 32, threshold=0.5,
+                            calibration={"threshold": 0.5, "target_fpr": 0.01, "real_images": 200, "false_positives": 2,
+                                         "measured_fpr": 0.01, "fpr_upper_95": 0.0315,
+                                         "measured_on": "held-out real images"})
     provenance = ProvenanceReport(format="png", signals=[ProvenanceSignal(
         kind="digital_source_type", strength="claimed", says_generated=True,
         summary="IPTC DigitalSourceType trainedAlgorithmicMedia (unsigned)")])
