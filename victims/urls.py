@@ -18,4 +18,5 @@ urlpatterns = [
     path("case/withdraw/", views.case_withdraw_view, name="victims-case-withdraw"),
     path("case/withdrawal-receipt/", views.case_withdrawal_receipt, name="victims-withdrawal-receipt"),
     path("case/leave/", views.case_leave, name="victims-case-leave"),
+    path("exit/", views.quick_exit, name="quick-exit"),
 ]
