@@ -146,6 +146,34 @@ def test_withdraw_needs_the_confirmation(client: Client) -> None:
     assert len(evidence_names_on_disk()) == 1
 
 
+def test_after_withdrawal_the_pages_say_only_what_is_true(client: Client, fake_bank: FakeBank) -> None:
+    filed = file_upload_report(client, images=[jpeg_with_gps(1), jpeg_with_gps(2)])
+    open_case(client, filed)
+    withdrawn = client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret})
+    body = withdrawn.content.decode()
+    withdrawn_count = len(fake_bank.entries)
+    assert withdrawn_count > 0
+    assert f'<dd id="hashes-withdrawn">{withdrawn_count}</dd>' in body
+    assert "marked withdrawn in the list partner platforms use to block copies" in body
+    status = client.get(reverse("victims-case-status")).content.decode()
+    assert "Requests are sent once a moderator confirms" not in status
+    assert "images in this case" not in status and "image in this case" not in status
+    assert "none will be sent: you withdrew the case" in status
+    assert "every image you sent was deleted" in status
+
+
+def test_withdrawal_with_nothing_in_the_bank_explains_the_zero(client: Client, fake_bank: FakeBank,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from victims import services
+
+    monkeypatch.setattr(services, "outbox_enqueue", lambda **kwargs: None)  # never processed: nothing entered
+    filed = file_upload_report(client)
+    open_case(client, filed)
+    body = client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret}).content.decode()
+    assert '<dd id="hashes-withdrawn">0</dd>' in body
+    assert "either they had not been added yet, or someone else reported the same image" in body
+
+
 def test_withdraw_asks_for_the_secret_again(client: Client) -> None:
     """A status page left open on a shared phone is not enough to delete the case."""
     filed = file_upload_report(client)
