@@ -288,8 +288,15 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- i18n -----------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("es", "Español")]
+# The victim's pages in each; Arabic is written right to left (base.html sets dir="rtl", the CSS uses logical
+# properties). Every catalogue is complete (tests/victims/test_translations.py).
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("pt", "Português"), ("de", "Deutsch"),
+             ("ar", "العربية")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The chosen language rides in a cookie as strict as the others (no script reads it; never sent cross-site).
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Strict"
+LANGUAGE_COOKIE_SECURE = not (DEBUG or TESTING)
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True

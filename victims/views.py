@@ -30,7 +30,10 @@ from takedown.core.http import client_address
 from takedown.exports.forms import StatusGrantForm, StatusRevokeForm
 from takedown.exports.services import GrantError, grant_create_by_victim, grant_revoke, victim_grants
 from victims import forms
+from victims.helplines import helplines
 from victims.selectors import (
+    GRANT_IDLE_SECONDS,
+    SECRET_FAILURES_LIMIT,
     SESSION_KEY,
     CaseAccessLimited,
     CaseNotFound,
@@ -54,6 +57,8 @@ from victims.uploads import BoundedMemoryUploadHandler
 
 RECEIPT_COOKIE = "victims_receipt"
 RECEIPT_WINDOW_SECONDS = 600
+# NCMEC's service for images made when the person was under 18 (this platform does not take those reports).
+TAKE_IT_DOWN_URL = "https://takeitdown.ncmec.org/"
 
 ViewFunc = Callable[..., HttpResponseBase]
 
@@ -81,6 +86,38 @@ def _too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "victims/home.html")
+
+
+@require_GET
+def report_start(request: HttpRequest) -> HttpResponse:
+    """The two ways to report, reached by answering "18 or older" on the home page (a link: nothing is sent)."""
+    return render(request, "victims/report_start.html")
+
+
+@require_GET
+def under_18(request: HttpRequest) -> HttpResponse:
+    """Where a person under 18 is sent, and why. The answer was a link: nothing about them was sent or kept."""
+    return render(request, "victims/under_18.html", {"take_it_down_url": TAKE_IT_DOWN_URL})
+
+
+@require_GET
+def help_page(request: HttpRequest) -> HttpResponse:
+    countries, everywhere, checked = helplines()
+    return render(request, "victims/help.html", {"countries": countries, "everywhere": everywhere,
+                                                 "helplines_checked": checked})
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    """What is stored and for how long, read from the settings that govern it (not written out by hand)."""
+    return render(request, "victims/privacy.html", {
+        "retention_withdrawn_days": settings.RETENTION_WITHDRAWN_DAYS,
+        "retention_rejected_days": settings.RETENTION_REJECTED_DAYS,
+        "retention_orphan_hours": settings.RETENTION_ORPHAN_HOURS,
+        "grant_idle_minutes": GRANT_IDLE_SECONDS // 60,
+        "receipt_minutes": RECEIPT_WINDOW_SECONDS // 60,
+        "secret_failures_limit": SECRET_FAILURES_LIMIT,
+    })
 
 
 # --- Reporting ----------------------------------------------------------------------------------------------
@@ -265,8 +302,8 @@ def case_leave(request: HttpRequest) -> HttpResponse:
 QUICK_EXIT_CLEAR_SITE_DATA = '"cookies", "storage"'
 
 
-@csrf_exempt  # a forged request can do no more than end the session, which is what this is for
 @require_http_methods(["GET", "POST"])
+@csrf_protect  # the POST (the page's beacon) carries the page's CSRF token like every other form
 def quick_exit(request: HttpRequest) -> HttpResponse:
     """End the case session on the server at once, then leave for a neutral site.
 

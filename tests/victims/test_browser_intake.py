@@ -87,6 +87,7 @@ def _journey(page: Any, base: str, mode: str, viewport: str, files: list[Path], 
     page.goto(base + "/")
     if viewport == "phone":
         _shot(page, f"home-{viewport}")
+    page.click("#age-adult")
     if mode == "upload":
         page.click("text=Report by sending the images")
         page.set_input_files("#id_images", [str(f) for f in files])

@@ -12,7 +12,12 @@
     leaving = true;
     document.body.style.display = "none";
     try {
-      if (navigator.sendBeacon) { navigator.sendBeacon(link.href); }
+      var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+      if (navigator.sendBeacon && token) {
+        var body = new FormData();
+        body.append("csrfmiddlewaretoken", token.value);
+        navigator.sendBeacon(link.href, body);
+      }
     } catch (ignored) { /* the GET below ends the session too */ }
     window.location.replace(link.href);
   }
