@@ -112,24 +112,24 @@ class DeviceHashesField(forms.CharField):
         # The person sees "The images" beside an error, never the field's name in English.
         kwargs.setdefault("label", _("The images"))
         kwargs.setdefault("error_messages", {
-            "required": _("Choose your images and let this page hash them first."),
-            "max_length": _("The hashes from this page could not be read. Try again.")})
+            "required": _("Choose your images and let this page make their fingerprints first."),
+            "max_length": _("The fingerprints from this page could not be read. Try again.")})
         super().__init__(**kwargs)
 
     def clean(self, value: Any) -> list[DeviceHash]:
         text = super().clean(value)
         if not text:
             if self.required:
-                raise forms.ValidationError(_("Choose your images and let this page hash them first."),
+                raise forms.ValidationError(_("Choose your images and let this page make their fingerprints first."),
                                             code="required")
             return []
         try:
             items = json.loads(text)
         except (ValueError, RecursionError):  # deep nesting ("[[[[...") exhausts the parser's recursion limit
-            raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
+            raise forms.ValidationError(_("The fingerprints from this page could not be read. Try again."),
                                         code="invalid") from None
         if not isinstance(items, list) or not items:
-            raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
+            raise forms.ValidationError(_("The fingerprints from this page could not be read. Try again."),
                                         code="invalid")
         if len(items) > MAX_IMAGES:
             raise forms.ValidationError(
@@ -145,7 +145,7 @@ class DeviceHashesField(forms.CharField):
 
     @staticmethod
     def _one(item: Any) -> DeviceHash:
-        bad = forms.ValidationError(_("The hashes from this page could not be read. Try again."), code="invalid")
+        bad = forms.ValidationError(_("The fingerprints from this page could not be read. Try again."), code="invalid")
         if not isinstance(item, dict):
             raise bad
         sha256 = str(item.get("sha256") or "").lower()
@@ -274,8 +274,8 @@ class MessageForm(DescribedForm):
 
 class WithdrawForm(DescribedForm):
     confirm = forms.BooleanField(
-        label=_("I understand: my images will be deleted, the hashes withdrawn from every partner, and pending "
-                "requests cancelled. This cannot be undone."),
+        label=_("I understand: my images will be deleted, their fingerprints withdrawn from every partner, and "
+                "pending requests cancelled. This cannot be undone."),
         error_messages={"required": _("Tick this box to confirm the withdrawal.")})
     secret = forms.CharField(
         label=_("Your secret"), max_length=80, strip=True,
