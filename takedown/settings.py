@@ -66,7 +66,7 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 # Set when a reverse proxy in front of the app sets X-Forwarded-For (its last hop is taken as the client).
 TRUST_X_FORWARDED_FOR = envbool("TRUST_X_FORWARDED_FOR", False)
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-# The name the public pages, receipts and requests use. Not "Take It Down": that is NCMEC's service.
+# The name the public pages and receipts use. Not "Take It Down": that is NCMEC's service.
 SITE_NAME = env("SITE_NAME", "Safe Removal")
 # Where Quick exit lands: a neutral page that says nothing about why the person was here.
 QUICK_EXIT_URL = env("QUICK_EXIT_URL", "https://www.wikipedia.org/")
