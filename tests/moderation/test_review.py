@@ -192,3 +192,35 @@ def test_a_persons_message_stays_open_until_a_reply_or_a_close_with_reason(claim
     moderation_queue_sync()
     assert unanswered_messages() == []
     assert not ReviewItem.objects.filter(case=case, kind=ItemKind.VICTIM_MESSAGE, state="open").exists()
+
+
+def test_queue_page_lists_unanswered_messages_oldest_first_and_the_close_form(claimed, moderator,
+                                                                              moderator_client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from takedown.moderation.services import moderation_queue_sync
+
+    older = case_make(images=0)
+    newer = case_make(images=0)
+    Message.objects.create(case=newer, author="victim", body="Any news?")
+    first = Message.objects.create(case=older, author="victim", body="Please hurry, I am scared")
+    Message.objects.filter(id=first.id).update(created_at=timezone.now() - timedelta(hours=5))
+    moderation_queue_sync()
+    body = moderator_client.get(reverse("moderation-queue")).content.decode()
+    section = body[body.index('id="unanswered"'):]
+    assert section.index(older.reference) < section.index(newer.reference)
+    assert "5\xa0hours" in section
+    assert "Please hurry" not in body  # the queue names cases, not what people wrote
+    item = ReviewItem.objects.get(case=older, kind=ItemKind.VICTIM_MESSAGE, state="open")
+    moderator_client.post(reverse("moderation-claim", args=[item.id]))
+    review = moderator_client.get(reverse("moderation-review", args=[item.id])).content.decode()
+    assert 'id="close-message"' in review
+    refused = moderator_client.post(reverse("moderation-message-close", args=[item.id]), {"reason": ""})
+    assert refused.status_code == 302
+    item.refresh_from_db()
+    assert item.state == "open"
+    moderator_client.post(reverse("moderation-message-close", args=[item.id]), {"reason": "Duplicate of the call"})
+    item.refresh_from_db()
+    assert item.state == "done" and AuditEvent.objects.filter(action="moderation.message_closed").exists()
