@@ -66,6 +66,10 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 # Set when a reverse proxy in front of the app sets X-Forwarded-For (its last hop is taken as the client).
 TRUST_X_FORWARDED_FOR = envbool("TRUST_X_FORWARDED_FOR", False)
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The name the public pages and receipts use. Not "Take It Down": that is NCMEC's service.
+SITE_NAME = env("SITE_NAME", "Safe Removal")
+# Where Quick exit lands: a neutral page that says nothing about why the person was here.
+QUICK_EXIT_URL = env("QUICK_EXIT_URL", "https://www.wikipedia.org/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -119,6 +123,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "takedown.core.roles.role_context",
+                "takedown.core.branding.branding_context",
             ],
         },
     },
@@ -290,8 +295,15 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- i18n -----------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("es", "Español")]
+# The victim's pages in each; Arabic is written right to left (base.html sets dir="rtl", the CSS uses logical
+# properties). Every catalogue is complete (tests/victims/test_translations.py).
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("pt", "Português"), ("de", "Deutsch"),
+             ("ar", "العربية")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The chosen language rides in a cookie as strict as the others (no script reads it; never sent cross-site).
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Strict"
+LANGUAGE_COOKIE_SECURE = not (DEBUG or TESTING)
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True

@@ -109,22 +109,27 @@ class DeviceHashesField(forms.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", MAX_IMAGES * 400)
+        # The person sees "The images" beside an error, never the field's name in English.
+        kwargs.setdefault("label", _("The images"))
+        kwargs.setdefault("error_messages", {
+            "required": _("Choose your images and let this page make their fingerprints first."),
+            "max_length": _("The fingerprints from this page could not be read. Try again.")})
         super().__init__(**kwargs)
 
     def clean(self, value: Any) -> list[DeviceHash]:
         text = super().clean(value)
         if not text:
             if self.required:
-                raise forms.ValidationError(_("Choose your images and let this page hash them first."),
+                raise forms.ValidationError(_("Choose your images and let this page make their fingerprints first."),
                                             code="required")
             return []
         try:
             items = json.loads(text)
         except (ValueError, RecursionError):  # deep nesting ("[[[[...") exhausts the parser's recursion limit
-            raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
+            raise forms.ValidationError(_("The fingerprints from this page could not be read. Try again."),
                                         code="invalid") from None
         if not isinstance(items, list) or not items:
-            raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
+            raise forms.ValidationError(_("The fingerprints from this page could not be read. Try again."),
                                         code="invalid")
         if len(items) > MAX_IMAGES:
             raise forms.ValidationError(
@@ -140,7 +145,7 @@ class DeviceHashesField(forms.CharField):
 
     @staticmethod
     def _one(item: Any) -> DeviceHash:
-        bad = forms.ValidationError(_("The hashes from this page could not be read. Try again."), code="invalid")
+        bad = forms.ValidationError(_("The fingerprints from this page could not be read. Try again."), code="invalid")
         if not isinstance(item, dict):
             raise bad
         raw_sha256, raw_pdq = item.get("sha256"), item.get("pdq") or ""
@@ -256,13 +261,24 @@ class ReceiptForm(forms.Form):
     secret = forms.CharField(max_length=80)
 
 
+class ReceiptSavedForm(DescribedForm):
+    saved = forms.BooleanField(
+        label=_("I have saved my case reference and secret somewhere safe."),
+        error_messages={"required": _("Save the reference and secret first (download, print or copy them), then "
+                                      "tick this box. Without them nobody can open your case again.")})
+
+
 class URLAddForm(DescribedForm):
     urls = URLsField(label=_("More web addresses"), help_text=_("One per line."))
 
 
 class EvidenceForm(DescribedForm):
+    """More images later, in either mode of the first report: the files (`images`) or device hashes only."""
+
     images = ImagesField(label=_("More images"), required=False)
     device_hashes = DeviceHashesField(required=False)
+    mode = forms.ChoiceField(choices=[("upload", "upload"), ("device", "device")], required=False,
+                             widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -278,9 +294,15 @@ class MessageForm(DescribedForm):
 
 class WithdrawForm(DescribedForm):
     confirm = forms.BooleanField(
-        label=_("I understand: my images will be deleted, the hashes withdrawn from every partner, and pending "
-                "requests cancelled. This cannot be undone."),
+        label=_("I understand: my images will be deleted, their fingerprints withdrawn from every partner, and "
+                "pending requests cancelled. This cannot be undone."),
         error_messages={"required": _("Tick this box to confirm the withdrawal.")})
+    secret = forms.CharField(
+        label=_("Your secret"), max_length=80, strip=True,
+        help_text=_("The secret from your receipt (it starts with tds_). We ask again so that nobody else who "
+                    "picks up this device can delete your case."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}),
+        error_messages={"required": _("Type the secret from your receipt.")})
 
 
 def urls_added_message(count: int) -> str:

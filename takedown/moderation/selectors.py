@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -36,6 +36,24 @@ def queue_items(*, kind: str = "") -> QuerySet[ReviewItem]:
     if kind:
         items = items.filter(kind=kind)
     return queue_order(items)
+
+
+@dataclass(frozen=True)
+class UnansweredMessage:
+    item_id: Any
+    reference: str
+    oldest_at: datetime
+    count: int
+
+
+def unanswered_messages() -> list[UnansweredMessage]:
+    """Cases whose person wrote and got no reply yet, the longest-waiting first (the item to open for each)."""
+    items = {item.case_id: item for item in ReviewItem.objects.filter(
+        kind=ItemKind.VICTIM_MESSAGE, state=ReviewItem.State.OPEN).select_related("case")}
+    waiting = (Message.objects.filter(author=Message.Author.VICTIM, read_at__isnull=True, case_id__in=items)
+               .values("case_id").annotate(oldest=Min("created_at"), count=Count("id")).order_by("oldest"))
+    return [UnansweredMessage(item_id=items[row["case_id"]].id, reference=items[row["case_id"]].case.reference,
+                              oldest_at=row["oldest"], count=row["count"]) for row in waiting]
 
 
 def queue_counts() -> dict[str, int]:

@@ -76,6 +76,8 @@ def rows(row: Any) -> dict[str, Any]:
                                         data={"verdict": "uphold"}),
         "moderation-reply": row(_item_path("reply/"), ACTION, method="post", data={"body": "hello"}),
         "moderation-item-done": row(_item_path("done/"), ACTION, method="post"),
+        "moderation-message-close": row(_item_path("close-message/"), ACTION, method="post",
+                                        data={"reason": "answered in the other message"}),
         "moderation-shield": row(_item_path("shield/"), ACTION, method="post"),
         "moderation-reveal": row(lambda s: image_path(s) + "reveal/", ACTION, method="post"),
         "moderation-image": row(image_path, UNCLAIMED_IMAGE),

@@ -146,6 +146,15 @@ MATRIX: dict[str, Row] = {
     "victims-case-withdraw": row("/case/withdraw/", CASE_PAGE),
     "victims-withdrawal-receipt": row("/case/withdrawal-receipt/", NOT_WITHDRAWN),
     "victims-case-leave": row("/case/leave/", dict.fromkeys(PEOPLE, 302), method="post"),
+    # Quick exit ends whatever session the browser has and sends it to a neutral site, for anyone.
+    "quick-exit": row("/exit/", dict.fromkeys(PEOPLE, 302)),
+    # Help, privacy, the age question's two pages and the language switch are open to anyone and keep nothing.
+    "victims-report-start": row("/start/", PUBLIC_PAGE),
+    "victims-under-18": row("/under-18/", PUBLIC_PAGE),
+    "victims-help": row("/help/", PUBLIC_PAGE),
+    "victims-privacy": row("/privacy/", PUBLIC_PAGE),
+    "set_language": row("/i18n/setlang/", dict.fromkeys(PEOPLE, 302), method="post",
+                        data={"language": "es", "next": "/"}),
     # Advocates and grants (takedown/exports).
     "exports-advocate-cases": row("/staff/advocate/", ADVOCATE_PAGE),
     "exports-advocate-profile": row("/staff/advocate/profile/", ADVOCATE_PAGE),
