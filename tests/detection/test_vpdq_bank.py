@@ -137,3 +137,46 @@ def test_video_md5_is_its_own_exact_signal_type() -> None:
     assert entry.signal_type == "video_md5" and entry.value == value
     assert [m.entry_id for m in bank_search(signal_type="video_md5", values=[value])[0]] == [entry.id]
     assert bank_search(signal_type="md5", values=[value]) == [[]]  # an image's MD5 is another vocabulary
+
+
+def test_csv_and_stopncii_exports_carry_video_signals(tmp_path: Path, capsys) -> None:
+    import json
+
+    from django.core.management import call_command
+
+    kept, withdrawn = video(6), video(6)
+    add(kept, source="a")
+    add(withdrawn, source="b")
+    bank_withdraw_source(source_kind="case", source_id="b")
+    services.bank_add(signal_type="video_md5", value="d" * 32, quality=None, source_kind="import", source_id="t",
+                      status="Active")
+    services.bank_add(signal_type="pdq", value=maker.pdq(), quality=80, source_kind="import", source_id="t",
+                      status="Active")
+    csv_path = tmp_path / "bank.csv"
+    call_command("bank_export", str(csv_path))
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "signal_type,value,status,quality,vpdq"
+    records = tmp_path / "records.json"
+    call_command("bank_export", str(records), "--format", "stopncii")
+    document = json.loads(records.read_text())
+    assert [(r["signalType"], r["hashValue"]) for r in document["hashRecords"] if r["signalType"] == "VideoMD5"] == [
+        ("VideoMD5", "d" * 32)]
+    assert document["count"] == 2  # the PDQ and the video MD5; vPDQ has no StopNCII type
+    before = {(e.signal_type, e.value, e.status) for e in BankEntry.objects.all()}
+    BankEntry.objects.all().delete()
+    bank_views_reset()
+    capsys.readouterr()
+    call_command("bank_import", str(csv_path))
+    assert "imported 4 new, 0 already in the bank, 0 rejected" in capsys.readouterr().out
+    assert {(e.signal_type, e.value, e.status) for e in BankEntry.objects.all()} == before
+    [entry] = BankEntry.objects.filter(signal_type="vpdq", status="Active")
+    assert bank_vpdq_features(entry_ids=[entry.id]) == {entry.id: kept}
+    assert [m.entry_id for m in bank_vpdq_search(features=kept)] == [entry.id]
+    # A row whose value is not the SHA-256 of its frames is refused, with its line.
+    bad = tmp_path / "bad.csv"
+    frames = json.dumps([f"{f.pdq},{f.quality},{f.second:.3f}" for f in video(3)])
+    quoted = frames.replace('"', '""')
+    bad.write_text(f'signal_type,value,status,quality,vpdq\nvpdq,{"0" * 64},Active,,"{quoted}"\n')
+    with pytest.raises(SystemExit):
+        call_command("bank_import", str(bad))
+    assert "line 2: a vpdq value is the SHA-256 of its frames" in capsys.readouterr().err
