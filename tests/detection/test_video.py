@@ -31,6 +31,11 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "reencoded": videos.reencoded(original, folder / "reencoded.webm"),
         "trimmed": videos.trimmed(original, folder / "trimmed.mp4", start_frame=105, end_frame=195),
         "other": videos.scene(folder / "other.mp4", seed=99, seconds=8),
+        # Tagged as HD phone videos are: vpdq ignores the tag (BT.601 conversion), so must we.
+        "bt709": videos.encode(folder / "bt709.mp4", videos.scene_frames(5, seconds=3), colorspace="ITU709",
+                               color_range="MPEG"),
+        "bt709-full": videos.encode(folder / "bt709-full.mov", videos.scene_frames(6, seconds=3),
+                                    colorspace="ITU709", color_range="JPEG"),
     }
 
 
@@ -42,7 +47,8 @@ def _ours(hashes: VideoHashes) -> list[tuple[int, float, str, int]]:
     return [(f.frame, f.second, f.pdq, f.quality) for f in hashes.vpdq]
 
 
-@pytest.mark.parametrize("name", ["original", "webm", "mkv", "mov", "reencoded", "trimmed", "other"])
+@pytest.mark.parametrize("name", ["original", "webm", "mkv", "mov", "reencoded", "trimmed", "other", "bt709",
+                                  "bt709-full"])
 def test_vpdq_equals_the_binding_bit_for_bit(clips: dict[str, Path], name: str) -> None:
     hashes = video_hash(clips[name])
     expected = _binding(clips[name])
