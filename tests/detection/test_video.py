@@ -166,3 +166,18 @@ def test_the_length_limit_holds_while_decoding(clips: dict[str, Path], monkeypat
     with pytest.raises(VideoRejected, match="longer than 2 seconds"):
         video_hash(clips["trimmed"], max_seconds=2)
     assert len(video_hash(clips["trimmed"], max_seconds=3).vpdq) == 3
+
+
+def test_ten_bit_video_is_within_a_few_bits_of_the_binding(tmp_path: Path) -> None:
+    # Known difference: swscale's 10-bit to 8-bit conversion differs between the FFmpeg in PyAV's wheel (8.x) and
+    # the one the binding links here (Debian's 5.1), so a 10-bit (HEVC Main10, HDR phone) video's frames may differ
+    # by a few bits. Same frames, same times; close enough never to change a match (distance 31).
+    path = videos.encode(tmp_path / "ten-bit.mp4", videos.scene_frames(9, seconds=6), codec="libx265",
+                         pix_fmt="yuv420p10le")
+    ours = video_hash(path).vpdq
+    theirs = vpdq.computeHash(str(path))
+    assert [(f.frame, f.second) for f in ours] == [(f.frame_number, f.timestamp) for f in theirs]
+    assert all((int(a.pdq, 16) ^ int(b.hex, 16)).bit_count() <= 6 and abs(a.quality - b.quality) <= 2
+               for a, b in zip(ours, theirs, strict=True))
+    assert vpdq_compare(_features(video_hash(path)),
+                        [VpdqFeature(f.hex, f.quality, f.timestamp) for f in theirs]).is_match()
