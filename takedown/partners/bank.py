@@ -53,7 +53,6 @@ class BankMatch:
     status: str
     first_seen: datetime
     quality: int | None = None
-    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +64,6 @@ class BankChange:
     first_seen: datetime
     updated_at: datetime
     quality: int | None = None
-    labels: tuple[str, ...] = ()
     # vPDQ entries still Received or Active: the frames, as HMA writes them ("pdq,quality,second").
     vpdq: tuple[str, ...] = ()
 
@@ -81,7 +79,6 @@ class VideoMatch:
     status: str
     first_seen: datetime
     frames: int  # the banked video's frames that count (quality >= 50, distinct)
-    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
