@@ -8,6 +8,7 @@ stores what it was about (its URLs, a snapshot) and what happened to it, each st
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from takedown.cases.models import Case
+from takedown.core import crypto
 
 # The TAKE IT DOWN Act gives a covered platform 48 hours from receipt; we escalate before it runs out.
 STATUTORY_HOURS = 48
@@ -165,3 +167,65 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Handed to our sender, no answer yet")
+    ACCEPTED = "accepted", _("Accepted by the recipient's system")
+    BOUNCED = "bounced", _("Bounced")
+    REFUSED = "refused", _("Refused")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged by the recipient")
+
+
+class SentMessageTampered(Exception):
+    """The stored body no longer hashes to the SHA-256 recorded when it was sent."""
+
+
+class SentMessage(models.Model):
+    """One outgoing message exactly as it left: the bytes given to the SMTP connection or posted to a partner.
+
+    It is the proof of what was sent, to whom and what came back: court exports cite it as an exhibit, so the
+    body is never re-rendered, only decrypted. The body is encrypted with the evidence keyring, bound to the row
+    id so a blob cannot be moved to another row unnoticed.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(RemedyRequest, on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # An email address, or "partner:<partner id>".
+    recipient = models.CharField(max_length=320)
+    # abuse@<domain> guessed under RFC 2142, not a curated directory entry.
+    recipient_guessed = models.BooleanField(default=False)
+    # RFC 5322 Message-ID for email, the webhook delivery id for a partner.
+    message_id = models.CharField(max_length=255, db_index=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=64)
+    body_encrypted = models.BinaryField()
+    sent_at = models.DateTimeField(db_index=True)
+    delivery = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING,
+                                db_index=True)
+    delivery_at = models.DateTimeField(null=True, blank=True)
+    delivery_detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ("sent_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def associated_data(message_id: uuid.UUID) -> bytes:
+        return b"takedown-sent-message:" + str(message_id).encode()
+
+    def set_body(self, body: bytes) -> None:
+        self.sha256 = hashlib.sha256(body).hexdigest()
+        self.size = len(body)
+        self.body_encrypted = crypto.encrypt(body, associated=self.associated_data(self.id))
+
+    def raw_bytes(self) -> bytes:
+        """Exactly the bytes that were sent; raises SentMessageTampered when they no longer match sha256."""
+        body = crypto.decrypt(bytes(self.body_encrypted), associated=self.associated_data(self.id))
+        if hashlib.sha256(body).hexdigest() != self.sha256:
+            raise SentMessageTampered(f"sent message {self.id} does not match its recorded SHA-256")
+        return body
