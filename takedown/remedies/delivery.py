@@ -40,12 +40,13 @@ def sent_message_record(
     sent_at: datetime | None = None,
     delivery: str = DeliveryState.PENDING,
     delivery_detail: str = "",
+    id: uuid.UUID | None = None,
 ) -> SentMessage:
     """Store one outgoing message: its exact bytes (encrypted), their SHA-256, and the first delivery outcome."""
     with transaction.atomic():
         now = sent_at or timezone.now()
         message = SentMessage(
-            id=uuid.uuid4(), request=request, channel=channel, recipient=recipient[:320],
+            id=id or uuid.uuid4(), request=request, channel=channel, recipient=recipient[:320],
             recipient_guessed=recipient_guessed, message_id=message_id[:255], content_type=content_type,
             sent_at=now, delivery=delivery, delivery_detail=delivery_detail[:500],
             delivery_at=None if delivery == DeliveryState.PENDING else now,

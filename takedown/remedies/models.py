@@ -83,14 +83,23 @@ class RequestKind(models.TextChoices):
 
 class RequestState(models.TextChoices):
     DRAFT = "draft", _("Not sent yet")
+    # Handed to our sender (a partner's webhook, the partner API) and not yet taken by the recipient's system.
+    SENDING = "sending", _("Being delivered")
+    # "Sent" means the recipient's system took it: SMTP accepted it, the partner's endpoint answered 2xx, or the
+    # partner fetched it. Never merely that we tried.
     SENT = "sent", _("Sent")
+    # It bounced or the partner's endpoint refused it for good: nobody has it, a moderator must act.
+    UNDELIVERED = "undelivered", _("Not delivered")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     COMPLIED = "complied", _("Done")
     REFUSED = "refused", _("Refused")
     CANCELLED = "cancelled", _("Cancelled")
 
 
-OPEN_STATES = (RequestState.DRAFT, RequestState.SENT, RequestState.ACKNOWLEDGED)
+OPEN_STATES = (RequestState.DRAFT, RequestState.SENDING, RequestState.SENT, RequestState.UNDELIVERED,
+               RequestState.ACKNOWLEDGED)
+# The states in which the recipient has the request: the 48-hour clock runs only here.
+RECEIVED_STATES = (RequestState.SENT, RequestState.ACKNOWLEDGED)
 FINAL_STATES = (RequestState.COMPLIED, RequestState.REFUSED, RequestState.CANCELLED)
 
 
@@ -110,7 +119,14 @@ class RemedyRequest(models.Model):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     send_count = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it was first handed to its channel (the SMTP conversation, the partner's webhook, the partner API).
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the recipient's system took it (SMTP acceptance, a 2xx webhook answer, the partner's first fetch, a
+    # moderator's submission of the host's web form): the Act's 48 hours count from here.
+    received_at = models.DateTimeField(null=True, blank=True)
+    undelivered_at = models.DateTimeField(null=True, blank=True)
+    # Why the last delivery failed ("bounced: 5.1.1 user unknown"), shown to moderators and, in words, the person.
+    delivery_problem = models.CharField(max_length=500, blank=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True, db_index=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -147,8 +163,12 @@ class RemedyRequest(models.Model):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def clock_running(self) -> bool:
+        return self.deadline_at is not None and self.state in RECEIVED_STATES
+
     def hours_left(self, now: datetime) -> float | None:
-        if self.deadline_at is None or not self.is_open:
+        if self.deadline_at is None or not self.clock_running:
             return None
         return (self.deadline_at - now) / timedelta(hours=1)
 
