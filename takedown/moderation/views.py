@@ -40,7 +40,7 @@ from takedown.moderation.services import (
     moderation_second_review,
 )
 from takedown.moderation.transparency import transparency_chart_svg, transparency_csv, transparency_report
-from takedown.remedies.models import RequestState
+from takedown.remedies.models import OPEN_STATES, RequestState
 
 staff = staff_required(MODERATOR, ADMIN)
 
@@ -144,7 +144,7 @@ def review(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
         "reply_form": ReplyForm(),
         "second_review_form": SecondReviewForm(),
         "confirmed": item.case.status == "confirmed",
-        "open_states": [RequestState.DRAFT, RequestState.SENT, RequestState.ACKNOWLEDGED],
+        "open_states": list(OPEN_STATES),
     })
 
 
