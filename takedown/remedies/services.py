@@ -179,8 +179,8 @@ def request_undelivered_record(request: RemedyRequest, *, actor: Actor, at: date
     The caller holds the row locked. The request stops saying sent and its clock stops; it stays open, so a
     moderator can correct the address and send it again.
     """
-    if request.state not in (RequestState.SENDING, RequestState.SENT, RequestState.UNDELIVERED):
-        return False
+    if request.state not in (RequestState.DRAFT, RequestState.SENDING, RequestState.SENT, RequestState.UNDELIVERED):
+        return False  # the recipient answered already (acknowledged, complied, refused): it had the request
     request.state = RequestState.UNDELIVERED
     request.undelivered_at = at
     request.delivery_problem = reason[:500]
