@@ -65,6 +65,8 @@ def _shown_state(status: RemedyStatus) -> tuple[str, str]:
     if status.overdue:
         return "overdue", _("Overdue: not removed within the 48 hours.")
     if status.state == "sent":
+        if status.kind == "blocking":
+            return "sent", _("Shared: the fingerprints are in the list partner platforms check.")
         return "sent", _("Sent: the platform's system received it.")
     if status.state == "acknowledged":
         return "acknowledged", _("Acknowledged by the platform.")
@@ -90,7 +92,8 @@ def _events(status: RemedyStatus) -> list[tuple[str, Any]]:
     undelivered = _("Refused delivery") if status.delivery_failure == "refused" else _("Bounced")
     steps = (
         (_("Sent"), status.sent_at),
-        (_("Received by the platform's system"), status.received_at),
+        # The hash bank is ours: "received" there says nothing more than "sent".
+        (_("Received by the platform's system"), status.received_at if status.channel != "hash_bank" else None),
         (undelivered, status.undelivered_at),
         (_("Acknowledged"), status.acknowledged_at),
         (_done_label(status.kind), status.complied_at),

@@ -184,7 +184,14 @@ def request_undelivered_record(request: RemedyRequest, *, actor: Actor, at: date
     request.state = RequestState.UNDELIVERED
     request.undelivered_at = at
     request.delivery_problem = reason[:500]
-    request.save(update_fields=["state", "undelivered_at", "delivery_problem"])
+    # An acceptance that ended in a bounce was no receipt: the clock it started is void (the acceptance itself
+    # stays on the message's record and the timeline).
+    request.received_at = None
+    request.deadline_at = None
+    request.overdue_at = None
+    request.escalation_level = 0
+    request.save(update_fields=["state", "undelivered_at", "delivery_problem", "received_at", "deadline_at",
+                                "overdue_at", "escalation_level"])
     _event(request, action="undelivered", actor=actor, note=reason, at=at)
     audit_record(actor=actor, action="remedies.request_undelivered", case_id=request.case_id,
                  object_type="remedy_request", object_id=request.id, detail={"kind": request.kind})
@@ -586,7 +593,8 @@ def remedy_requests_fetched(*, partner_id: uuid.UUID, requests: list[RemedyReque
         for request in requests:
             first = request.received_at is None or request.state == RequestState.UNDELIVERED
             if first:
-                locked = RemedyRequest.objects.select_for_update().select_related("case", "host").get(pk=request.pk)
+                locked = (RemedyRequest.objects.select_for_update(of=("self",)).select_related("case", "host")
+                          .get(pk=request.pk))
                 first = request_receipt_record(locked, actor=actor, at=now,
                                                how="fetched by the partner's system through the partner API")
                 request = locked
