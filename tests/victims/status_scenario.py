@@ -190,10 +190,41 @@ def expected_line(request: RemedyRequest) -> dict[str, Any]:
             "recipient": f"to {request.recipient_label}"}
 
 
+def _case_wide_lines(content: str) -> list[dict[str, Any]]:
+    tree = parse_html(content)
+    in_urls = {id(e) for li in _find(tree, lambda e: e.name == "li" and "url" in _classes(e))
+               for e in _find(li, lambda e: e.name == "li" and "remedy" in _classes(e))}
+    lines = []
+    for remedy in _find(tree, lambda e: e.name == "li" and "remedy" in _classes(e)):
+        if id(remedy) in in_urls:
+            continue
+        attributes = dict(remedy.attributes)
+        events_lists = _find(remedy, lambda e: e.name == "ul" and "events" in _classes(e))
+        events = [_text(e) for e in events_lists[0].children if isinstance(e, Element)] if events_lists else []
+        state_text = _text(_find(remedy, lambda e: "state" in _classes(e))[0])
+        lines.append({"kind": attributes["data-kind"], "state": attributes["data-state"], "state_text": state_text,
+                      "events": events})
+    return lines
+
+
+def _expected_blocking(request: RemedyRequest) -> dict[str, Any]:
+    words = {"draft": ("not_sent", "Not sent yet."),
+             "sent": ("sent", "Shared: the fingerprints are in the list partner platforms check."),
+             "complied": ("done", "Blocked by a partner platform")}[request.state]
+    events = [f"{label} {minute(at)}" for label, at in (
+        ("Sent", request.sent_at), ("Blocked by a partner platform", request.complied_at)) if at]
+    return {"kind": "blocking", "state": words[0], "state_text": words[1], "events": events}
+
+
 def check_page_against_database(content: str, case: Case) -> list[str]:
-    """Every remedy line of every URL compared with the database; returns the differences (empty when true)."""
+    """Every remedy line of the page (per URL, and the case-wide blocking) compared with the database; returns
+    the differences (empty when the page tells the truth)."""
     shown = status_page_remedies(content)
     problems: list[str] = []
+    blocking = [_expected_blocking(r) for r in RemedyRequest.objects.filter(case=case, kind=RequestKind.BLOCKING)
+                .exclude(state="cancelled")]
+    if _case_wide_lines(content) != blocking:
+        problems.append(f"case-wide: expected {blocking}, shown {_case_wide_lines(content)}")
     for url in case.urls.values_list("url", flat=True):
         requests = [r for r in RemedyRequest.objects.filter(case=case).exclude(state="cancelled").order_by(
             "created_at") if url in r.urls]

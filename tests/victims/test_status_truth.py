@@ -61,6 +61,7 @@ def test_each_url_shows_what_happened_to_its_requests_from_report_to_removal(smt
                                      "to Microsoft Bing": "not_sent"}
     assert _states(sent, "social")["to Social"] == "sending"  # handed over, not yet taken by the partner
     assert len(smtp.received) == 2  # pics and bounce, each accepted by the mail server
+    assert "Shared: the fingerprints are in the list partner platforms check." in sent  # blocking, case-wide
 
     scenario_bounce(s)
     bounced = _page(client)
