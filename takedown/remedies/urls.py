@@ -9,4 +9,6 @@ urlpatterns = [
     path("staff/remedies/requests/<uuid:request_id>/outcome/", views.outcome, name="remedies-outcome"),
     path("staff/remedies/messages/<uuid:message_id>/raw", views.message_raw, name="remedies-message-raw"),
     path("hooks/remedies/bounce", bounce_hook.bounce_webhook, name="remedies-bounce-webhook"),
+    path("staff/remedies/court-orders/<uuid:order_id>/order.pdf", views.court_order_pdf,
+         name="remedies-court-order-pdf"),
 ]
