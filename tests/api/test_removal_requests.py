@@ -22,7 +22,7 @@ from takedown.remedies.models import DeliveryState, RemedyRequest, RequestKind, 
 from takedown.remedies.services import remedies_generate_for_case
 from tests.partners.fixtures import key_client
 from tests.partners.test_webhooks import Receiver
-from tests.remedies.factory import SIGNATURE, case_make, confirm, host_make
+from tests.remedies.factory import case_make, confirm, host_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,6 +47,12 @@ def _request_for(made: NewPartner, *, domain: str = "social.example") -> RemedyR
     with transaction.atomic():
         remedies_generate_for_case(case=case, actor=Actor.system())
     return RemedyRequest.objects.get(case=case, kind=RequestKind.REMOVAL)
+
+
+def removal_document_signature(removal: RemedyRequest) -> object:
+    from takedown.remedies.documents import request_facts
+
+    return request_facts(removal)["take_it_down"]["signature"]
 
 
 def _list(made: NewPartner, **query: str) -> Any:
@@ -75,7 +81,8 @@ def test_without_a_webhook_the_request_is_not_sent_until_the_partner_fetches_it(
     assert all(elements.values()), elements
     assert elements["identification_and_location"]["urls"] == removal.urls
     assert "good-faith belief" in elements["good_faith_statement"] and item["statute"].startswith("47 U.S.C. 223a")
-    assert SIGNATURE not in response.content.decode()  # the person's own signature stays with us
+    # The request is signed as the statute expects (issue 14's authority work): the same signature as the e-mail.
+    assert elements["signature"] == removal_document_signature(removal)
     (message,) = removal.messages.all()
     assert message.delivery == DeliveryState.ACCEPTED and message.recipient == f"partner:{made.partner.id}"
     assert message.raw_bytes() in response.content  # the very bytes served
