@@ -10,23 +10,25 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from detection import signals
+
 
 class SignalType(models.TextChoices):
-    PDQ = "pdq", "PDQ"
-    MD5 = "md5", "MD5"
-    SHA256 = "sha256", "SHA-256"
-    PHASH = "phash", "pHash"
-    DHASH = "dhash", "dHash"
-
-
+    # Values from detection.signals, the bank's one vocabulary; the labels are for admin screens.
+    PDQ = signals.SignalType.PDQ.value, "PDQ"
+    MD5 = signals.SignalType.MD5.value, "MD5"
+    SHA256 = signals.SignalType.SHA256.value, "SHA-256"
+    PHASH = signals.SignalType.PHASH.value, "pHash"
+    DHASH = signals.SignalType.DHASH.value, "dHash"
+    VIDEO_MD5 = signals.SignalType.VIDEO_MD5.value, "Video MD5"
+    VPDQ = signals.SignalType.VPDQ.value, "vPDQ"
 
 
 class EntryStatus(models.TextChoices):
-    # The StopNCII vocabulary, which partners already speak.
-    RECEIVED = "Received", "Received"  # reported, not yet confirmed by a moderator
-    ACTIVE = "Active", "Active"  # confirmed: partners block it
-    WITHDRAWN = "Withdrawn", "Withdrawn"  # every source withdrew it: partners drop it
-    DELETED = "Deleted", "Deleted"  # purged: kept only as a tombstone so partners delete their copy
+    RECEIVED = signals.EntryStatus.RECEIVED.value, "Received"
+    ACTIVE = signals.EntryStatus.ACTIVE.value, "Active"
+    WITHDRAWN = signals.EntryStatus.WITHDRAWN.value, "Withdrawn"
+    DELETED = signals.EntryStatus.DELETED.value, "Deleted"
 
 
 class SourceKind(models.TextChoices):
@@ -37,7 +39,7 @@ class SourceKind(models.TextChoices):
 
 class BankEntry(models.Model):
     id = models.BigAutoField(primary_key=True)
-    signal_type = models.CharField(max_length=8, choices=SignalType.choices)
+    signal_type = models.CharField(max_length=16, choices=SignalType.choices)
     value = models.CharField(max_length=64)  # lower-case hex
     # PDQ only, when the image was hashed here: the 7 other dihedral variants (rotations and flips), 448 hex
     # characters, so a rotated or mirrored copy matches too. Empty for hashes received from elsewhere.
@@ -76,3 +78,20 @@ class BankSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} source of entry {self.entry_id}"
+
+
+class BankVpdq(models.Model):
+    """The frames of a vPDQ entry, in HMA's text form (one ``pdq,quality,second`` per line). Kept while the entry
+    is Received or Active; dropped when it is withdrawn or deleted (the entry's value, a SHA-256 of this text,
+    stays so partners can drop their copy)."""
+
+    entry = models.OneToOneField(BankEntry, on_delete=models.CASCADE, primary_key=True, related_name="vpdq")
+    features = models.TextField()
+    frames = models.PositiveIntegerField()  # frames that count when matching: quality >= 50, distinct hashes
+
+    class Meta:
+        verbose_name = "vPDQ frames"
+        verbose_name_plural = "vPDQ frames"
+
+    def __str__(self) -> str:
+        return f"vPDQ frames of entry {self.entry_id}"

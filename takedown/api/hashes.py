@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from rest_framework import serializers
 
+from detection.signals import hash_value_clean
 from takedown.partners.bank import DISTANCE_SIGNAL_TYPES, SIGNAL_HEX_LENGTH, SignalType
 
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
 _CURSOR = re.compile(r"^v1\.(\d{1,17})\.(\d{1,19})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -28,12 +28,25 @@ def signal_type_clean(value: str) -> str:
     return name
 
 
-def hash_clean(signal_type: str, value: str) -> str:
-    length = SIGNAL_HEX_LENGTH[signal_type]
-    if len(value) != length or not _HEX.match(value):
+def lookup_signal_type_clean(value: str) -> str:
+    """A signal type looked up by one hash value: every type but vpdq, which is looked up by its frames."""
+    name = signal_type_clean(value)
+    if name == SignalType.VPDQ:
         raise serializers.ValidationError(
-            f"a {signal_type} hash is {length} hexadecimal characters", code="invalid_hash")
-    return value.lower()
+            "a vpdq hash is looked up by its frames: POST /api/v1/lookup/vpdq", code="unsupported_signal_type")
+    return name
+
+
+def hash_clean(signal_type: str, value: str) -> str:
+    """The bank's one check (detection.signals), stricter only in that nothing may surround the hex."""
+    try:
+        if value != value.strip():
+            raise ValueError("whitespace around the hash")
+        return hash_value_clean(signal_type, value)
+    except ValueError:
+        raise serializers.ValidationError(
+            f"a {signal_type} hash is {SIGNAL_HEX_LENGTH[signal_type]} hexadecimal characters",
+            code="invalid_hash") from None
 
 
 def max_distance_clean(signal_type: str, value: int | None) -> int:
