@@ -24,7 +24,7 @@ from takedown.core.audit import Actor, audit_record
 from takedown.core.crypto import DecryptionError
 from takedown.core.evidence import evidence_get
 from takedown.moderation.models import DECIDABLE_KINDS, Decision, DecisionKind, ItemKind, ReviewItem
-from takedown.remedies.models import OPEN_STATES, RemedyRequest, RequestKind
+from takedown.remedies.models import OPEN_STATES, RemedyRequest, RequestKind, RequestState
 from takedown.remedies.services import remedies_cancel_for_case, remedies_generate_for_case
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,34 @@ def moderation_queue_sync(*, now: datetime | None = None) -> int:
                                  severity=request.case.severity + request.priority, due_at=request.deadline_at,
                                  note=request.host.domain if request.host else "")
             opened += 1
+    opened += _delivery_items_open(now)
     _close_moot_items(now)
+    return opened
+
+
+def _delivery_items_open(now: datetime) -> int:
+    """Requests nobody has: bounced or refused deliveries, and partner requests not taken after a while. They sit
+    in the at-risk queue with the reason, one item per failure (a later failure after a re-send opens another)."""
+    opened = 0
+    undelivered = RemedyRequest.objects.filter(state=RequestState.UNDELIVERED).select_related("case", "host")
+    for request in undelivered:
+        stamp = int(request.undelivered_at.timestamp()) if request.undelivered_at else 0
+        subject = f"{request.id}:undelivered:{stamp}"
+        if not _ever_opened(request.case_id, ItemKind.DEADLINE_RISK, subject):
+            moderation_item_open(case=request.case, kind=ItemKind.DEADLINE_RISK, subject=subject,
+                                 severity=request.case.severity + request.priority + 1, due_at=now,
+                                 note=f"not delivered: {request.delivery_problem}"[:300])
+            opened += 1
+    late = now - timedelta(hours=settings.REMEDIES_UNRECEIVED_ALERT_HOURS)
+    for request in RemedyRequest.objects.filter(state=RequestState.SENDING, sent_at__lte=late).select_related(
+            "case", "host"):
+        subject = f"{request.id}:unreceived"
+        if not _ever_opened(request.case_id, ItemKind.DEADLINE_RISK, subject):
+            moderation_item_open(case=request.case, kind=ItemKind.DEADLINE_RISK, subject=subject,
+                                 severity=request.case.severity + request.priority, due_at=now,
+                                 note=f"not received by {request.recipient_label} after "
+                                      f"{settings.REMEDIES_UNRECEIVED_ALERT_HOURS} hours"[:300])
+            opened += 1
     return opened
 
 
@@ -134,8 +161,14 @@ def _close_moot_items(now: datetime) -> None:
     ReviewItem.objects.filter(state=ReviewItem.State.OPEN, case__status=CaseStatus.WITHDRAWN).update(
         state=ReviewItem.State.DONE, resolved_at=now, resolution="withdrawn", claimed_by=None, claim_expires_at=None)
     for item in ReviewItem.objects.filter(state=ReviewItem.State.OPEN, kind=ItemKind.DEADLINE_RISK):
-        request_id = item.subject.split(":", 1)[0]
-        if not RemedyRequest.objects.filter(id=request_id, state__in=OPEN_STATES).exists():
+        request_id, _, cause = item.subject.partition(":")
+        still = RemedyRequest.objects.filter(id=request_id, state__in=OPEN_STATES)
+        # A delivery item ends when the request reached its recipient (a re-send got through, the partner fetched).
+        if cause.startswith("undelivered"):
+            still = still.filter(state=RequestState.UNDELIVERED)
+        elif cause == "unreceived":
+            still = still.filter(state=RequestState.SENDING)
+        if not still.exists():
             item.state = ReviewItem.State.DONE
             item.resolved_at = now
             item.resolution = "request_closed"

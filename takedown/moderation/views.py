@@ -42,7 +42,7 @@ from takedown.moderation.services import (
     moderation_second_review,
 )
 from takedown.moderation.transparency import transparency_chart_svg, transparency_csv, transparency_report
-from takedown.remedies.models import RequestState
+from takedown.remedies.models import OPEN_STATES, RequestState
 
 logger = logging.getLogger(__name__)
 staff = staff_required(MODERATOR, ADMIN)
@@ -148,7 +148,7 @@ def review(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
         "close_form": MessageCloseForm(),
         "second_review_form": SecondReviewForm(),
         "confirmed": item.case.status == "confirmed",
-        "open_states": [RequestState.DRAFT, RequestState.SENT, RequestState.ACKNOWLEDGED],
+        "open_states": list(OPEN_STATES),
     })
 
 

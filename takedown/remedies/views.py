@@ -22,6 +22,7 @@ from takedown.remedies.models import (
     CourtOrder,
     RemedyRequest,
     RequestState,
+    SentMessage,
 )
 from takedown.remedies.selectors import remedies_for_case
 from takedown.remedies.services import RemedyError, remedy_request_send, remedy_request_update
@@ -98,6 +99,22 @@ def outcome(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     else:
         messages.success(request, _("Recorded."))
     return redirect("remedies-case", case_id=remedy.case_id)
+
+
+@require_GET
+@staff
+def message_raw(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """The exact bytes of one sent message (an .eml or the JSON posted), as stored: audited, never re-rendered."""
+    message = get_object_or_404(SentMessage.objects.select_related("request"), id=message_id)
+    body = message.raw_bytes()
+    audit_record(actor=Actor.for_user(request.user), action="remedies.message_download",
+                 case_id=message.request.case_id, object_type="sent_message", object_id=message.id,
+                 detail={"size": message.size})
+    extension = "eml" if message.content_type == "message/rfc822" else "json"
+    response = HttpResponse(body, content_type=message.content_type)
+    response["Content-Disposition"] = f'attachment; filename="sent-{message.id}.{extension}"'
+    response["X-Content-SHA256"] = message.sha256
+    return response
 
 
 # --- court orders --------------------------------------------------------------------------------------------

@@ -114,7 +114,8 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     steps = [e["action"] for e in removal["silent.example"]["events"]]
     # One tick at 49 hours escalates twice, re-sends the unanswered request once and marks it overdue.
     assert steps[:2] == ["created", "sent"]
-    assert sorted(steps[2:]) == ["escalated_24h", "escalated_40h", "overdue", "resent"]
+    # "received": the mail server's acceptance, recorded since delivery is proven (issue 14).
+    assert sorted(steps[2:]) == ["escalated_24h", "escalated_40h", "overdue", "received", "resent"]
     assert export_verify(data).ok
 
     # Blocking and de-linking are there too, with no statutory clock.

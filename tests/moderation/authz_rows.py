@@ -15,8 +15,9 @@ from takedown.core.audit import Actor
 from takedown.core.evidence import evidence_put
 from takedown.moderation.models import ItemKind, ReviewItem
 from takedown.moderation.services import moderation_item_open
+from takedown.remedies.delivery import sent_message_record
 from takedown.remedies.directory import host_directory_seed
-from takedown.remedies.models import CourtOrder, RemedyRequest
+from takedown.remedies.models import CourtOrder, RemedyRequest, SentMessage
 from takedown.remedies.services import remedies_generate_for_case
 from tests.remedies.factory import case_make, confirm, host_make
 
@@ -24,6 +25,7 @@ PAGE = {"anonymous": "login", "advocate": "deny", "moderator": "ok", "admin": "o
 ACTION = {"anonymous": "login", "advocate": "deny", "moderator": 302, "admin": 302}
 # A review item nobody has claimed: its page and image refuse everyone (redirect to the queue / 403).
 UNCLAIMED_PAGE = {"anonymous": "login", "advocate": "deny", "moderator": 302, "admin": 302}
+NOWHERE = {"anonymous": "deny", "advocate": "deny", "moderator": "deny", "admin": "deny"}
 UNCLAIMED_IMAGE = {"anonymous": "login", "advocate": "deny", "moderator": "deny", "admin": "deny"}
 
 
@@ -43,6 +45,16 @@ def _request(scenario: dict[str, Any]) -> RemedyRequest:
         scenario["request"] = RemedyRequest.objects.get(case=case, kind="removal")
     request: RemedyRequest = scenario["request"]
     return request
+
+
+def _message(scenario: dict[str, Any]) -> SentMessage:
+    if "message" not in scenario:
+        scenario["message"] = sent_message_record(
+            request=_request(scenario), channel="email", recipient="abuse@authz.example", recipient_guessed=False,
+            message_id="<authz@operator.example>", body=b"Subject: authz\r\n\r\nbody\r\n",
+            content_type="message/rfc822", actor=Actor.system())
+    message: SentMessage = scenario["message"]
+    return message
 
 
 def _court_order(scenario: dict[str, Any]) -> CourtOrder:
@@ -88,5 +100,8 @@ def rows(row: Any) -> dict[str, Any]:
         "remedies-send": row(lambda s: f"/staff/remedies/requests/{_request(s).id}/send/", ACTION, method="post"),
         "remedies-outcome": row(lambda s: f"/staff/remedies/requests/{_request(s).id}/outcome/", ACTION,
                                 method="post", data={"state": "acknowledged"}),
+        "remedies-message-raw": row(lambda s: f"/staff/remedies/messages/{_message(s).id}/raw", PAGE),
+        # A machine path: with no REMEDIES_BOUNCE_WEBHOOK_TOKEN configured it does not exist for anyone.
+        "remedies-bounce-webhook": row("/hooks/remedies/bounce", NOWHERE, method="post"),
         "remedies-court-order-pdf": row(lambda s: f"/staff/remedies/court-orders/{_court_order(s).id}/order.pdf", PAGE),
     }

@@ -33,4 +33,10 @@ class Command(BaseCommand):
                 with transaction.atomic():
                     model._default_manager.filter(pk=row.pk).update(**{name: getattr(row, name) for name in names})
                 rows += 1
+        # Models that keep encrypted bytes of their own (bound to the row, so no field type can re-encrypt them)
+        # say so with a `reencrypt_all()` classmethod returning the rows it re-encrypted.
+        for model in apps.get_models():
+            reencrypt_all = getattr(model, "reencrypt_all", None)
+            if callable(reencrypt_all):
+                rows += int(reencrypt_all())
         self.stdout.write(f"re-encrypted {files} evidence files and {rows} rows")
