@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp import match_token
@@ -87,7 +87,7 @@ def staff_provision(*, username: str, role: str, password: str | None = None) ->
 
 def staff_read_record(
     *,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | AnonymousUser,
     action: str,
     case_id: uuid.UUID | None = None,
     object_type: str = "",

@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from takedown.cases.models import Case
-from takedown.core.audit import Actor, audit_record
+from takedown.core.audit import Actor
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
+from takedown.core.services import staff_read_record
 from takedown.remedies.court_orders import court_order_document
 from takedown.remedies.documents import FORMATS, request_render
 from takedown.remedies.models import (
@@ -42,8 +43,8 @@ class OutcomeForm(forms.Form):
 @staff
 def case_requests(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
     case = get_object_or_404(Case, id=case_id)
-    audit_record(actor=Actor.for_user(request.user), action="remedies.case_view", case_id=case.id,
-                 object_type="case", object_id=case.id)
+    staff_read_record(user=request.user, action="remedies.case_view", case_id=case.id, object_type="case",
+                      object_id=case.id)
     return render(request, "remedies/case.html", {
         "case": case,
         "requests": remedies_for_case(case),
@@ -62,8 +63,8 @@ def document(request: HttpRequest, request_id: uuid.UUID, fmt: str) -> HttpRespo
         raise Http404
     remedy = get_object_or_404(RemedyRequest.objects.select_related("case", "host"), id=request_id)
     body, content_type, filename = request_render(remedy, fmt)  # type: ignore[arg-type]
-    audit_record(actor=Actor.for_user(request.user), action="remedies.document_view", case_id=remedy.case_id,
-                 object_type="remedy_request", object_id=remedy.id, detail={"format": fmt})
+    staff_read_record(user=request.user, action="remedies.document_view", case_id=remedy.case_id,
+                      object_type="remedy_request", object_id=remedy.id, detail={"format": fmt})
     response = HttpResponse(body, content_type=content_type)
     disposition = "inline" if fmt != "json" else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
@@ -107,9 +108,8 @@ def message_raw(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     """The exact bytes of one sent message (an .eml or the JSON posted), as stored: audited, never re-rendered."""
     message = get_object_or_404(SentMessage.objects.select_related("request"), id=message_id)
     body = message.raw_bytes()
-    audit_record(actor=Actor.for_user(request.user), action="remedies.message_download",
-                 case_id=message.request.case_id, object_type="sent_message", object_id=message.id,
-                 detail={"size": message.size})
+    staff_read_record(user=request.user, action="remedies.message_download", case_id=message.request.case_id,
+                      object_type="sent_message", object_id=message.id, detail={"size": message.size})
     extension = "eml" if message.content_type == "message/rfc822" else "json"
     response = HttpResponse(body, content_type=message.content_type)
     response["Content-Disposition"] = f'attachment; filename="sent-{message.id}.{extension}"'
