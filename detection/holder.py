@@ -18,6 +18,7 @@ variants (rotations and flips), so a rotated copy of a banked image matches its 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -75,7 +76,9 @@ class SnapshotArrays:
 
 
 class BankView:
-    """Exact search over one signal type with entry metadata; not thread-safe for writers (callers lock)."""
+    """Exact search over one signal type with entry metadata. Immutable once made: ``apply`` returns a new view
+    (sharing the snapshot's mapped image and arrays), so any number of threads may search a view while another
+    makes its successor, and a lookup takes no lock; the owner swaps its reference to the new view."""
 
     def __init__(self, index: HashIndex, arrays: SnapshotArrays, *, generation: str = "") -> None:
         self.index = index
@@ -95,29 +98,32 @@ class BankView:
 
     # --- changes -----------------------------------------------------------------------------------------------
 
-    def apply(self, rows: Iterable[EntryRow]) -> int:
-        """Bring changed entries up to date; a row already applied at the same version is skipped."""
+    def apply(self, rows: Iterable[EntryRow]) -> BankView:
+        """This view with changed entries brought up to date (a row already applied at the same version is
+        skipped); ``self`` when nothing changed. ``self`` is never modified."""
         fresh = [row for row in rows if self._applied.get(row.entry_id) != row.updated_us
                  and not self._in_snapshot(row)]
         if not fresh:
-            return 0
+            return self
         gone = np.asarray([row.entry_id * VARIANTS + k for row in fresh for k in range(VARIANTS)], dtype=np.int64)
-        self.index.remove(gone)
         add_ids: list[int] = []
         add_hashes: list[str] = []
+        overrides = dict(self._overrides)
+        applied = dict(self._applied)
+        watermark = self.watermark_us
         for row in fresh:
-            self._applied[row.entry_id] = row.updated_us
-            self._overrides[row.entry_id] = (row.status, row.quality, row.first_seen_us)
+            applied[row.entry_id] = row.updated_us
+            overrides[row.entry_id] = (row.status, row.quality, row.first_seen_us)
+            watermark = max(watermark, row.updated_us)
             if row.status == DELETED:
                 continue
             for k, value in enumerate(row.hashes[:VARIANTS]):
                 add_ids.append(row.entry_id * VARIANTS + k)
                 add_hashes.append(value)
-        for row in fresh:
-            self.watermark_us = max(self.watermark_us, row.updated_us)
-        if add_ids:
-            self.index.add(add_ids, add_hashes)
-        return len(fresh)
+        successor = copy.copy(self)
+        successor.index = self.index.changed(remove=gone, add_ids=add_ids, add_hashes=add_hashes)
+        successor._overrides, successor._applied, successor.watermark_us = overrides, applied, watermark
+        return successor
 
     def _in_snapshot(self, row: EntryRow) -> bool:
         # A change read again through the refresh overlap that the snapshot already holds, exactly: skipping it
