@@ -347,7 +347,16 @@ def bank_views_reset() -> None:
         _states.clear()
 
 
-os.register_at_fork(after_in_child=lambda: _states.clear())  # threads do not survive fork; their states go too
+def _after_fork_in_child() -> None:
+    # Threads do not survive fork: their states go too (the child's first lookup starts its own refresher), and
+    # the lock is new in case a parent's thread held it at the moment of the fork.
+    global _states_lock
+    _states_lock = threading.Lock()
+    _states.clear()
+    _rebuilding.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _background() -> bool:
