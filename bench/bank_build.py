@@ -223,6 +223,8 @@ def main() -> None:
         print(f"  index memory across all {args.processes}: {mapped + anon:.0f} MB "
               f"(shared snapshot {mapped:.0f} MB + private {anon:.0f} MB)")
     print(f"uptime after: {uptime()}")
+    if not args.index_dir:  # the temporary snapshots (up to a GB) go; a directory named by the caller stays
+        subprocess.run(["rm", "-rf", index_dir], check=False)
 
 
 def uptime() -> str:
