@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -82,3 +83,19 @@ def staff_provision(*, username: str, role: str, password: str | None = None) ->
         device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
     secret_b32 = base64.b32encode(device.bin_key).decode().rstrip("=")
     return ProvisionedStaff(username, password, device.config_url, secret_b32)
+
+
+def staff_read_record(
+    *,
+    user: AbstractBaseUser,
+    action: str,
+    case_id: uuid.UUID | None = None,
+    object_type: str = "",
+    object_id: object = "",
+    detail: dict[str, object] | None = None,
+) -> None:
+    """A staff member read something worth knowing about later (a queue, a report, a case's requests): audited.
+
+    Views call this rather than writing the audit log themselves, so every write goes through a service."""
+    audit_record(actor=Actor.for_user(user), action=action, case_id=case_id, object_type=object_type,
+                 object_id=object_id, detail=detail)

@@ -18,8 +18,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from takedown.core.audit import Actor, audit_record
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
+from takedown.core.services import staff_read_record
 from takedown.moderation.forms import DecideForm, MessageCloseForm, ReplyForm, SecondReviewForm
 from takedown.moderation.models import DECIDABLE_KINDS, ItemKind, ReviewItem
 from takedown.moderation.selectors import case_review, queue_counts, queue_items, unanswered_messages
@@ -67,8 +67,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind and kind not in ItemKind.values:
         return HttpResponseBadRequest(_("Unknown queue."))
-    with_actor = Actor.for_user(request.user)
-    audit_record(actor=with_actor, action="moderation.queue_view", detail={"kind": kind})
+    staff_read_record(user=_user(request), action="moderation.queue_view", detail={"kind": kind})
     counts = queue_counts()
     return render(request, "moderation/queue.html", {
         "items": queue_items(kind=kind)[:200],
@@ -309,7 +308,7 @@ def item_done(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
 @staff
 def transparency(request: HttpRequest) -> HttpResponse:
     report = transparency_report()
-    audit_record(actor=Actor.for_user(request.user), action="transparency.view")
+    staff_read_record(user=_user(request), action="transparency.view")
     return render(request, "moderation/transparency.html", {
         "report": report,
         # Built from numbers and escaped platform names only (see transparency_chart_svg).
@@ -322,7 +321,7 @@ def transparency(request: HttpRequest) -> HttpResponse:
 @staff
 def transparency_csv_view(request: HttpRequest) -> HttpResponse:
     report = transparency_report()
-    audit_record(actor=Actor.for_user(request.user), action="transparency.export")
+    staff_read_record(user=_user(request), action="transparency.export")
     response = HttpResponse(transparency_csv(report), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="transparency.csv"'
     return response
