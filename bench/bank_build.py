@@ -1,17 +1,24 @@
-"""The bank's index from PostgreSQL: build time for a million hashes, and memory across processes.
+"""The bank's index from PostgreSQL, on banks shaped as production builds them: build time and memory per host.
 
-Run:  .venv/bin/python bench/bank_build.py [--size 1000000] [--processes 4]
+Run:  .venv/bin/python bench/bank_build.py --bank cases   [--images 1000000] [--processes 4] [--builds 3]
+      .venv/bin/python bench/bank_build.py --bank imports [--size 10000000]  [--processes 4] [--builds 3]
 
-Uses its own database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/takedown_bench; migrated
-and filled with --size random PDQ hashes by COPY if it holds fewer) and a temporary BANK_INDEX_DIR.
-Prints:
-- the time to read every hash from the database (binary COPY into arrays) and to write the shared snapshot
-  (`detection.bank.bank_index_build`), and, for comparison, reading the same rows through the ORM;
+- ``--bank cases``: --images case images, each entered as production enters a hashed image (``bank_add`` with
+  ``variants``): its PDQ hash in ``value`` and its 7 other dihedral variants in ``variants``, so the index holds
+  8 rows per image (1,000,000 images: 8,000,000 rows). Hashes from bench/banks.py (PDQ-style, every bit used).
+- ``--bank imports``: --size imported hashes (uniformly random 256 bits), one index row each, as
+  ``bank_import`` enters them.
+
+Each bank has its own database (--database-url; default ``takedown_bench_cases`` / ``takedown_bench_imports`` on
+127.0.0.1), migrated and filled by COPY if it holds fewer entries, and a temporary BANK_INDEX_DIR. Prints:
+- the binary COPY reads (entries, then variants) and, with --orm, the same entries through the ORM;
+- ``detection.bank.bank_index_build`` (read + build + write the shared snapshot) --builds times: every run and
+  the median;
 - for --processes separate Django processes that each open the bank and answer 200 lookups: each one's
-  proportional set size (PSS) of the snapshot's mapped files and its private (anonymous) memory growth from
-  loading the bank. Their sum is what the index costs the host, whatever the number of processes: the
-  mapped pages are shared, so each process is charged its share of one copy;
-- the same for processes that build a private in-memory index each (BANK_INDEX_DIR empty), the alternative.
+  proportional set size (PSS) of the snapshot's mapped files and its private memory growth; their sum is what the
+  index costs the host, however many processes share it; with --private, the same for processes that each
+  build a private in-memory index (BANK_INDEX_DIR empty), the alternative;
+- the load average before and after.
 """
 
 from __future__ import annotations
@@ -25,12 +32,14 @@ import sys
 import tempfile
 import time
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/takedown_bench"
+DEFAULT_DB = {"cases": "postgres://postgres@127.0.0.1:5432/takedown_bench_cases",
+              "imports": "postgres://postgres@127.0.0.1:5432/takedown_bench_imports"}
 
 
 def setup_django(database_url: str, index_dir: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["BANK_INDEX_DIR"] = index_dir
+    os.environ["BANK_READY_SECONDS"] = "600"  # a process building a private index of millions waits for it
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "takedown.settings")
     os.environ.setdefault("DEBUG", "true")
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -77,34 +86,47 @@ def child(args: argparse.Namespace) -> None:
     sys.stdin.read()  # stay alive until the parent has measured every process together
 
 
-def fill(size: int) -> None:
+def fill(bank: str, count: int) -> None:
+    """Fill the bench database up to ``count`` entries (case images or imported hashes) by COPY."""
     import numpy as np
     from django.core.management import call_command
     from django.db import connection
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from banks import case_images, hex_rows, random_words
 
     call_command("migrate", verbosity=0)
     from detection.models import BankEntry
 
     have = BankEntry.objects.filter(signal_type="pdq").count()
-    if have >= size:
+    if have >= count:
         return
-    print(f"filling the bench database with {size - have} random PDQ hashes ...", flush=True)
-    rng = np.random.default_rng(7)
+    print(f"filling the bench database with {count - have:,} {bank} entries ...", flush=True)
+    rng = np.random.default_rng(7 + have)
     table = BankEntry._meta.db_table
+    moment = "2026-11-23 00:00:00+00"
     with connection.cursor() as wrapper:
         raw = wrapper.cursor
         done = 0
-        while done < size - have:
-            n = min(200_000, size - have - done)
-            words = rng.integers(0, 2**63, size=(n, 4), dtype=np.int64)
+        while done < count - have:
+            n = min(100_000, count - have - done)
             buffer = io.StringIO()
-            for row in words:
-                buffer.write(f"pdq\t{int(row[0]):016x}{int(row[1]):016x}{int(row[2]):016x}{int(row[3]):016x}\t"
-                             f"\tActive\t\\N\tnow()\tnow()\n".replace("now()", "2026-11-23 00:00:00+00"))
+            if bank == "cases":
+                images = case_images(rng, n)
+                values = hex_rows(images[:, 0])
+                variants = hex_rows(images[:, 1:].reshape(-1, 4))
+                for i, value in enumerate(values):
+                    buffer.write(f"pdq\t{value}\t{''.join(variants[7 * i: 7 * i + 7])}\tActive\t100\t{moment}\t"
+                                 f"{moment}\n")
+            else:
+                for value in hex_rows(random_words(rng, n)):
+                    buffer.write(f"pdq\t{value}\t\tActive\t\\N\t{moment}\t{moment}\n")
             with raw.copy(f"COPY {table} (signal_type, value, variants, status, quality, first_seen, updated_at) "
                           f"FROM STDIN") as copy:
                 copy.write(buffer.getvalue())
             done += n
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 def run_processes(args: argparse.Namespace, index_dir: str) -> list[dict[str, float]]:
@@ -125,45 +147,72 @@ def run_processes(args: argparse.Namespace, index_dir: str) -> list[dict[str, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=1_000_000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bank", choices=("cases", "imports"), default="cases")
+    parser.add_argument("--images", type=int, default=1_000_000, help="case images (--bank cases)")
+    parser.add_argument("--size", type=int, default=10_000_000, help="imported hashes (--bank imports)")
     parser.add_argument("--processes", type=int, default=4)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--builds", type=int, default=3)
+    parser.add_argument("--orm", action="store_true", help="also time reading the entries through the ORM")
+    parser.add_argument("--private", action="store_true",
+                        help="also measure private in-memory indexes per process (memory-hungry)")
+    parser.add_argument("--database-url", default=None)
     parser.add_argument("--index-dir", default=None)
+    parser.add_argument("--fill-only", action="store_true", help="fill the database and stop")
     parser.add_argument("--child", action="store_true")
     args = parser.parse_args()
     if args.child:
         child(args)
         return
+    args.database_url = args.database_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DB[args.bank]
     index_dir = args.index_dir or tempfile.mkdtemp(prefix="bank-index-")
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
                     f"CREATE DATABASE {args.database_url.rsplit('/', 1)[1]}"], capture_output=True, check=False)
     setup_django(args.database_url, index_dir)
-    fill(args.size)
+    fill(args.bank, args.images if args.bank == "cases" else args.size)
+    if args.fill_only:
+        return
+    import statistics
+
     from detection import bank
     from detection.index import PdqIndex
 
-    print(f"load average {os.getloadavg()[0]:.2f}; cores {os.cpu_count()}")
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; uptime: {uptime()}; cores {os.cpu_count()}")
     start = time.perf_counter()
-    arrays = bank._snapshot_arrays("pdq")
-    read_copy = time.perf_counter() - start
+    entries = bank._read_copy("pdq", 4)
+    read_entries = time.perf_counter() - start
     start = time.perf_counter()
-    bank._read_orm("pdq", PdqIndex)
-    read_orm = time.perf_counter() - start
-    del arrays
-    result = bank.bank_index_build(signal_type="pdq")
-    print(f"entries: {result['entries']:,}")
-    print(f"read from PostgreSQL (binary COPY into arrays): {read_copy:.2f} s; through the ORM: {read_orm:.2f} s")
-    print(f"bank_index_build (read + build + write the shared snapshot): {result['total_seconds']:.2f} s "
-          f"(read {result['read_seconds']:.2f} s)")
+    variant_ids, _ = bank._read_variants_copy()
+    read_variants = time.perf_counter() - start
+    print(f"entries: {len(entries[0]):,}; variant rows: {len(variant_ids):,}; index rows: "
+          f"{len(entries[0]) + len(variant_ids):,}")
+    print(f"binary COPY into arrays: entries {read_entries:.2f} s, variants {read_variants:.2f} s")
+    del entries, variant_ids
+    if args.orm:
+        start = time.perf_counter()
+        bank._read_orm("pdq", PdqIndex)
+        print(f"the entries through the ORM instead: {time.perf_counter() - start:.2f} s")
+    runs = []
+    for _ in range(args.builds):
+        for name in os.listdir(index_dir):  # a fresh build each time (bank_index_build skips one under 1 s old)
+            subprocess.run(["rm", "-rf", os.path.join(index_dir, name)], check=True)
+        result = bank.bank_index_build(signal_type="pdq")
+        runs.append(result)
+        print(f"  bank_index_build: {result['total_seconds']:.2f} s (read {result['read_seconds']:.2f} s), "
+              f"{result['hashes']:,} index rows", flush=True)
+    totals = [r["total_seconds"] for r in runs]
+    print(f"bank_index_build (read + build + write the shared snapshot), median of {len(runs)}: "
+          f"{statistics.median(totals):.2f} s; runs: {', '.join(f'{t:.2f}' for t in totals)}")
     size_mb = sum(os.path.getsize(os.path.join(root, f))
                   for root, _, files in os.walk(index_dir) for f in files) / 2**20
     print(f"snapshot on disk: {size_mb:.0f} MB")
     from django.db import connection
 
     connection.close()
-    for label, directory in (("shared snapshot (BANK_INDEX_DIR set)", index_dir),
-                             ("private in-memory index per process (BANK_INDEX_DIR empty)", "")):
+    setups = [("shared snapshot (BANK_INDEX_DIR set)", index_dir)]
+    if args.private:
+        setups.append(("private in-memory index per process (BANK_INDEX_DIR empty)", ""))
+    for label, directory in setups:
         reports = run_processes(args, directory)
         mapped = sum(r["mapped_pss_mb"] for r in reports)
         anon = sum(max(r["anon_growth_mb"], 0) for r in reports)
@@ -173,7 +222,13 @@ def main() -> None:
                   f"{r['anon_growth_mb']:.0f} MB, {r['lookup_ms']:.2f} ms a lookup")
         print(f"  index memory across all {args.processes}: {mapped + anon:.0f} MB "
               f"(shared snapshot {mapped:.0f} MB + private {anon:.0f} MB)")
-    print(f"load average after {os.getloadavg()[0]:.2f}")
+    print(f"uptime after: {uptime()}")
+    if not args.index_dir:  # the temporary snapshots (up to a GB) go; a directory named by the caller stays
+        subprocess.run(["rm", "-rf", index_dir], check=False)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 if __name__ == "__main__":

@@ -1,53 +1,62 @@
-"""PDQ index speed, side by side: our multi-index hashing, faiss IndexBinaryFlat range search, numpy brute force.
+"""PDQ index speed, side by side, on banks with dihedral variants: our multi-index hashing against faiss's
+IndexBinaryFlat (exhaustive), IndexBinaryMultiHash and IndexBinaryHash, with numpy brute force as the truth.
 
-Run on one core:  taskset -c 0 .venv/bin/python bench/index_speed.py [--size 1000000] [--queries 1000]
+Run:  .venv/bin/python bench/index_speed.py [--images 1000000] [--queries 1000] [--repeat 5]
 
-Bank (a): SIZE random hashes plus, for every query, planted near-duplicates at distances 0..40.
-Bank (b): the same size, a tenth of it in clusters of 1,000 hashes within 10 bits of a centre; queries lie
-within 0..8 bits of the centres (real banks hold many near-copies of one image).
-Radius 31 (PDQ's match threshold). Recall is measured against the numpy brute force. Each timing is the best
-of --repeat runs; the load average is printed so the figures can be judged.
+Banks (bench/banks.py), both as production indexes case images: 8 rows per image, its PDQ-style hash and its 7
+other dihedral variants.
+- (a) random: --images random images (8 x --images rows) plus, for every query, 41 planted near-duplicates at
+  distances 0..40; queries are fresh random images.
+- (b) clustered: 90% random images, 10% in clusters of 1,000 images whose 8 hashes each lie within 0..10 bits
+  of the cluster centre's (real banks hold many near-copies of one image); queries are one of a centre's 8
+  hashes with 0..8 bits flipped.
+Radius 31 (PDQ's match threshold), single-threaded (faiss with one OpenMP thread). Every method runs --repeat
+times, the methods taking turns within each round so that a change in the shared machine's load hits all of
+them; every run is printed, and the median. Recall is against faiss's exhaustive
+IndexBinaryFlat over every query, which is checked against numpy brute force on the first --check queries.
+
+faiss settings: IndexBinaryMultiHash(256, nhash=16, b=16) with nflip=1 is exact at radius 31 by the same
+pigeonhole argument our index uses (16 substrings of 16 bits, 31 < 16 x 2); IndexBinaryHash(256, b=16) indexes
+the first 16 bits only and probes nflip=2 bits around them, so it misses matches (its recall is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import faiss
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from banks import VARIANTS, case_images, flip_bits
 
 from detection.index import PdqIndex
 
 RADIUS = 31
 
 
-def random_hashes(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.integers(0, 2**64, size=(n, 4), dtype=np.uint64, endpoint=False)
-
-
-def flip_bits(rng: np.random.Generator, hashes: np.ndarray, distances: np.ndarray) -> np.ndarray:
-    """Each row with exactly distances[i] distinct random bits flipped."""
-    out = hashes.copy()
-    for i, d in enumerate(distances):
-        for bit in rng.choice(256, size=int(d), replace=False):
-            out[i, bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
-    return out
-
-
-def bank_a(rng: np.random.Generator, size: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
-    queries = random_hashes(rng, nq)
+def bank_random(rng: np.random.Generator, images: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
+    queries = case_images(rng, nq)[:, 0]
     planted = flip_bits(rng, np.repeat(queries, 41, axis=0), np.tile(np.arange(41), nq))
-    return np.concatenate([random_hashes(rng, size), planted]), queries
+    return np.concatenate([case_images(rng, images).reshape(-1, 4), planted]), queries
 
 
-def bank_b(rng: np.random.Generator, size: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
-    clustered = size // 10
-    centres = random_hashes(rng, clustered // 1000)
-    members = flip_bits(rng, np.repeat(centres, 1000, axis=0), rng.integers(0, 11, clustered))
-    queries = flip_bits(rng, centres[rng.integers(0, len(centres), nq)], rng.integers(0, 9, nq))
-    return np.concatenate([random_hashes(rng, size - clustered), members]), queries
+def bank_clustered(rng: np.random.Generator, images: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
+    clustered = images // 10 // 1000 * 1000
+    centres = case_images(rng, clustered // 1000)  # (clusters, 8, 4)
+    members = np.repeat(centres, 1000, axis=0).reshape(-1, 4)  # every hash of every member image
+    members = flip_bits(rng, members, np.repeat(rng.integers(0, 11, clustered), VARIANTS))
+    chosen = centres[rng.integers(0, len(centres), nq), rng.integers(0, VARIANTS, nq)]
+    queries = flip_bits(rng, chosen, rng.integers(0, 9, nq))
+    return np.concatenate([case_images(rng, images - clustered).reshape(-1, 4), members]), queries
 
 
 def as_faiss(hashes: np.ndarray) -> np.ndarray:
@@ -59,54 +68,127 @@ def numpy_brute(bank: np.ndarray, queries: np.ndarray) -> list[set[int]]:
     return [set(np.flatnonzero(np.bitwise_count(bank ^ q).sum(axis=1) <= RADIUS).tolist()) for q in queries]
 
 
-def best_of(repeat: int, fn):  # type: ignore[no-untyped-def]
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+def rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
-def run(name: str, bank: np.ndarray, queries: np.ndarray, repeat: int) -> None:
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def faiss_found(result: tuple[Any, Any, Any], nq: int) -> list[set[int]]:
+    lims, _, labels = result
+    return [set(labels[lims[i]: lims[i + 1]].tolist()) for i in range(nq)]
+
+
+def run(name: str, bank: np.ndarray, queries: np.ndarray, repeat: int, check: int) -> None:
     nq = len(queries)
-    print(f"\n== bank {name}: {len(bank):,} hashes, {nq:,} queries, radius {RADIUS}")
-    start = time.perf_counter()
+    print(f"\n== bank {name}: {len(bank):,} hashes ({len(bank) // VARIANTS:,} images x {VARIANTS} and planted), "
+          f"{nq:,} queries, radius {RADIUS}", flush=True)
+    methods: dict[str, Callable[[], list[set[int]]]] = {}
+    memory: dict[str, float] = {}
+    build: dict[str, float] = {}
+
+    before, start = rss_mb(), time.perf_counter()
     index = PdqIndex.build(np.arange(len(bank)), bank)
-    print(f"our index build:     {time.perf_counter() - start:8.2f} s")
+    build["ours (MIH, C)"], memory["ours (MIH, C)"] = time.perf_counter() - start, rss_mb() - before
+    methods["ours (MIH, C)"] = lambda: [{i for i, _ in found} for found in index.search(queries, RADIUS)]
+
+    fq = as_faiss(queries)
+    before, start = rss_mb(), time.perf_counter()
     flat = faiss.IndexBinaryFlat(256)
     flat.add(as_faiss(bank))
+    build["faiss IndexBinaryFlat"], memory["faiss IndexBinaryFlat"] = time.perf_counter() - start, rss_mb() - before
+    methods["faiss IndexBinaryFlat"] = lambda: faiss_found(flat.range_search(fq, RADIUS + 1), nq)
 
-    ours_t, ours = best_of(repeat, lambda: index.search(queries, max_distance=RADIUS))
-    faiss_t, (lims, _, labels) = best_of(repeat, lambda: flat.range_search(as_faiss(queries), RADIUS + 1))
-    brute_t, truth = best_of(1, lambda: numpy_brute(bank, queries))
+    before, start = rss_mb(), time.perf_counter()
+    multi = faiss.IndexBinaryMultiHash(256, 16, 16)
+    multi.nflip = 1
+    multi.add(as_faiss(bank))
+    build["faiss IndexBinaryMultiHash"] = time.perf_counter() - start
+    memory["faiss IndexBinaryMultiHash"] = rss_mb() - before
+    methods["faiss IndexBinaryMultiHash"] = lambda: faiss_found(multi.range_search(fq, RADIUS + 1), nq)
 
+    before, start = rss_mb(), time.perf_counter()
+    single = faiss.IndexBinaryHash(256, 16)
+    single.nflip = 2
+    single.add(as_faiss(bank))
+    build["faiss IndexBinaryHash"], memory["faiss IndexBinaryHash"] = time.perf_counter() - start, rss_mb() - before
+    methods["faiss IndexBinaryHash"] = lambda: faiss_found(single.range_search(fq, RADIUS + 1), nq)
+
+    # The truth: faiss's exhaustive scan over every query, itself checked against numpy brute force on the first
+    # --check queries (numpy takes a tenth of a second or more per query at millions of rows).
+    truth = methods["faiss IndexBinaryFlat"]()
+    start = time.perf_counter()
+    checked = numpy_brute(bank, queries[:check])
+    brute_t = time.perf_counter() - start
+    if checked != truth[:check]:
+        raise SystemExit("faiss IndexBinaryFlat disagrees with numpy brute force: no truth to measure recall by")
     total = sum(len(t) for t in truth)
-    ours_found = sum(len(truth[i] & {hit for hit, _ in ours[i]}) for i in range(nq))
-    ours_extra = sum(len({hit for hit, _ in ours[i]} - truth[i]) for i in range(nq))
-    faiss_found = sum(len(truth[i] & set(labels[lims[i] : lims[i + 1]].tolist())) for i in range(nq))
-    print(f"matches in bank:     {total:8,d}  ({total / nq:.1f} per query)")
-    print(f"{'method':<22}{'seconds':>9}{'queries/s':>12}{'recall':>9}")
-    print(f"{'our index (MIH, C)':<22}{ours_t:9.3f}{nq / ours_t:12,.0f}{ours_found / total:9.4f}"
-          f"{'  (+' + str(ours_extra) + ' false)' if ours_extra else ''}")
-    print(f"{'faiss flat range':<22}{faiss_t:9.3f}{nq / faiss_t:12,.0f}{faiss_found / total:9.4f}")
-    print(f"{'numpy brute force':<22}{brute_t:9.3f}{nq / brute_t:12,.0f}{1:9.4f}")
-    print(f"speed-up over faiss: {faiss_t / ours_t:8.1f}x")
+    print(f"matches in bank: {total:,} ({total / nq:.1f} per query); faiss flat equals numpy brute force on the "
+          f"first {check} queries (numpy: {check / brute_t:,.1f} queries/s)")
+    for fn in methods.values():  # warm-up: page faults and caches are not part of the figures
+        fn()
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    recall: dict[str, tuple[float, int]] = {}
+    for _ in range(repeat):
+        for method, fn in methods.items():
+            gc.collect()
+            start = time.perf_counter()
+            found = fn()
+            times[method].append(time.perf_counter() - start)
+            hit = sum(len(truth[i] & found[i]) for i in range(nq))
+            extra = sum(len(found[i] - truth[i]) for i in range(nq))
+            recall[method] = (hit / total, extra)
+    flat_median = statistics.median(times["faiss IndexBinaryFlat"])
+    print(f"{'method':<28}{'build s':>8}{'memory MB':>10}{'median s':>10}{'queries/s':>11}{'recall':>8}"
+          f"{'vs flat':>9}  every run (s)")
+    for method, runs in times.items():
+        median = statistics.median(runs)
+        hit, extra = recall[method]
+        print(f"{method:<28}{build[method]:8.1f}{memory[method]:10.0f}{median:10.3f}{nq / median:11,.0f}"
+              f"{hit:8.4f}{flat_median / median:8.1f}x  {', '.join(f'{t:.3f}' for t in runs)}"
+              f"{f'  (+{extra} false)' if extra else ''}", flush=True)
+    # Threads: the search releases the GIL and takes no lock, so two threads on two cores answer more.
+    from concurrent.futures import ThreadPoolExecutor
+
+    halves = [queries[: nq // 2], queries[nq // 2:]]
+    with ThreadPoolExecutor(2) as pool:
+        runs = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            list(pool.map(lambda part: index.search(part, RADIUS), halves))
+            runs.append(time.perf_counter() - start)
+    print(f"{'ours, 2 threads':<28}{'':>8}{'':>10}{statistics.median(runs):10.3f}"
+          f"{nq / statistics.median(runs):11,.0f}{'':>8}{flat_median / statistics.median(runs):8.1f}x  "
+          f"{', '.join(f'{t:.3f}' for t in runs)}")
+    methods.clear()  # the indexes go when this returns
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--images", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--check", type=int, default=50, help="queries checked against numpy brute force")
+    parser.add_argument("--only", choices=("random", "clustered"), default=None)
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
-    print(f"cpus allowed: {sorted(os.sched_getaffinity(0))}, load average: {os.getloadavg()}")
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; faiss {faiss.__version__}; "
+          f"cores {os.cpu_count()}; uptime: {uptime()}")
     rng = np.random.default_rng(args.seed)
-    run("(a) random + planted 0..40", *bank_a(rng, args.size, args.queries), args.repeat)
-    run("(b) 10% in clusters of 1,000", *bank_b(rng, args.size, args.queries), args.repeat)
-    print(f"\nload average at the end: {os.getloadavg()}")
+    if args.only in (None, "random"):
+        run("(a) random images + planted 0..40", *bank_random(rng, args.images, args.queries), args.repeat,
+            args.check)
+    if args.only in (None, "clustered"):
+        run("(b) 10% of images in clusters of 1,000", *bank_clustered(rng, args.images, args.queries),
+            args.repeat, args.check)
+    print(f"\nuptime at the end: {uptime()}")
 
 
 if __name__ == "__main__":

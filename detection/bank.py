@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -256,9 +257,7 @@ def bank_search(
     if signal_type not in DISTANCE_SIGNAL_TYPES:
         return _exact_search(signal_type, values, statuses)
     codes = [STATUS_CODES[s] for s in statuses if s in STATUS_CODES]
-    with _lock:
-        view = _view(signal_type)
-        hits = view.search(values, max_distance, codes)
+    hits = _view(signal_type).search(values, max_distance, codes)  # no lock: the view is immutable
     return [[BankMatchRow(entry_id=hit.entry_id, distance=hit.distance, status=STATUS_NAMES[hit.status],
                           quality=None if hit.quality == NO_QUALITY else hit.quality,
                           first_seen=_from_us(hit.first_seen_us)) for hit in found] for found in hits]
@@ -312,41 +311,103 @@ def bank_changes(
 
 
 # --- the per-process index -----------------------------------------------------------------------------------
+#
+# Lookups take no lock. Each signal type's current view is one immutable BankView (detection.holder), replaced
+# whole by reference assignment, which is atomic under the interpreter: a lookup reads ``state.view`` once and
+# searches that object, the C search releasing the GIL, so threads of one process search in parallel. New views
+# are made by this process's refresher thread (one per signal type, started by the first lookup): it opens the
+# current snapshot, reads the changes since from the database, starts a rebuild when the delta grows, and swaps
+# the view in. A lookup never reads the database, opens or builds a snapshot: it reads what is there. Before the
+# first view exists it waits up to BANK_READY_SECONDS for the refresher, then raises BankIndexUnavailable.
+# How fresh a view is, and whether refreshing fails, is reported by bank_index_status.
+#
+# BANK_REFRESH_IN_BACKGROUND = False (the tests' default) refreshes on the calling thread instead, when due:
+# a test's writes live in a transaction no other thread's connection can read.
+
+
+class BankIndexUnavailable(RuntimeError):
+    """The process has no view of the bank yet (first load still running, or failing): retry shortly."""
 
 
 @dataclass
 class _State:
-    view: BankView | None = None
-    checked: float = 0.0
-    pending: set[int] | None = None
+    view: BankView | None = None  # replaced whole, never modified: readers take no lock
+    checked: float = 0.0  # monotonic time of the last successful refresh
+    pending: set[int] | None = None  # entry ids this process changed, read again at the next refresh
+    error: str = ""  # the last refresh's failure, until one succeeds
+    failures: int = 0
+    stopped: bool = False
+    producing: threading.Lock = field(default_factory=threading.Lock)  # one maker of new views at a time
+    ready: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
 
 
-_lock = threading.RLock()
+_states_lock = threading.Lock()  # guards the dict below (creating states and threads), never a lookup's search
 _states: dict[str, _State] = {}
 _rebuilding: set[str] = set()
 
 
 def bank_views_reset() -> None:
-    """Forget this process's views (tests, after the database was rolled back under them)."""
-    with _lock:
+    """Forget this process's views and stop their refreshers (tests, after the database was rolled back)."""
+    with _states_lock:
+        for state in _states.values():
+            state.stopped = True
+            state.wake.set()
         _states.clear()
 
 
+def _after_fork_in_child() -> None:
+    # Threads do not survive fork: their states go too (the child's first lookup starts its own refresher), and
+    # the lock is new in case a parent's thread held it at the moment of the fork.
+    global _states_lock
+    _states_lock = threading.Lock()
+    _states.clear()
+    _rebuilding.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _background() -> bool:
+    return bool(getattr(settings, "BANK_REFRESH_IN_BACKGROUND", True))
+
+
+def _refresh_seconds() -> float:
+    return float(getattr(settings, "BANK_REFRESH_SECONDS", 2.0))
+
+
+def _state(signal_type: str) -> _State:
+    state = _states.get(signal_type)
+    if state is not None and (state.thread is not None or not _background()):
+        return state
+    with _states_lock:
+        state = _states.setdefault(signal_type, _State())
+        if _background() and state.thread is None:
+            state.thread = threading.Thread(target=_refresher, args=(signal_type, state), daemon=True,
+                                            name=f"bank-refresh-{signal_type}")
+            state.thread.start()
+    return state
+
+
 def _touched(signal_type: str, entry_ids: Iterable[int]) -> None:
-    # This process's own writes are visible at its next lookup: noted now (a lookup later in the same
-    # transaction sees the row) and again after commit (the first refresh may have run before the row was
-    # readable). An entry whose transaction rolls back after such a lookup stays in this process's delta until
-    # the next snapshot; its id then names no row, and the API reports no row for it.
+    # This process's own writes are read again at its next refresh, whatever their timestamps. Inline (tests):
+    # noted now (a lookup later in the same transaction sees the row) and again after commit. In the background:
+    # after commit, with the refresher woken at once, so the write shows within milliseconds. An entry whose
+    # transaction rolls back after an inline lookup stays in that process's delta until the next snapshot; its id
+    # then names no row, and the API reports no row for it.
     ids = list(entry_ids)
 
     def note() -> None:
-        with _lock:
-            state = _states.get(signal_type)
-            if state is not None:
+        state = _states.get(signal_type)
+        if state is not None:
+            with state.producing:
                 state.pending = (state.pending or set()) | set(ids)
+            state.wake.set()
 
     if signal_type in INDEX_CLASSES:
-        note()
+        if not _background():
+            note()
         transaction.on_commit(note)
 
 
@@ -356,38 +417,106 @@ def _index_dir() -> Path | None:
 
 
 def _view(signal_type: str) -> BankView:
-    """This process's view, refreshed when due. Caller holds _lock."""
-    state = _states.setdefault(signal_type, _State())
-    now = time.monotonic()
-    due = now - state.checked >= float(getattr(settings, "BANK_REFRESH_SECONDS", 2.0))
-    if state.view is not None and not due and not state.pending:
+    """The view a lookup searches: what is there now. Reads no database and builds nothing in the background
+    mode; inline, refreshes first when due."""
+    state = _state(signal_type)
+    if not _background():
+        view = state.view
+        if view is None or state.pending or time.monotonic() - state.checked >= _refresh_seconds():
+            with state.producing:
+                _refresh(signal_type, state)
+        assert state.view is not None
         return state.view
+    view = state.view
+    if view is not None:
+        return view
+    state.ready.wait(float(getattr(settings, "BANK_READY_SECONDS", 10.0)))
+    view = state.view
+    if view is None:
+        raise BankIndexUnavailable(f"the {signal_type} index is still loading in this process"
+                                   + (f" (last attempt failed: {state.error})" if state.error else ""))
+    return view
+
+
+def _refresher(signal_type: str, state: _State) -> None:
+    """One process's background maker of views for one signal type."""
+    try:
+        while not state.stopped:
+            state.wake.clear()  # before reading: a wake-up during this refresh makes the next one immediate
+            try:
+                with state.producing:
+                    if state.stopped:
+                        break
+                    _refresh(signal_type, state)
+                state.error, state.failures = "", 0
+            except Exception as exc:  # the view in place stays; the failure is logged and reported
+                state.failures += 1
+                state.error = f"{type(exc).__name__}: {exc}"[:300]
+                logger.exception("refreshing this process's %s index failed (%d in a row); lookups keep the "
+                                 "view of %s", signal_type, state.failures, _as_of(state))
+                connection.close()  # a broken connection is not reused
+            state.wake.wait(max(_refresh_seconds(), 0.05) if not state.error else min(5.0, 0.5 * state.failures))
+    finally:
+        connection.close()
+
+
+def _refresh(signal_type: str, state: _State) -> None:
+    """Make the next view (snapshot moved on, changes since) and swap it in. Caller holds state.producing."""
+    view = state.view
     index_cls = INDEX_CLASSES[signal_type]
     directory = _index_dir()
     if directory is not None:
         generation = snapshot_current(directory, signal_type)
         if generation is None:
             generation = bank_index_build(signal_type=signal_type)["generation"]
-        if state.view is None or state.view.generation != generation:
+        if view is None or view.generation != generation:
             try:
-                state.view = snapshot_open(directory, generation, index_cls)
+                view = snapshot_open(directory, generation, index_cls)
             except FileNotFoundError:  # pruned between reading the pointer and opening it: build afresh
                 generation = bank_index_build(signal_type=signal_type)["generation"]
-                state.view = snapshot_open(directory, generation, index_cls)
-    elif state.view is None:
-        state.view = BankView.in_memory(index_cls, _snapshot_arrays(signal_type))
-    view = state.view
+                view = snapshot_open(directory, generation, index_cls)
+    elif view is None:
+        view = BankView.in_memory(index_cls, _snapshot_arrays(signal_type))
+    pending, state.pending = state.pending or set(), None
     overlap_us = int(float(getattr(settings, "BANK_REFRESH_OVERLAP_SECONDS", 30.0)) * 1_000_000)
-    view.apply(_changed_rows(signal_type, since_us=view.watermark_us - overlap_us, ids=state.pending or set()))
-    state.pending = None
-    state.checked = now
+    try:
+        view = view.apply(_changed_rows(signal_type, since_us=view.watermark_us - overlap_us, ids=pending))
+    except BaseException:
+        state.pending = (state.pending or set()) | pending
+        raise
+    state.view = view  # the swap: lookups from now on search the new view
+    state.checked = time.monotonic()
+    state.ready.set()
     if directory is not None and signal_type not in _rebuilding and (
         view.delta_size > int(getattr(settings, "BANK_DELTA_MAX", 50_000))
         or snapshot_age_seconds(directory, view.generation) > float(getattr(settings, "BANK_SNAPSHOT_MAX_AGE", 3600))
     ):
         _rebuilding.add(signal_type)
         threading.Thread(target=_rebuild_in_background, args=(signal_type, view.generation), daemon=True).start()
-    return view
+
+
+def _as_of(state: _State) -> str:
+    view = state.view
+    return "nothing (none loaded)" if view is None else _from_us(view.watermark_us).isoformat()
+
+
+def bank_index_status(*, signal_type: str) -> dict[str, Any]:
+    """How current this process's view of one signal type is, for health checks and operators: ``state`` is
+    "absent" (no lookup yet), "loading", "ready", "stale" (no successful refresh for 3 intervals and
+    BANK_STALE_SECONDS), or
+    "failing" (the last refresh failed; the view in place is still served). ``as_of``: the newest change the view
+    holds (changes committed later are not in it)."""
+    state = _states.get(signal_type)
+    if state is None:
+        return {"state": "absent"}
+    view = state.view
+    if view is None:
+        return {"state": "failing" if state.error else "loading", "error": state.error}
+    age = time.monotonic() - state.checked
+    stale = age > max(3 * _refresh_seconds(), float(getattr(settings, "BANK_STALE_SECONDS", 10.0)))
+    return {"state": "failing" if state.error else ("stale" if stale else "ready"), "error": state.error,
+            "generation": view.generation, "as_of": _from_us(view.watermark_us), "refreshed_seconds_ago": age,
+            "delta_entries": view.delta_size, "background": state.thread is not None}
 
 
 def _rebuild_in_background(signal_type: str, stale: str) -> None:
@@ -397,8 +526,10 @@ def _rebuild_in_background(signal_type: str, stale: str) -> None:
         logger.exception("rebuilding the %s snapshot failed; this process keeps its delta", signal_type)
     finally:
         connection.close()
-        with _lock:
-            _rebuilding.discard(signal_type)
+        _rebuilding.discard(signal_type)
+        state = _states.get(signal_type)
+        if state is not None:
+            state.wake.set()  # move to the new snapshot now rather than at the next interval
 
 
 def bank_index_build(*, signal_type: str, wait: bool = True, replacing: str | None = None) -> dict[str, Any]:
@@ -476,16 +607,12 @@ def _snapshot_arrays(signal_type: str) -> SnapshotArrays:
     index_ids = [ids * VARIANTS]
     index_hashes = [words]
     if signal_type == "pdq":
-        variant_ids: list[int] = []
-        variant_values: list[str] = []
-        for entry_id, text in (BankEntry.objects.filter(signal_type="pdq").exclude(status=EntryStatus.DELETED)
-                               .exclude(variants="").values_list("id", "variants").iterator(chunk_size=5000)):
-            for k, value in enumerate(_split_variants(text)[: VARIANTS - 1], start=1):
-                variant_ids.append(entry_id * VARIANTS + k)
-                variant_values.append(value)
-        if variant_ids:
-            index_ids.append(np.asarray(variant_ids, dtype=np.int64))
-            index_hashes.append(index_cls.parse(variant_values))
+        if connection.vendor == "postgresql":
+            variant_ids, variant_words = _read_variants_copy()
+        else:
+            variant_ids, variant_words = _read_variants_orm()
+        index_ids.append(variant_ids)
+        index_hashes.append(variant_words)
     return SnapshotArrays(entry_ids=ids, status=status, quality=quality, first_seen_us=first,
                           index_ids=np.concatenate(index_ids), index_hashes=np.concatenate(index_hashes),
                           watermark_us=watermark)
@@ -531,18 +658,7 @@ def _read_copy(signal_type: str, words: int) -> _ArrayRead:
         "FROM " + table + " WHERE signal_type = '" + signal_type + "' AND status <> 'Deleted') "
         "TO STDOUT (FORMAT BINARY)"
     )
-    chunks: list[bytes] = []
-    connection.ensure_connection()
-    with connection.cursor() as wrapper:
-        raw: Any = wrapper.cursor
-        with raw.copy(statement) as copy:
-            for data in copy:
-                chunks.append(bytes(data))
-    blob = b"".join(chunks)
-    if not blob.startswith(_COPY_SIGNATURE):
-        raise RuntimeError("unexpected COPY stream")
-    extension = int.from_bytes(blob[15:19], "big")
-    body = memoryview(blob)[19 + extension: len(blob) - 2]  # header, trailer (-1)
+    body = _copy_body(statement)
     row = np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("st", ">i2"), ("l3", ">i4"),
                     ("q", ">i2"), ("l4", ">i4"), ("fs", ">i8"), ("l5", ">i4"), ("h", ">u8", (words,))])
     if len(body) % row.itemsize:
@@ -557,6 +673,57 @@ def _read_copy(signal_type: str, words: int) -> _ArrayRead:
 
 
 _PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in Unix microseconds
+
+
+def _copy_body(statement: str) -> memoryview:
+    """The rows of a binary COPY ... TO STDOUT, without its header and trailer."""
+    connection.ensure_connection()
+    buffer = bytearray()
+    with connection.cursor() as wrapper:
+        raw: Any = wrapper.cursor
+        with raw.copy(statement) as copy:
+            for data in copy:
+                buffer += data
+    if not buffer.startswith(_COPY_SIGNATURE):
+        raise RuntimeError("unexpected COPY stream")
+    extension = int.from_bytes(buffer[15:19], "big")
+    return memoryview(buffer)[19 + extension: len(buffer) - 2]  # header, trailer (-1)
+
+
+def _read_variants_orm() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    variant_ids: list[int] = []
+    variant_values: list[str] = []
+    for entry_id, text in (BankEntry.objects.filter(signal_type="pdq").exclude(status=EntryStatus.DELETED)
+                           .exclude(variants="").values_list("id", "variants").iterator(chunk_size=5000)):
+        for k, value in enumerate(_split_variants(text)[: VARIANTS - 1], start=1):
+            variant_ids.append(entry_id * VARIANTS + k)
+            variant_values.append(value)
+    return np.asarray(variant_ids, dtype=np.int64), PdqIndex.parse(variant_values)
+
+
+def _read_variants_copy() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Every live PDQ entry's dihedral variants as (index ids, hashes), by one binary COPY: the variants column
+    (up to 7 x 64 hex digits) padded to its full width and decoded by the server, so every row has one fixed
+    layout and numpy reads the stream as a single structured array; the count column says how many are real."""
+    table = BankEntry._meta.db_table
+    width = (VARIANTS - 1) * 64
+    # No outside input: the model's table name and constants.
+    statement = (
+        "COPY (SELECT id, (length(variants) / 64)::int2, decode(rpad(variants, " + str(width) + ", '0'), 'hex') "
+        "FROM " + table + " WHERE signal_type = 'pdq' AND status <> 'Deleted' AND variants <> '') "
+        "TO STDOUT (FORMAT BINARY)"
+    )
+    body = _copy_body(statement)
+    row = np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("count", ">i2"), ("l3", ">i4"),
+                    ("h", ">u8", (VARIANTS - 1, 4))])
+    if len(body) % row.itemsize:
+        raise RuntimeError("a bank row's variants have an unexpected width (a malformed value in the database?)")
+    rows = np.frombuffer(body, dtype=row)
+    if len(rows) and (np.any(rows["n"] != 3) or np.any(rows["l3"] != width // 2)):
+        raise RuntimeError("a bank row's variants have an unexpected layout")
+    present = np.arange(1, VARIANTS)[None, :] <= np.minimum(rows["count"].astype(np.int64), VARIANTS - 1)[:, None]
+    ids = rows["id"].astype(np.int64)[:, None] * VARIANTS + np.arange(1, VARIANTS, dtype=np.int64)[None, :]
+    return ids[present], np.ascontiguousarray(rows["h"][present].astype(np.uint64))
 
 
 def bank_entries_iter(*, signal_types: Collection[str] | None = None) -> Iterator[BankEntry]:

@@ -20,6 +20,7 @@ own row, ``entry_id * ENTRY_STRIDE + frame``, and keeps each video's frame count
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -84,7 +85,9 @@ def entry_stride(index: HashIndex) -> int:
 
 
 class BankView:
-    """Exact search over one signal type with entry metadata; not thread-safe for writers (callers lock)."""
+    """Exact search over one signal type with entry metadata. Immutable once made: ``apply`` returns a new view
+    (sharing the snapshot's mapped image and arrays), so any number of threads may search a view while another
+    makes its successor, and a lookup takes no lock; the owner swaps its reference to the new view."""
 
     def __init__(self, index: HashIndex, arrays: SnapshotArrays, *, generation: str = "") -> None:
         self.index = index
@@ -107,33 +110,38 @@ class BankView:
 
     # --- changes -----------------------------------------------------------------------------------------------
 
-    def apply(self, rows: Iterable[EntryRow]) -> int:
-        """Bring changed entries up to date; a row already applied at the same version is skipped."""
+    def apply(self, rows: Iterable[EntryRow]) -> BankView:
+        """This view with changed entries brought up to date (a row already applied at the same version is
+        skipped); ``self`` when nothing changed. ``self`` is never modified."""
         fresh = [row for row in rows if self._applied.get(row.entry_id) != row.updated_us
                  and not self._in_snapshot(row)]
         if not fresh:
-            return 0
+            return self
         stride = self.stride
         gone = np.asarray([row.entry_id * stride + k for row in fresh for k in range(self._rows_of(row))],
                           dtype=np.int64)
-        self.index.remove(gone)
         add_ids: list[int] = []
         add_hashes: list[str] = []
+        overrides = dict(self._overrides)
+        applied = dict(self._applied)
+        frame_overrides = dict(self._frame_overrides)
+        watermark = self.watermark_us
         for row in fresh:
-            self._applied[row.entry_id] = row.updated_us
-            self._overrides[row.entry_id] = (row.status, row.quality, row.first_seen_us)
+            applied[row.entry_id] = row.updated_us
+            overrides[row.entry_id] = (row.status, row.quality, row.first_seen_us)
             if stride != VARIANTS:
-                self._frame_overrides[row.entry_id] = row.frames
+                frame_overrides[row.entry_id] = row.frames
+            watermark = max(watermark, row.updated_us)
             if row.status == DELETED:
                 continue
             for k, value in enumerate(row.hashes[:stride]):
                 add_ids.append(row.entry_id * stride + k)
                 add_hashes.append(value)
-        for row in fresh:
-            self.watermark_us = max(self.watermark_us, row.updated_us)
-        if add_ids:
-            self.index.add(add_ids, add_hashes)
-        return len(fresh)
+        successor = copy.copy(self)
+        successor.index = self.index.changed(remove=gone, add_ids=add_ids, add_hashes=add_hashes)
+        successor._overrides, successor._applied, successor.watermark_us = overrides, applied, watermark
+        successor._frame_overrides = frame_overrides
+        return successor
 
     def _rows_of(self, row: EntryRow) -> int:
         # Rows an entry may hold now: all its variants, or as many frames as it had or has.

@@ -47,13 +47,19 @@ COMPACT_MIN_DELTA = 4096
 class _Searchable(Protocol):
     n: int
 
-    def search(self, queries: bytes, max_distance: int, deleted: bytes | None = None) -> tuple[bytes, ...]: ...
+    def search(self, queries: bytes, max_distance: int, deleted: NDArray[np.uint8] | None = None
+               ) -> tuple[bytes, ...]: ...
 
     def ids(self, rows: bytes) -> bytes: ...
 
 
 class HashIndex:
-    """Exact index over fixed-width hashes; subclasses fix the width. Not thread-safe for writers."""
+    """Exact index over fixed-width hashes; subclasses fix the width.
+
+    Threads: any number may search one index at once (the C search releases the GIL and reads only). ``add``,
+    ``remove`` and ``compact`` change the index in place and must not run while another thread searches it;
+    ``changed`` returns a new index instead, which is how ``detection.holder`` updates a view that lookups are
+    reading: build the new one, then swap the reference."""
 
     WORDS: ClassVar[int] = 4  # 64-bit words per hash
     DEFAULT_MAX_DISTANCE: ClassVar[int] = 31
@@ -163,6 +169,16 @@ class HashIndex:
                     self._deleted = np.zeros((self._base.n + 7) // 8, dtype=np.uint8)
                 np.bitwise_or.at(self._deleted, rows >> 3, (1 << (rows & 7)).astype(np.uint8))
 
+    def changed(self, *, remove: Iterable[int] = (), add_ids: Iterable[int] = (), add_hashes: HashInput = ()) -> Self:
+        """A new index: this one with ``remove`` taken out, then ``add_ids``/``add_hashes`` added. This one is
+        left untouched, so threads searching it meanwhile need no lock; the base image is shared, not copied."""
+        other = type(self)(self._base, keep_alive=self._keep_alive, auto_compact=self._auto_compact)
+        other._deleted = None if self._deleted is None else self._deleted.copy()
+        other._delta_ids, other._delta_hashes = self._delta_ids, self._delta_hashes
+        other.remove(remove)  # rebinds the delta arrays and writes only the copied bitmap
+        other.add(add_ids, add_hashes)
+        return other
+
     def compact(self) -> None:
         """Fold the delta and removals into a new in-memory base."""
         ids, hashes = self.entries()
@@ -188,8 +204,8 @@ class HashIndex:
         found_id: list[NDArray[np.int64]] = []
         found_d: list[NDArray[np.uint16]] = []
         if self._base is not None and self._base.n:
-            deleted = self._deleted.tobytes() if self._deleted is not None else None
-            qi, rows, dist = self._base.search(query_bytes, radius, deleted)
+            # The bitmap goes to C as a buffer, not a copy (1 MB per search at 8M rows otherwise).
+            qi, rows, dist = self._base.search(query_bytes, radius, self._deleted)
             found_q.append(np.frombuffer(qi, dtype=np.uint32))
             found_id.append(np.frombuffer(self._base.ids(rows), dtype=np.int64))
             found_d.append(np.frombuffer(dist, dtype=np.uint16))
@@ -339,10 +355,11 @@ class _NumpyImage:
     def __init__(self, ids: NDArray[np.int64], hashes: NDArray[np.uint64], words: int) -> None:
         self.id_array, self.hashes, self.words, self.n = ids, hashes.reshape(-1, words), words, len(ids)
 
-    def search(self, queries: bytes, max_distance: int, deleted: bytes | None = None) -> tuple[bytes, ...]:
+    def search(self, queries: bytes, max_distance: int, deleted: NDArray[np.uint8] | None = None
+               ) -> tuple[bytes, ...]:
         mask = None
         if deleted is not None:
-            mask = np.unpackbits(np.frombuffer(deleted, dtype=np.uint8), bitorder="little")[: self.n].astype(bool)
+            mask = np.unpackbits(deleted, bitorder="little")[: self.n].astype(bool)
         query_words = np.frombuffer(queries, dtype=np.uint64).reshape(-1, self.words)
         return _numpy_scan(self.hashes, self.words, query_words, max_distance, mask)
 

@@ -93,14 +93,13 @@ def bank_vpdq_search(
     query_hits: dict[int, set[int]] = {}
     entry_hits: dict[int, set[int]] = {}
     nearest: dict[int, int] = {}
-    with bank._lock:
-        view = bank._view(VPDQ)
-        for position, found in enumerate(view.search_rows(query, max_distance, codes)):
-            for entry_id, row, distance in found:
-                query_hits.setdefault(entry_id, set()).add(position)
-                entry_hits.setdefault(entry_id, set()).add(row)
-                nearest[entry_id] = min(distance, nearest.get(entry_id, distance))
-        facts = {entry_id: (view.meta(entry_id), view.frames_of(entry_id)) for entry_id in query_hits}
+    view = bank._view(VPDQ)  # one immutable view for the whole question: no lock (detection.bank)
+    for position, found in enumerate(view.search_rows(query, max_distance, codes)):
+        for entry_id, row, distance in found:
+            query_hits.setdefault(entry_id, set()).add(position)
+            entry_hits.setdefault(entry_id, set()).add(row)
+            nearest[entry_id] = min(distance, nearest.get(entry_id, distance))
+    facts = {entry_id: (view.meta(entry_id), view.frames_of(entry_id)) for entry_id in query_hits}
     out: list[VpdqMatchRow] = []
     for entry_id, positions in query_hits.items():
         meta, frames = facts[entry_id]

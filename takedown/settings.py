@@ -400,6 +400,11 @@ BANK_REFRESH_OVERLAP_SECONDS = float(env("BANK_REFRESH_OVERLAP_SECONDS", "30"))
 # A process's delta beyond this many changed entries, or a snapshot older than this, triggers a rebuild.
 BANK_DELTA_MAX = envint("BANK_DELTA_MAX", 50_000)
 BANK_SNAPSHOT_MAX_AGE = envint("BANK_SNAPSHOT_MAX_AGE", 3600)
+# Each process refreshes its index on a background thread; lookups never read the database or build. Tests
+# refresh on the calling thread instead: their writes sit in a transaction other threads cannot read.
+BANK_REFRESH_IN_BACKGROUND = envbool("BANK_REFRESH_IN_BACKGROUND", not TESTING)
+# How long a lookup in a process that has no view yet waits for its refresher's first load before a 503.
+BANK_READY_SECONDS = float(env("BANK_READY_SECONDS", "10"))
 
 # --- Logging --------------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")

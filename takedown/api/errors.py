@@ -15,6 +15,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from detection.bank import BankIndexUnavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -73,6 +75,9 @@ def error_response(code: str, message: str, status_code: int, *, fields: dict[st
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     headers: dict[str, str] = {}
+    if isinstance(exc, BankIndexUnavailable):  # this process's index is still loading: a 503, not a 500
+        logger.warning("lookup refused: %s", exc)
+        exc = BankUnavailable()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -255,3 +255,19 @@ def test_real_bank_lookups_read_the_database_only_when_the_refresh_is_due(client
         body = lookup(client, signal_type="pdq", hash=value).json()
     assert [m["entry_id"] for m in body["matches"]] == [entry.id, other.id]
     assert len(queries.captured_queries) == 1 and "detection_bankentry" in queries.captured_queries[0]["sql"]
+
+
+@pytest.mark.django_db
+def test_a_process_still_loading_its_bank_index_answers_503_not_500(client, settings, monkeypatch) -> None:
+    from detection import bank as detection_bank
+
+    def loading(signal_type: str):  # type: ignore[no-untyped-def]
+        raise detection_bank.BankIndexUnavailable("the pdq index is still loading in this process")
+
+    settings.PARTNER_API_BANK = "takedown.partners.bank_detection.detection_bank"
+    monkeypatch.setattr(detection_bank, "_view", loading)
+    response = lookup(client, signal_type="pdq", hash=rand_hex(256))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "bank_unavailable"
+    hma = client.get("/m/lookup", {"signal_type": "pdq", "signal": rand_hex(256)})
+    assert hma.status_code == 503

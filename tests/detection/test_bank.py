@@ -298,3 +298,174 @@ def test_a_growing_delta_rebuilds_the_snapshot_in_the_background(settings, tmp_p
     assert services._states["pdq"].view.generation == second
     assert services._states["pdq"].view.delta_size == 0  # what the new snapshot holds is not read again
     assert all(len(matches) == 1 for matches in found)
+
+
+# --- threads: lookups take no lock, and never read the database or build --------------------------------------
+
+
+def _committed_entries(count: int) -> list[tuple[int, str]]:
+    out = []
+    for _ in range(count):
+        entry = bank_add(signal_type="pdq", value=rand_pdq(), quality=None, source_kind="import", source_id="t",
+                         status="Active")
+        out.append((entry.id, entry.value))
+    return out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lookup_never_reads_the_database_or_builds_a_snapshot(settings, tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    from django.test.utils import CaptureQueriesContext
+
+    settings.BANK_REFRESH_IN_BACKGROUND = True
+    settings.BANK_INDEX_DIR = str(tmp_path)  # no snapshot yet: the first load must build one
+    settings.BANK_REFRESH_SECONDS = 0.05
+    entries = _committed_entries(5)
+    threads: list[str] = []
+    real_build, real_changes = services.bank_index_build, services._changed_rows
+
+    def build(**kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return real_build(**kwargs)
+
+    def changes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return real_changes(*args, **kwargs)
+
+    monkeypatch.setattr(services, "bank_index_build", build)
+    monkeypatch.setattr(services, "_changed_rows", changes)
+    with CaptureQueriesContext(connection) as queries:
+        found = bank_search(signal_type="pdq", values=[value for _, value in entries])
+        for _ in range(20):
+            bank_search(signal_type="pdq", values=[entries[0][1]])
+    assert [[m.entry_id for m in matches] for matches in found] == [[entry_id] for entry_id, _ in entries]
+    assert queries.captured_queries == []  # this thread's connection ran nothing
+    assert threads and set(threads) == {"bank-refresh-pdq"}  # built and refreshed on the refresher thread only
+    assert (tmp_path / "pdq.current").exists()
+    # A write by this process shows at its next lookup after commit, read by the refresher, not the lookup.
+    late = bank_add(signal_type="pdq", value=rand_pdq(), quality=None, source_kind="import", source_id="u",
+                    status="Active")
+    deadline = services.time.monotonic() + 10
+    while not bank_search(signal_type="pdq", values=[late.value])[0] and services.time.monotonic() < deadline:
+        services.time.sleep(0.01)
+    assert [m.entry_id for m in bank_search(signal_type="pdq", values=[late.value])[0]] == [late.id]
+    assert services.bank_index_status(signal_type="pdq")["state"] == "ready"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookups_are_answered_while_a_refresh_is_stuck_and_staleness_is_reported(settings, monkeypatch) -> None:
+    import threading
+
+    settings.BANK_REFRESH_IN_BACKGROUND = True
+    settings.BANK_REFRESH_SECONDS = 0.05
+    settings.BANK_STALE_SECONDS = 0.2
+    [(entry_id, value)] = _committed_entries(1)
+    assert [m.entry_id for m in bank_search(signal_type="pdq", values=[value])[0]] == [entry_id]
+    stuck, release = threading.Event(), threading.Event()
+    real_changes = services._changed_rows
+
+    def slow_changes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        stuck.set()
+        release.wait(30)
+        return real_changes(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_changed_rows", slow_changes)
+    assert stuck.wait(10)  # the refresher is now inside a refresh, holding the producers' lock
+    assert services._states["pdq"].producing.locked()
+    answers: list[list[int]] = []
+    worker = threading.Thread(target=lambda: answers.extend(
+        [m.entry_id for m in bank_search(signal_type="pdq", values=[value])[0]] for _ in range(50)))
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive() and answers == [[entry_id]] * 50  # no lookup waited for the refresh
+    services.time.sleep(0.3)
+    status = services.bank_index_status(signal_type="pdq")
+    assert status["state"] == "stale" and status["refreshed_seconds_ago"] > 0.2
+    release.set()
+    deadline = services.time.monotonic() + 10
+    while services.bank_index_status(signal_type="pdq")["state"] != "ready" and services.time.monotonic() < deadline:
+        services.time.sleep(0.02)
+    assert services.bank_index_status(signal_type="pdq")["state"] == "ready"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_whose_first_load_fails_answers_unavailable_with_the_reason(settings, monkeypatch) -> None:
+    settings.BANK_REFRESH_IN_BACKGROUND = True
+    settings.BANK_READY_SECONDS = 0.5
+
+    def broken(signal_type: str):  # type: ignore[no-untyped-def]
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(services, "_snapshot_arrays", broken)
+    with pytest.raises(services.BankIndexUnavailable, match="disk on fire"):
+        bank_search(signal_type="pdq", values=[rand_pdq()])
+    assert services.bank_index_status(signal_type="pdq")["state"] == "failing"
+
+
+def test_threads_search_views_while_others_are_made_and_swapped_in() -> None:
+    import threading
+
+    import numpy as np
+
+    from detection.holder import STATUS_CODES, BankView, EntryRow, SnapshotArrays
+    from detection.index import PdqIndex
+
+    stable = [rand_pdq() for _ in range(200)]
+    arrays = SnapshotArrays(
+        entry_ids=np.arange(1, 201, dtype=np.int64), status=np.full(200, STATUS_CODES["Active"], np.uint8),
+        quality=np.full(200, -1, np.int16), first_seen_us=np.zeros(200, np.int64),
+        index_ids=np.arange(1, 201, dtype=np.int64) * 8, index_hashes=PdqIndex.parse(stable), watermark_us=0)
+    holder = {"view": BankView.in_memory(PdqIndex, arrays)}
+    flicker = [rand_pdq() for _ in range(50)]
+    active, deleted = STATUS_CODES["Active"], STATUS_CODES["Deleted"]
+    failures: list[str] = []
+    done = threading.Event()
+
+    def writer() -> None:
+        for version in range(1, 301):
+            rows = [EntryRow(entry_id=1000 + i, status=active if version % 2 else deleted, quality=-1,
+                             first_seen_us=0, updated_us=version, hashes=(value,)) for i, value in enumerate(flicker)]
+            holder["view"] = holder["view"].apply(rows)
+        done.set()
+
+    def reader(seed: int) -> None:
+        rnd = __import__("random").Random(seed)
+        while not done.is_set():
+            view = holder["view"]
+            i = rnd.randrange(200)
+            j = rnd.randrange(50)
+            try:
+                [mine, other] = view.search([stable[i], flicker[j]], 0, [active])
+            except Exception as exc:  # any failure under concurrency is the finding
+                failures.append(repr(exc))
+                return
+            if [(h.entry_id, h.distance) for h in mine] != [(i + 1, 0)]:
+                failures.append(f"stable entry {i + 1}: {mine}")
+            if other and [(h.entry_id, h.distance) for h in other] != [(1000 + j, 0)]:
+                failures.append(f"flicker entry {1000 + j}: {other}")
+
+    readers = [threading.Thread(target=reader, args=(seed,)) for seed in range(6)]
+    for thread in readers:
+        thread.start()
+    writer()
+    for thread in readers:
+        thread.join(30)
+    assert failures == []
+    final = holder["view"].search(flicker, 0, [active])
+    assert all(found == [] for found in final)  # version 300 deleted them all
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the binary COPY reader is PostgreSQL's")
+def test_the_variants_copy_reader_agrees_with_the_orm() -> None:
+    for i in range(30):
+        variants = [rand_pdq() for _ in range(8 if i % 5 else 3)]  # some entries hold fewer than 7 variants
+        entry = bank_add(signal_type="pdq", value=variants[0], quality=None, source_kind="case",
+                         source_id=case_source(), variants=variants, status=("Received", "Active")[i % 2])
+        if i % 7 == 0:
+            bank_set_status(entry_ids=[entry.id], status="Deleted")
+    bank_add(signal_type="pdq", value=rand_pdq(), quality=None, source_kind="import", source_id="t")  # none
+    fast_ids, fast_words = services._read_variants_copy()
+    slow_ids, slow_words = services._read_variants_orm()
+    assert len(fast_ids) and sorted(zip(fast_ids.tolist(), map(tuple, fast_words.tolist()), strict=True)) == sorted(
+        zip(slow_ids.tolist(), map(tuple, slow_words.tolist()), strict=True))

@@ -174,3 +174,18 @@ def test_numpy_fallback_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     queries = [flip(v, 3, 64, rnd) for v in list(bank.values())[:10]]
     for query, got in zip(queries, index.search(hexes(queries, 64), max_distance=12), strict=True):
         assert got == brute(bank, query, 12)
+
+
+def test_changed_returns_a_new_index_and_leaves_the_searched_one_as_it_was() -> None:
+    rnd = random.Random(5)
+    bank = {i: rnd.getrandbits(256) for i in range(300)}
+    index = PdqIndex.build(list(bank), hexes(list(bank.values()), 256))
+    index.remove([7])
+    before = index.search(hexes(list(bank.values())[:20], 256), max_distance=31)
+    new_hash = rnd.getrandbits(256)
+    successor = index.changed(remove=[3, 5], add_ids=[999], add_hashes=hexes([new_hash], 256))
+    assert index.search(hexes(list(bank.values())[:20], 256), max_distance=31) == before
+    assert index.search(hexes([new_hash], 256), max_distance=0) == [[]]
+    assert successor.search(hexes([new_hash], 256), max_distance=0) == [[(999, 0)]]
+    assert successor.search(hexes([bank[3], bank[7]], 256), max_distance=0) == [[], []]
+    assert len(successor) == len(index) - 2 + 1
