@@ -1,0 +1,69 @@
+"""Test videos drawn in code (moving shapes and gradients; never people), encoded with PyAV."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+
+import av
+import numpy as np
+
+CODECS = {"mp4": "libx264", "mov": "libx264", "webm": "libvpx-vp9", "matroska": "libx264"}
+
+
+def frame_pixels(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A frame with a gradient background and a square that moves, different every second."""
+    y, x = np.mgrid[0:height, 0:width]
+    phase = (index // 10) * 37 + seed * 11
+    red = ((x * 255) // max(1, width - 1) + phase) % 256
+    green = ((y * 255) // max(1, height - 1) + 2 * phase) % 256
+    blue = ((x + y + 3 * phase) % 256)
+    rgb = np.stack([red, green, blue], axis=-1).astype(np.uint8)
+    side = max(4, min(width, height) // 4)
+    left = (index * 7 + seed * 13) % max(1, width - side)
+    top = (index * 5 + seed * 3) % max(1, height - side)
+    rgb[top:top + side, left:left + side] = (255 - 40 * (index // 10 % 5), 30, 200)
+    return rgb
+
+
+def video_bytes(*, container: str = "mp4", seconds: float = 3.0, fps: int = 10, width: int = 160, height: int = 120,
+                seed: int = 0, metadata: dict[str, str] | None = None, stream_metadata: dict[str, str] | None = None,
+                codec: str | None = None, gop: int | None = None, audio: bool = False) -> bytes:
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=container) as output:
+        stream = output.add_stream(codec or CODECS[container], rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        if gop is not None:
+            stream.codec_context.gop_size = gop
+        if stream_metadata:
+            for key, value in stream_metadata.items():
+                stream.metadata[key] = value
+        sound = None
+        if audio:
+            sound = output.add_stream("aac" if container in ("mp4", "mov") else "libopus", rate=48000)
+        for key, value in (metadata or {}).items():
+            output.metadata[key] = value
+        total = int(seconds * fps)
+        for index in range(total):
+            frame = av.VideoFrame.from_ndarray(frame_pixels(index, width, height, seed), format="rgb24")
+            frame.pts = index
+            frame.time_base = Fraction(1, fps)
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+        if sound is not None:
+            samples = int(seconds * 48000)
+            layout = "stereo"
+            chunk = 1024
+            for start in range(0, samples, chunk):
+                tone = (np.sin(np.arange(start, start + chunk) / 20.0) * 0.2).astype(np.float32)
+                aframe = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout=layout)
+                aframe.sample_rate = 48000
+                aframe.pts = start
+                for packet in sound.encode(aframe):
+                    output.mux(packet)
+            for packet in sound.encode():
+                output.mux(packet)
+    return out.getvalue()
