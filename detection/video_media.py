@@ -37,6 +37,8 @@ from typing import IO, Any
 import av
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from detection import video as video_hashing
+
 # FFmpeg demuxer names of the accepted families (what `container.format.name` says).
 MOV_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
 MATROSKA_FAMILY = "matroska,webm"
@@ -44,16 +46,17 @@ ACCEPTED_DEMUXERS = {MOV_FAMILY: "mov", MATROSKA_FAMILY: "matroska"}
 MEDIA_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "matroska": "video/x-matroska"}
 WEBM_VIDEO_CODECS = {"vp8", "vp9", "av1"}
 WEBM_AUDIO_CODECS = {"opus", "vorbis"}
+_READ_OPTIONS = {"format_whitelist": video_hashing.ALLOWED_DEMUXERS, "protocol_whitelist": "file,fd,pipe"}
 # A file whose packets stop this far before its declared length was cut short (allow for rounding and B-frames).
 TRUNCATION_TOLERANCE = 0.97
 
 
-class VideoRejected(ValueError):
-    """A file intake refuses, with a message for the person and a short code for logs and tests."""
+class VideoRejected(video_hashing.VideoRejected):
+    """A file intake refuses, with a message for the person and a short code for logs and tests (a
+    detection.video.VideoRejected, so one `except` covers probing, hashing and keyframes)."""
 
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
-        self.message = message
         self.code = code
 
 
@@ -126,7 +129,9 @@ def video_probe(path: str, *, size: int, limits: VideoLimits) -> VideoProbe:
     if size > limits.max_bytes:
         raise _rejected(f"This file is larger than {limits.max_bytes // (1024 * 1024)} MB.", "too-large")
     try:
-        container = av.open(path, mode="r", options={"probesize": "5000000"})
+        # Only the accepted demuxers and the file protocol (no playlists, concat or network), as detection.video.
+        container = av.open(path, mode="r", options={"format_whitelist": video_hashing.ALLOWED_DEMUXERS,
+                                                     "protocol_whitelist": "file,fd,pipe"})
     except av.FFmpegError:
         raise _rejected("This file is not a video we can read. Use MP4, MOV, WebM or MKV.", "not-video") from None
     try:
@@ -243,7 +248,7 @@ def video_strip_metadata(source: str, destination: str, *, probe: VideoProbe) ->
     """Remux `source` into `destination` (both paths) without re-encoding and without metadata."""
     options = {"movflags": "+faststart"} if probe.container in ("mp4", "mov") else {}
     try:
-        with av.open(source, mode="r") as src, av.open(destination, mode="w", format=probe.container,
+        with av.open(source, mode="r", options=_READ_OPTIONS) as src, av.open(destination, mode="w", format=probe.container,
                                                        options=options) as dst:
             chosen = [src.streams.video[0]] + ([src.streams.audio[0]] if src.streams.audio else [])
             mapping: dict[int, Any] = {}
@@ -308,7 +313,7 @@ def video_keyframes(path: str, *, count: int = 12, max_side: int = 1280,
 
 
 def _sample(path: str, *, count: int, keyframes_only: bool, limits: VideoLimits) -> list[tuple[float, Image.Image]]:
-    with av.open(path, mode="r") as container:
+    with av.open(path, mode="r", options=_READ_OPTIONS) as container:
         stream = container.streams.video[0]
         stream.codec_context.skip_frame = "NONKEY" if keyframes_only else "DEFAULT"
         duration = _duration(container, stream)

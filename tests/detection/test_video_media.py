@@ -112,7 +112,8 @@ def test_a_webm_cut_short_is_refused(tmp_path: Path) -> None:
 def test_other_containers_are_refused(tmp_path: Path) -> None:
     with pytest.raises(VideoRejected) as refused:
         _probe(tmp_path, video_bytes(container="avi", codec="mpeg4", seconds=1))
-    assert refused.value.code == "format"
+    assert refused.value.code == "not-video"
+    assert "MP4, MOV, WebM or MKV" in refused.value.message
 
 
 def test_audio_only_file_is_refused(tmp_path: Path) -> None:
