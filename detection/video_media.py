@@ -376,10 +376,15 @@ class ScratchFile:
         return os.fstat(self.file.fileno()).st_size
 
 
+def scratch_file_open(directory: str | None = None) -> ScratchFile:
+    """A new unnamed temporary file; the caller closes `.file`."""
+    return ScratchFile(tempfile.TemporaryFile(dir=directory))  # noqa: SIM115 - the caller closes it
+
+
 @contextmanager
 def scratch_file(directory: str | None = None) -> Iterator[ScratchFile]:
-    handle = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed below
+    scratch = scratch_file_open(directory)
     try:
-        yield ScratchFile(handle)
+        yield scratch
     finally:
-        handle.close()
+        scratch.file.close()

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from takedown.cases.models import Case, CaseImage
+    from takedown.cases.models import Case, CaseImage, CaseVideo
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,41 @@ def bank_enter_image(*, image: CaseImage) -> BankResult:
     if image.pdq:
         for match in bank.bank_lookup(signal_type="pdq", value=image.pdq, exclude_source_id=str(image.case_id)):
             matches.append({"entry": str(getattr(match, "entry_id", "")), "distance": int(match.distance)})
+    return BankResult(available=True, entered=entered, matches=matches)
+
+
+def _bank_knows(signal_type: str) -> bool:
+    from detection.signals import SIGNAL_HEX_LENGTH
+
+    return signal_type in SIGNAL_HEX_LENGTH
+
+
+def bank_enter_video(*, video: CaseVideo) -> BankResult:
+    """Add the video's hashes to the bank (source: its case): its MD5 as `video_md5` (what StopNCII exchanges)
+    and its vPDQ frames as `vpdq`, then look them up. A bank without those signal types says `available=False`
+    (the moderator then sees that no lookup was made), as a missing bank does for images."""
+    bank = _bank()
+    if bank is None or not _bank_knows("video_md5"):
+        return BankResult(available=False)
+    entered = 0
+    matches: list[dict[str, Any]] = []
+    if video.md5:
+        bank.bank_add(signal_type="video_md5", value=video.md5, quality=None, source_kind=BANK_SOURCE_KIND,
+                      source_id=str(video.case_id))
+        entered += 1
+        for match in bank.bank_lookup(signal_type="video_md5", value=video.md5,
+                                      exclude_source_id=str(video.case_id)):
+            matches.append({"entry": str(getattr(match, "entry_id", "")), "signal": "video_md5", "distance": 0})
+    add_video = getattr(bank, "bank_add_vpdq", None)
+    if video.vpdq and add_video is not None:
+        add_video(frames=video.vpdq, source_kind=BANK_SOURCE_KIND, source_id=str(video.case_id))
+        entered += 1
+        lookup = getattr(bank, "bank_lookup_vpdq", None)
+        if lookup is not None:
+            for match in lookup(frames=video.vpdq, exclude_source_id=str(video.case_id)):
+                matches.append({"entry": str(getattr(match, "entry_id", "")), "signal": "vpdq",
+                                "query_match_percent": getattr(match, "query_match_percent", None),
+                                "compared_match_percent": getattr(match, "compared_match_percent", None)})
     return BankResult(available=True, entered=entered, matches=matches)
 
 

@@ -50,7 +50,7 @@ from victims.services import (
     withdrawal_receipt,
 )
 from victims.status import case_status_context
-from victims.uploads import BoundedMemoryUploadHandler
+from victims.uploads import BoundedMemoryUploadHandler, VideoUploadHandler
 
 RECEIPT_COOKIE = "victims_receipt"
 RECEIPT_COOKIE_SECONDS = 600
@@ -59,14 +59,15 @@ ViewFunc = Callable[..., HttpResponseBase]
 
 
 def bounded_uploads(view: ViewFunc) -> ViewFunc:
-    """Install the in-memory upload handler; it must happen before CSRF checking reads the body."""
+    """Install the upload handlers (videos to unnamed temporary files, images in memory); it must happen before
+    CSRF checking reads the body."""
 
     protected = csrf_protect(view)
 
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        request.upload_handlers = [BoundedMemoryUploadHandler(request)]
+        request.upload_handlers = [VideoUploadHandler(request), BoundedMemoryUploadHandler(request)]
         return protected(request, *args, **kwargs)
 
     return wrapper
@@ -102,6 +103,8 @@ def _report(request: HttpRequest, form_class: type[forms.ReportForm], template: 
         good_faith=data["good_faith"],
         images=data.get("images", []),
         device_hashes=data.get("device_hashes", []),
+        videos=data.get("videos", []),
+        device_videos=data.get("device_videos", []),
         locale=get_language() or "en",
     )
     # Post/redirect/get without keeping the secret on the server: it rides to the receipt page once, encrypted,
@@ -280,7 +283,8 @@ def case_evidence(request: HttpRequest, case: Case) -> HttpResponse:
         return _status(request, case, status=400, evidence_form=form)
     try:
         case_evidence_add(case=case, images=form.cleaned_data["images"],
-                          device_hashes=form.cleaned_data["device_hashes"])
+                          device_hashes=form.cleaned_data["device_hashes"], videos=form.cleaned_data["videos"],
+                          device_videos=form.cleaned_data["device_videos"])
     except CaseClosed:
         return _status(request, case, status=409, notice=_("This case was withdrawn; nothing can be added."))
     return _after_change(request, _("Thank you. The new images were added to your case."))

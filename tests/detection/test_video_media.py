@@ -19,7 +19,7 @@ from detection.video_media import (
     video_probe,
     video_strip_metadata,
 )
-from tests.videos import video_bytes
+from tests.intake_videos import video_bytes
 
 SECRET_TAGS = {"title": "Jane at home", "location": "+12.3456-045.6789/", "comment": "shot on my phone"}
 
