@@ -15,8 +15,8 @@ while container and stream tags (GPS position, device make and model, creation t
 subtitles, data and attachment streams (Matroska cover art) are left behind. MP4/MOV are written "faststart"
 (index first), so a moderator's player can start before the whole file arrives.
 
-`video_keyframes` decodes only key frames (the decoder skips the rest) and keeps up to N of them spread over the
-video, as PNG (lossless: the detector scores these pixels), each bounded in size. `contact_sheet` lays frames out
+`video_keyframes` decodes only key frames (the decoder skips the rest) and keeps up to N of them (at most one per
+second) spread over the video, as PNG (lossless: the detector scores these pixels), each bounded in size. `contact_sheet` lays frames out
 in a grid for the court export.
 
 Paths, not bytes: videos are up to hundreds of megabytes and never held in memory whole. FFmpeg opens the paths
@@ -27,6 +27,7 @@ temporary file (`scratch_file`), which the operating system removes even if the 
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -296,6 +297,8 @@ def video_keyframes(path: str, *, count: int = 12, max_side: int = 1280,
     """
     limits = limits or VideoLimits()
     try:
+        # At most one frame per second of video: a 3-second clip gives 3, not 12 near-identical frames.
+        count = max(1, min(count, math.ceil(_path_duration(path))))
         frames = _sample(path, count=count, keyframes_only=True, limits=limits)
         if len(frames) < count:
             complete = _sample(path, count=count, keyframes_only=False, limits=limits)
@@ -310,6 +313,11 @@ def video_keyframes(path: str, *, count: int = 12, max_side: int = 1280,
         image.thumbnail((max_side, max_side))
         out.append(Keyframe(second=round(second, 3), width=image.width, height=image.height, png=_png(image)))
     return out
+
+
+def _path_duration(path: str) -> float:
+    with av.open(path, mode="r", options=_READ_OPTIONS) as container:
+        return _duration(container, container.streams.video[0]) or 1.0
 
 
 def _sample(path: str, *, count: int, keyframes_only: bool, limits: VideoLimits) -> list[tuple[float, Image.Image]]:

@@ -96,6 +96,8 @@ class WithdrawalReceipt:
     hashes_withdrawn: int
     bank_available: bool
     other_lines: list[str] = field(default_factory=list)
+    # The same for videos: (short id, where it came from, bytes stored (0 for an MD5 made on the device), when)
+    deleted_videos: list[tuple[str, str, int, datetime]] = field(default_factory=list)
 
 
 def _hooks(name: str) -> list[Any]:
@@ -456,7 +458,8 @@ def withdrawal_receipt(*, case: Case) -> WithdrawalReceipt:
     files = [
         (str(image.id)[:8], image.get_source_display(), image.size, image.deleted_at or case.withdrawn_at)
         for image in case.images.filter(state=CaseImage.State.DELETED)
-    ] + [
+    ]
+    videos = [
         (str(video.id)[:8], video.get_source_display(), video.size if video.source != CaseVideo.Source.DEVICE else 0,
          video.deleted_at or case.withdrawn_at)
         for video in case.videos.filter(state=CaseVideo.State.DELETED)
@@ -465,6 +468,7 @@ def withdrawal_receipt(*, case: Case) -> WithdrawalReceipt:
         reference=case.reference,
         withdrawn_at=case.withdrawn_at,
         deleted_files=files,
+        deleted_videos=videos,
         hashes_withdrawn=int(event.get("hashes_withdrawn", 0)),
         bank_available=bool(event.get("bank_available", False)),
         other_lines=[str(line) for line in event.get("notes", [])],
