@@ -433,7 +433,8 @@ DEMO_DATA_STEPS: list[str] = [
 CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
 CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
 # Called once intake has hashed a case's new images: queues detector and provenance analysis (gpu queue).
-CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed"]
+CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed",
+                                    "takedown.cases.video_analysis.case_processed_videos"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
 # Purge of a case past its retention window (takedown.cases.services): `hook(case=, actor=)`, inside the purge's
 # transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).

@@ -67,3 +67,19 @@ def video_bytes(*, container: str = "mp4", seconds: float = 3.0, fps: int = 10, 
             for packet in sound.encode():
                 output.mux(packet)
     return out.getvalue()
+
+
+def report_video(client: object, data: bytes, *, name: str = "clip.mp4") -> object:
+    """File a report with one video through the upload form (as a person would) and return its Case."""
+    from django.urls import reverse
+
+    from takedown.cases.models import Case
+
+    handle = io.BytesIO(data)
+    handle.name = name
+    response = client.post(reverse("victims-report-upload"), {  # type: ignore[attr-defined]
+        "content_kind": "deepfake", "urls": "https://videos.example.com/v/1", "description": "", "good_faith": "on",
+        "signature": "J. D.", "contact": "", "videos": [handle]})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    done = client.get(reverse("victims-report-done"))  # type: ignore[attr-defined]
+    return Case.objects.get(reference=done.context["reference"])

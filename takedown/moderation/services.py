@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from takedown.cases.models import Case, CaseImage, CaseStatus, CaseURL, Message
+from takedown.cases.models import Case, CaseImage, CaseStatus, CaseURL, CaseVideo, Message
 from takedown.core.audit import Actor, audit_record
 from takedown.moderation.models import DECIDABLE_KINDS, Decision, DecisionKind, ItemKind, ReviewItem
 from takedown.remedies.models import OPEN_STATES, RemedyRequest, RequestKind
@@ -256,6 +256,35 @@ def moderation_image_reveal(*, item_id: uuid.UUID, image_id: uuid.UUID, user: Us
         audit_record(actor=Actor.for_user(user), action="moderation.image_reveal", case_id=item.case_id,
                      object_type="case_image", object_id=image.id, detail={"item": str(item.id)})
         return image
+
+
+def _stored_video(item: ReviewItem, video_id: uuid.UUID) -> CaseVideo:
+    video = CaseVideo.objects.filter(id=video_id, case_id=item.case_id).exclude(blob_name="").first()
+    if video is None:
+        raise ModerationError("that video is not stored on this case")
+    return video
+
+
+def moderation_keyframe_reveal(*, item_id: uuid.UUID, video_id: uuid.UUID, index: int, user: User) -> CaseVideo:
+    """A moderator chose to see one keyframe of a video unblurred (one at a time, like images). Audited."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        video = _stored_video(item, video_id)
+        if not 0 <= index < len(video.keyframes or []):
+            raise ModerationError("that video has no such keyframe")
+        audit_record(actor=Actor.for_user(user), action="moderation.keyframe_reveal", case_id=item.case_id,
+                     object_type="case_video", object_id=video.id, detail={"item": str(item.id), "keyframe": index})
+        return video
+
+
+def moderation_video_play(*, item_id: uuid.UUID, video_id: uuid.UUID, user: User) -> CaseVideo:
+    """A moderator asked to play a video (muted). Audited; the caller lets it play for a short while only."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        video = _stored_video(item, video_id)
+        audit_record(actor=Actor.for_user(user), action="moderation.video_play", case_id=item.case_id,
+                     object_type="case_video", object_id=video.id, detail={"item": str(item.id)})
+        return video
 
 
 def _resolve(item: ReviewItem, resolution: str, now: datetime) -> None:
