@@ -28,12 +28,15 @@ def frame_pixels(index: int, width: int, height: int, seed: int = 0) -> np.ndarr
 
 def video_bytes(*, container: str = "mp4", seconds: float = 3.0, fps: int = 10, width: int = 160, height: int = 120,
                 seed: int = 0, metadata: dict[str, str] | None = None, stream_metadata: dict[str, str] | None = None,
-                codec: str | None = None, gop: int | None = None, audio: bool = False) -> bytes:
+                codec: str | None = None, gop: int | None = None, audio: bool = False, noise: bool = False,
+                bit_rate: int | None = None) -> bytes:
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as output:
         stream = output.add_stream(codec or CODECS[container], rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
         if gop is not None:
             stream.codec_context.gop_size = gop
         if stream_metadata:
@@ -45,8 +48,12 @@ def video_bytes(*, container: str = "mp4", seconds: float = 3.0, fps: int = 10, 
         for key, value in (metadata or {}).items():
             output.metadata[key] = value
         total = int(seconds * fps)
+        rng = np.random.default_rng(seed)
         for index in range(total):
-            frame = av.VideoFrame.from_ndarray(frame_pixels(index, width, height, seed), format="rgb24")
+            pixels = frame_pixels(index, width, height, seed)
+            if noise:  # incompressible: makes a large file quickly (with a fast codec such as mpeg4)
+                pixels = rng.integers(0, 256, pixels.shape, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             frame.pts = index
             frame.time_base = Fraction(1, fps)
             for packet in stream.encode(frame):

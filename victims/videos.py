@@ -72,6 +72,7 @@ def _message(code: str, limits: VideoLimits) -> str | Promise:
         "dimensions": _("This video is too large in width and height to process."),
         "frames": _("This video has more frames than we can process."),
         "too-long": _("This video is longer than %(minutes)d minutes.") % {"minutes": max(1, minutes)},
+        "remux": _("This video could not be copied without its metadata. Try exporting it again as MP4."),
     }
     return messages.get(code, _("This video is damaged or incomplete. Try saving or exporting it again."))
 
