@@ -16,8 +16,8 @@ subtitles, data and attachment streams (Matroska cover art) are left behind. MP4
 (index first), so a moderator's player can start before the whole file arrives.
 
 `video_keyframes` decodes only key frames (the decoder skips the rest) and keeps up to N of them (at most one per
-second) spread over the video, as PNG (lossless: the detector scores these pixels), each bounded in size. `contact_sheet` lays frames out
-in a grid for the court export.
+second) spread over the video, as PNG (lossless: the detector scores these pixels), each bounded in size.
+`contact_sheet` lays frames out in a grid for the court export.
 
 Paths, not bytes: videos are up to hundreds of megabytes and never held in memory whole. FFmpeg opens the paths
 itself (MP4 "faststart" re-opens its output), so callers pass real paths, e.g. `/dev/fd/N` of an unnamed
@@ -249,8 +249,8 @@ def video_strip_metadata(source: str, destination: str, *, probe: VideoProbe) ->
     """Remux `source` into `destination` (both paths) without re-encoding and without metadata."""
     options = {"movflags": "+faststart"} if probe.container in ("mp4", "mov") else {}
     try:
-        with av.open(source, mode="r", options=_READ_OPTIONS) as src, av.open(destination, mode="w", format=probe.container,
-                                                       options=options) as dst:
+        with av.open(source, mode="r", options=_READ_OPTIONS) as src, \
+                av.open(destination, mode="w", format=probe.container, options=options) as dst:
             chosen = [src.streams.video[0]] + ([src.streams.audio[0]] if src.streams.audio else [])
             mapping: dict[int, Any] = {}
             for stream in chosen:
@@ -386,7 +386,7 @@ class ScratchFile:
 
 def scratch_file_open(directory: str | None = None) -> ScratchFile:
     """A new unnamed temporary file; the caller closes `.file`."""
-    return ScratchFile(tempfile.TemporaryFile(dir=directory))  # noqa: SIM115 - the caller closes it
+    return ScratchFile(tempfile.TemporaryFile(dir=directory))
 
 
 @contextmanager

@@ -132,7 +132,7 @@ class VideoUploadHandler(FileUploadHandler):
         self.size = 0
         self.too_large = False
         self.too_many = self.count > MAX_VIDEOS
-        handle = tempfile.TemporaryFile(dir=settings.VIDEO_TMP_DIR or None)  # noqa: SIM115 - the upload closes it
+        handle = tempfile.TemporaryFile(dir=settings.VIDEO_TMP_DIR or None)
         self.scratch = ScratchFile(handle)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
