@@ -212,7 +212,7 @@ def _frame_pdq(rgb: NDArray[np.generic]) -> tuple[str, int]:
 
     ``pdqhash`` forms the luma in double precision and rounds it to float; Meta's C++ forms it in float. The
     two differ by one unit in the last place for about a third of colours, which has not changed a hash or a
-    quality on any frame we compared (tests/detection/test_video.py, bench/vpdq_exactness.py).
+    quality on any frame we compared (tests/detection/test_video.py, bench/video_hash_speed.py).
     """
     hash_bits, quality = pdqhash.compute(np.ascontiguousarray(rgb, dtype=np.uint8))
     return _bits_hex(hash_bits), int(quality)

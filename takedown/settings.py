@@ -352,6 +352,8 @@ PARTNER_RATE_LIMIT_PER_MINUTE = envint("PARTNER_RATE_LIMIT_PER_MINUTE", 6000)
 # Wrong partner keys per client address per minute before that address is answered 429.
 PARTNER_AUTH_FAILURES_PER_MINUTE = envint("PARTNER_AUTH_FAILURES_PER_MINUTE", 30)
 PARTNER_BATCH_MAX = 1000
+# Most videos in one vPDQ batch lookup (each up to 20,000 frames; the request body limit applies too).
+PARTNER_VPDQ_BATCH_MAX = envint("PARTNER_VPDQ_BATCH_MAX", 100)
 # PDQ matches within 31 bits by convention; a partner may ask for less, never more.
 PARTNER_PDQ_MAX_DISTANCE = envint("PARTNER_PDQ_MAX_DISTANCE", 31)
 PARTNER_PDQ_DISTANCE_CAP = 31
@@ -430,15 +432,14 @@ DEMO_DATA_STEPS: list[str] = [
     "takedown.remedies.demo.remedies_demo_data",
 ]
 # Hooks other apps fill (dotted paths; see victims.services and victims.status for their signatures).
-CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
-CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
+CASE_QUEUED_HOOKS: list[str] = ["takedown.moderation.intake_hooks.case_queued"]
+CASE_WITHDRAW_HOOKS: list[str] = ["takedown.moderation.intake_hooks.case_withdrawn"]
 # Called once intake has hashed a case's new images: queues detector and provenance analysis (gpu queue).
 CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed",
                                     "takedown.cases.video_analysis.case_processed_videos"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
-# Purge of a case past its retention window (takedown.cases.services): `hook(case=, actor=)`, inside the purge's
-# transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).
-CASE_PURGE_HOOKS: list[str] = ["victims.hashbank.bank_purge_case"]
+# The retention purge tells other apps through the `takedown.cases.hooks.case_purging` signal, which they
+# connect to at start-up (victims' hash-bank links): takedown never names them.
 
 # --- Retention (takedown.cases.services; manage.py retention_purge) ---------------------------------------------
 # Days after withdrawal before what is left of a withdrawn case (no images or hashes: those go at withdrawal) is

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from detection.signals import hash_value_clean
 from takedown.cases.locations import NormalisedURL, urls_normalise
 from takedown.cases.models import ContentKind
 from victims.images import ImageRefused, image_inspect
@@ -22,8 +23,7 @@ MAX_URLS = 50
 MAX_IMAGES = 10
 MAX_DESCRIPTION = 2000
 MAX_MESSAGE = 4000
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 MAX_VIDEOS = 3
 VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm,video/x-matroska,.mp4,.m4v,.mov,.webm,.mkv"
 
@@ -143,7 +143,7 @@ class DeviceVideosField(forms.CharField):
                 raise bad
             md5 = str(item.get("md5") or "").lower()
             size = item.get("size")
-            if not _HEX32.match(md5) or type(size) is not int or not 0 < size < 2**42:
+            if not _HEX32.fullmatch(md5) or type(size) is not int or not 0 < size < 2**42:
                 raise bad
             if md5 not in seen:
                 seen.add(md5)
@@ -223,12 +223,17 @@ class DeviceHashesField(forms.CharField):
         bad = forms.ValidationError(_("The hashes from this page could not be read. Try again."), code="invalid")
         if not isinstance(item, dict):
             raise bad
-        sha256 = str(item.get("sha256") or "").lower()
-        pdq = str(item.get("pdq") or "").lower()
+        raw_sha256, raw_pdq = item.get("sha256"), item.get("pdq") or ""
+        # Our own page sends bare hex: anything around it (a trailing newline, ...) is not a hash we made.
+        if any(isinstance(raw, str) and raw != raw.strip() for raw in (raw_sha256, raw_pdq)):
+            raise bad
+        try:
+            sha256 = hash_value_clean("sha256", raw_sha256)
+            pdq = hash_value_clean("pdq", raw_pdq) if raw_pdq else ""
+        except ValueError as exc:
+            raise bad from exc
         quality = item.get("quality")
         width, height = item.get("width"), item.get("height")
-        if not _HEX64.match(sha256) or (pdq and not _HEX64.match(pdq)):
-            raise bad
         # bool is an int to Python, but `true` is not a quality or a size.
         if quality is not None and (type(quality) is not int or not 0 <= quality <= 100):
             raise bad

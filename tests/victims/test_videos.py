@@ -20,8 +20,7 @@ from takedown.cases.models import Case, CaseStatus, CaseVideo
 from takedown.core.evidence import evidence_get, evidence_names_on_disk
 from takedown.core.models import AuditEvent
 from tests.intake_videos import video_bytes
-from tests.victims.conftest import FakeBank, FiledCase, jpeg_with_gps, open_case, report_data
-from victims import hashbank
+from tests.victims.conftest import FiledCase, jpeg_with_gps, open_case, report_data
 from victims.uploads import VideoUploadHandler
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,11 +28,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TAGS = {"title": "Jane at home", "location": "+12.3456-045.6789/", "comment": "made with FaceFusion 3.1"}
 
 
-@pytest.fixture
-def video_bank(fake_bank: FakeBank, monkeypatch: pytest.MonkeyPatch) -> FakeBank:
-    # The bank's video signal types come with the v18 bank work; the fake bank takes any signal type.
-    monkeypatch.setattr(hashbank, "_bank_knows", lambda signal_type: True)
-    return fake_bank
+def _bank_status(signal_type: str, case: Case) -> dict[str, str]:
+    """The real bank's entries of one signal type that this case brought: value -> status."""
+    from detection.models import BankEntry
+
+    return dict(BankEntry.objects.filter(signal_type=signal_type, sources__source_id=str(case.id))
+                .values_list("value", "status"))
 
 
 def _file(data: bytes, name: str = "my-video.mp4") -> io.BytesIO:
@@ -56,7 +56,7 @@ def _disk(storage: Path) -> list[bytes]:
 
 
 def test_video_report_is_stored_without_metadata_encrypted_hashed_and_keyframed(
-        client: Client, video_bank: FakeBank, storage: Path) -> None:
+        client: Client, storage: Path) -> None:
     original = video_bytes(container="mp4", seconds=3, fps=10, metadata=TAGS, audio=True, gop=10)
     response = _report(client, videos=[_file(original)])
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -89,14 +89,15 @@ def test_video_report_is_stored_without_metadata_encrypted_hashed_and_keyframed(
     # Keyframes for the contact sheet: stored encrypted, one per second here (a key frame every 10 frames).
     assert [frame["second"] for frame in video.keyframes] == [0.0, 1.0, 2.0]
     assert all(evidence_get(frame["blob"]).startswith(b"\x89PNG") for frame in video.keyframes)
-    assert ("video_md5", video.md5) in video_bank.entries
-    assert video.analysis["bank"]["available"] is True
+    assert _bank_status("video_md5", case) == {video.md5: "Received"}
+    assert len(_bank_status("vpdq", case)) == 1
+    assert video.analysis["bank"] == {"available": True, "matches": []}
     submitted = AuditEvent.objects.get(case_id=case.id, action="case.submitted")
     assert submitted.detail["videos"] == 1 and "Jane" not in json.dumps(submitted.detail)
 
 
 @pytest.mark.parametrize("container", ["mov", "webm", "matroska"])
-def test_every_accepted_container_is_taken(client: Client, video_bank: FakeBank, container: str) -> None:
+def test_every_accepted_container_is_taken(client: Client, container: str) -> None:
     original = video_bytes(container=container, seconds=1, metadata=TAGS)
     response = _report(client, images=[_file(jpeg_with_gps(), "a.jpg")], videos=[_file(original, "clip")])
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -157,7 +158,7 @@ def test_a_report_needs_an_image_or_a_video(client: Client) -> None:
     assert "Choose at least one image or video." in response.content.decode()
 
 
-def test_device_mode_sends_only_the_md5(client: Client, video_bank: FakeBank) -> None:
+def test_device_mode_sends_only_the_md5(client: Client) -> None:
     md5 = hashlib.md5(b"a video that stayed on the phone").hexdigest()
     response = client.post(reverse("victims-report-device"),
                            report_data(device_videos=json.dumps([{"md5": md5, "size": 12345678}])))
@@ -168,7 +169,8 @@ def test_device_mode_sends_only_the_md5(client: Client, video_bank: FakeBank) ->
     assert (video.source, video.blob_name, video.md5, video.size, video.state) == (
         "device", "", md5, 12345678, CaseVideo.State.HASHED)
     assert video.vpdq == [] and video.keyframes == []
-    assert video_bank.entries[("video_md5", md5)]["source_id"] == str(case.id)
+    assert _bank_status("video_md5", case) == {md5: "Received"}
+    assert _bank_status("vpdq", case) == {}
 
 
 @pytest.mark.parametrize("text", [
@@ -183,7 +185,7 @@ def test_bad_device_video_hashes_are_refused(client: Client, text: str) -> None:
 
 
 def test_add_more_takes_a_video_and_withdrawal_deletes_every_video_file(
-        client: Client, video_bank: FakeBank, storage: Path) -> None:
+        client: Client, storage: Path) -> None:
     video_case = _report_and_open(client)
     clip = video_bytes(container="webm", seconds=2)
     response = client.post(reverse("victims-case-evidence"), {"videos": [_file(clip)]})
@@ -204,8 +206,8 @@ def test_add_more_takes_a_video_and_withdrawal_deletes_every_video_file(
     for video in CaseVideo.objects.filter(case=video_case):
         assert (video.state, video.blob_name, video.keyframes, video.md5, video.sha256, video.vpdq) == (
             "deleted", "", [], "", "", [])
-    assert all(entry["status"] == "Withdrawn" for (kind, _), entry in video_bank.entries.items()
-               if kind == "video_md5" and entry["source_id"] == str(video_case.id))
+    statuses = {**_bank_status("video_md5", video_case), **_bank_status("vpdq", video_case)}
+    assert len(statuses) == 4 and set(statuses.values()) == {"Withdrawn"}
     receipt = client.get(reverse("victims-withdrawal-receipt")).content.decode()
     assert receipt.count("video file, its keyframes and fingerprints deleted") == 2
 
@@ -221,7 +223,7 @@ def _report_and_open(client: Client) -> Case:
 
 
 def test_withdrawal_while_a_video_is_processed_keeps_nothing_made_from_it(
-        client: Client, video_bank: FakeBank, monkeypatch: pytest.MonkeyPatch) -> None:
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     from victims import services, videos
 
     real = videos.video_keyframes
@@ -262,3 +264,23 @@ def test_upload_handler_streams_videos_to_an_unnamed_file_and_hashes_as_they_arr
     handler.new_file("images", "a.jpg", "image/jpeg", None)
     assert handler.receive_data_chunk(b"jpeg", 0) == b"jpeg"  # images pass on to the in-memory handler
     assert handler.file_complete(4) is None
+
+
+def test_the_same_video_and_a_re_encoded_copy_match_earlier_cases(client: Client) -> None:
+    original = video_bytes(container="mp4", seconds=4, fps=10, width=320, height=240, seed=5)
+    first = _report_and_open_with(client, original)
+    same = _report_and_open_with(Client(), original)
+    copy = _report_and_open_with(Client(), video_bytes(container="webm", seconds=4, fps=10, width=320, height=240,
+                                                       seed=5))
+    same_matches = same.videos.get().analysis["bank"]["matches"]
+    assert {match["signal"] for match in same_matches} == {"video_md5", "vpdq"}
+    copy_matches = copy.videos.get().analysis["bank"]["matches"]
+    assert [match["signal"] for match in copy_matches] == ["vpdq"]  # another file: no MD5 match, near frames
+    assert copy_matches[0]["query_match_percent"] >= 80 and copy_matches[0]["compared_match_percent"] >= 80
+    assert first.videos.get().analysis["bank"]["matches"] == []
+
+
+def _report_and_open_with(client: Client, data: bytes) -> Case:
+    response = _report(client, videos=[_file(data)])
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return _filed(client)
