@@ -97,10 +97,9 @@ def bank_enter_video(*, video: CaseVideo) -> BankResult:
             matches.append({"entry": str(match.entry_id), "signal": "video_md5", "distance": 0})
     if video.vpdq:
         features = features_clean(video.vpdq)
-        entry = bank_vpdq_add(features=features, source_kind=BANK_SOURCE_KIND, source_id=case_id)
+        bank_vpdq_add(features=features, source_kind=BANK_SOURCE_KIND, source_id=case_id)
         entered += 1
-        found = [row for row in bank_vpdq_search(features=features, statuses=("Received", "Active"))
-                 if row.entry_id != entry.id]
+        found = bank_vpdq_search(features=features, statuses=("Received", "Active"))
         # As bank_lookup does for single hashes: an entry that only this case brought is not a match.
         ids = [row.entry_id for row in found]
         others: set[int] = set()

@@ -306,6 +306,37 @@ def moderation_keyframe_reveal(*, item_id: uuid.UUID, video_id: uuid.UUID, index
         return video
 
 
+def moderation_keyframe_read(*, item_id: uuid.UUID, video_id: uuid.UUID, index: int, user: User,
+                             revealed: bool) -> bytes:
+    """The stored PNG of one keyframe of a held item's video. Showing it unblurred is audited; an unreadable file
+    is logged and raised as EvidenceUnreadable, as for images."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        video = _stored_video(item, video_id)
+        if not 0 <= index < len(video.keyframes or []):
+            raise ModerationError("that video has no such keyframe")
+        try:
+            data = evidence_get(str(video.keyframes[index]["blob"]))
+        except (OSError, DecryptionError, KeyError, TypeError) as exc:
+            logger.error("keyframe %d of video %s of case %s cannot be read: %s", index, video.id, item.case_id,
+                         type(exc).__name__)
+            raise EvidenceUnreadable(type(exc).__name__) from exc
+        if revealed:
+            audit_record(actor=Actor.for_user(user), action="moderation.keyframe_view", case_id=item.case_id,
+                         object_type="case_video", object_id=video.id, detail={"revealed": True, "keyframe": index})
+        return data
+
+
+def moderation_video_open(*, item_id: uuid.UUID, video_id: uuid.UUID, user: User) -> CaseVideo:
+    """The video a moderator asked to play, for streaming its stored copy; each opening is audited."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        video = _stored_video(item, video_id)
+        audit_record(actor=Actor.for_user(user), action="moderation.video_view", case_id=item.case_id,
+                     object_type="case_video", object_id=video.id)
+        return video
+
+
 def moderation_video_play(*, item_id: uuid.UUID, video_id: uuid.UUID, user: User) -> CaseVideo:
     """A moderator asked to play a video (muted). Audited; the caller lets it play for a short while only."""
     with transaction.atomic():

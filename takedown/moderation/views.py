@@ -25,9 +25,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from takedown.cases.models import CaseVideo
 from takedown.core.audit import Actor, audit_record
-from takedown.core.evidence import evidence_get, evidence_stream
+from takedown.core.evidence import evidence_stream
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
 from takedown.moderation.forms import DecideForm, ReplyForm, SecondReviewForm
 from takedown.moderation.models import DECIDABLE_KINDS, ItemKind, ReviewItem
@@ -44,11 +43,13 @@ from takedown.moderation.services import (
     moderation_image_read,
     moderation_image_reveal,
     moderation_item_done,
+    moderation_keyframe_read,
     moderation_keyframe_reveal,
     moderation_queue_sync,
     moderation_release,
     moderation_reply,
     moderation_second_review,
+    moderation_video_open,
     moderation_video_play,
 )
 from takedown.moderation.transparency import transparency_chart_svg, transparency_csv, transparency_report
@@ -359,25 +360,25 @@ def keyframe(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUID, inde
     """One keyframe of a video, as a PNG: blurred and grey unless this moderator revealed it just now."""
     from PIL import Image, ImageFilter, ImageOps
 
+    revealed = _revealed_image(request) == _keyframe_key(video_id, index)
     try:
-        item = moderation_claim_check(item_id=item_id, user=_user(request))
-    except ReviewItem.DoesNotExist as exc:
-        raise Http404 from exc
+        data = moderation_keyframe_read(item_id=item_id, video_id=video_id, index=index, user=_user(request),
+                                        revealed=revealed)
     except ClaimError:
         return HttpResponse(status=403)
-    video = CaseVideo.objects.filter(id=video_id, case_id=item.case_id).exclude(blob_name="").first()
-    if video is None or not 0 <= index < len(video.keyframes or []):
-        raise Http404
-    revealed = _revealed_image(request) == _keyframe_key(video.id, index)
-    try:
-        with Image.open(io.BytesIO(evidence_get(str(video.keyframes[index]["blob"])))) as opened:
-            picture: Image.Image = opened.convert("RGB")
-    except Exception as exc:
+    except (ReviewItem.DoesNotExist, ModerationError) as exc:
         raise Http404 from exc
-    if revealed:
-        audit_record(actor=Actor.for_user(request.user), action="moderation.keyframe_view", case_id=item.case_id,
-                     object_type="case_video", object_id=video.id, detail={"revealed": True, "keyframe": index})
-    else:
+    except EvidenceUnreadable:
+        return HttpResponse(_("This keyframe cannot be read from storage. The reason is in the server log: tell "
+                              "the operator."), status=500, content_type="text/plain; charset=utf-8")
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            picture: Image.Image = opened.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        logger.error("stored keyframe %d of video %s does not decode: %s", index, video_id, type(exc).__name__)
+        return HttpResponse(_("This stored keyframe does not decode. The reason is in the server log: tell the "
+                              "operator."), status=500, content_type="text/plain; charset=utf-8")
+    if not revealed:
         # As for images, the shield is applied here: unrevealed pixels never reach the browser.
         picture.thumbnail((SHIELD_MAX_SIDE, SHIELD_MAX_SIDE))
         picture = ImageOps.grayscale(picture).filter(ImageFilter.GaussianBlur(radius=max(picture.size) / 18))
@@ -412,19 +413,14 @@ def video_stop(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
 @staff
 def video_stream(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUID) -> HttpResponseBase:
     """The stored copy (no metadata), decrypted chunk by chunk: only while this moderator asked to play it."""
+    if _playing_video(request) != str(video_id):
+        return HttpResponse(status=403)
     try:
-        item = moderation_claim_check(item_id=item_id, user=_user(request))
-    except ReviewItem.DoesNotExist as exc:
-        raise Http404 from exc
+        video = moderation_video_open(item_id=item_id, video_id=video_id, user=_user(request))
     except ClaimError:
         return HttpResponse(status=403)
-    video = CaseVideo.objects.filter(id=video_id, case_id=item.case_id).exclude(blob_name="").first()
-    if video is None:
-        raise Http404
-    if _playing_video(request) != str(video.id):
-        return HttpResponse(status=403)
-    audit_record(actor=Actor.for_user(request.user), action="moderation.video_view", case_id=item.case_id,
-                 object_type="case_video", object_id=video.id)
+    except (ReviewItem.DoesNotExist, ModerationError) as exc:
+        raise Http404 from exc
     response = StreamingHttpResponse(evidence_stream(video.blob_name), content_type=video.media_type)
     response["Content-Disposition"] = "inline"
     response["Content-Length"] = str(video.size)
