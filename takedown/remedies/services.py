@@ -93,7 +93,9 @@ def remedies_generate_for_case(*, case: Case, actor: Actor) -> list[RemedyReques
                     case=case, kind=RequestKind.REMOVAL, host=host, channel=_channel_for(host), urls=new_urls,
                     dsa_notice=host.dsa_applies, priority=case.severity,
                 ))
-        if not case.remedy_requests.filter(kind=RequestKind.BLOCKING).exists() and case.images.exists():
+        # Blocking is the bank's work on every hash the case brought: its images' and its videos' alike.
+        if not case.remedy_requests.filter(kind=RequestKind.BLOCKING).exists() and (
+                case.images.exists() or case.videos.exists()):
             created.append(RemedyRequest.objects.create(
                 case=case, kind=RequestKind.BLOCKING, host=None, channel=Channel.HASH_BANK, priority=case.severity,
             ))
