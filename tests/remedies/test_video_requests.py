@@ -7,9 +7,9 @@ import pytest
 from takedown.cases.models import CaseVideo
 from takedown.core.audit import Actor
 from takedown.remedies.directory import host_directory_seed
+from takedown.remedies.documents import request_facts
 from takedown.remedies.models import RemedyRequest
 from takedown.remedies.services import remedies_generate_for_case
-from takedown.remedies.documents import request_facts
 from tests.remedies.factory import case_make, confirm, host_make
 
 

@@ -284,3 +284,28 @@ def _report_and_open_with(client: Client, data: bytes) -> Case:
     response = _report(client, videos=[_file(data)])
     assert response.status_code == 302, response.content.decode()[:2000]
     return _filed(client)
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("VIDEO_MAX_SIDE", 100, "This video is too large in width and height to process."),
+    ("VIDEO_MAX_FRAMES", 10, "This video has more frames than we can process."),
+])
+def test_frame_limits_come_from_settings(client: Client, settings: Any, setting: str, value: int,
+                                         message: str) -> None:
+    setattr(settings, setting, value)
+    response = _report(client, videos=[_file(video_bytes(container="mp4", seconds=2))])
+    assert response.status_code == 400 and message in response.content.decode()
+
+
+def test_a_hostile_video_added_later_loses_nothing_already_stored(client: Client) -> None:
+    case = _report_and_open(client)
+    video = case.videos.get()
+    before = (video.state, video.md5, list(video.blob_names()))
+    good = video_bytes(container="mp4", seconds=2)
+    response = client.post(reverse("victims-case-evidence"), {"videos": [_file(good[: len(good) // 2])]})
+    assert response.status_code == 400
+    assert "Video 1: This file is not a video we can read" in response.content.decode()
+    video.refresh_from_db()
+    assert (video.state, video.md5, list(video.blob_names())) == before
+    assert all(evidence_get(name) for name in video.blob_names())
+    assert case.videos.count() == 1
