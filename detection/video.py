@@ -10,7 +10,8 @@ frames here equal ``vpdq.computeHash(path)`` (``tests/detection/test_video.py`` 
 - the first video stream is decoded, every frame in presentation order, counting decoded frames from 0;
 - the frame rate is the stream's average rate, or its base rate when the average is unknown;
 - every ``int(seconds_per_hash * frame_rate)``-th frame (every frame when that is 0) is converted to 8-bit RGB
-  at its own size and PDQ-hashed at full resolution (no 512-pixel thumbnail, unlike still images);
+  at its own size with swscale's default BT.601 matrix (vpdq ignores the colour space a video declares) and
+  PDQ-hashed at full resolution (no 512-pixel thumbnail, unlike still images);
 - a frame's ``second`` is ``float32(frame) / float32(frame_rate)``, as the C++ computes it.
 
 Decoding goes through PyAV (FFmpeg's libraries in its wheel) rather than the binding's own decoder so that the
@@ -37,6 +38,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pdqhash
+from av.video.reformatter import Colorspace
 from numpy.typing import NDArray
 
 #: Largest frame accepted, in pixels (4096 x 4096), read from the header before decoding and checked per frame.
@@ -192,7 +194,9 @@ def _vpdq(
                 first_pts = frame.pts if first_pts is None else min(first_pts, frame.pts)
                 last_pts = frame.pts if last_pts is None else max(last_pts, frame.pts)
             if number % frame_mod == 0:
-                pdq, quality = _frame_pdq(frame.to_ndarray(format="rgb24"))
+                # vpdq converts with swscale's defaults (BT.601 matrix) whatever colour space the video declares;
+                # PyAV would honour a BT.709 tag (most HD phone videos carry one) and so differ from it.
+                pdq, quality = _frame_pdq(frame.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU601))
                 second = float(np.float32(number) / rate32)
                 hashed.append(VpdqFrame(frame=number, second=second, pdq=pdq, quality=quality))
         if decoded == 0:

@@ -45,11 +45,17 @@ def scene_frames(seed: int, *, seconds: float, fps: int = 30, size: tuple[int, i
 
 
 def encode(path: Path, frames: Iterator[NDArray[np.uint8]] | list[NDArray[np.uint8]], *, fps: int | Fraction = 30,
-           codec: str = "libx264", options: dict[str, str] | None = None, pix_fmt: str = "yuv420p") -> Path:
-    """Encode RGB frames into ``path`` (the container follows the suffix)."""
+           codec: str = "libx264", options: dict[str, str] | None = None, pix_fmt: str = "yuv420p",
+           colorspace: str | None = None, color_range: str | None = None) -> Path:
+    """Encode RGB frames into ``path`` (the container follows the suffix), optionally tagged with a colour space
+    (``"ITU709"``, ...) and range (``"MPEG"`` limited, ``"JPEG"`` full) as phone videos are."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps, options=options or {})
         assert isinstance(stream, av.VideoStream)
+        if colorspace:
+            stream.codec_context.colorspace = getattr(av.video.reformatter.Colorspace, colorspace)
+        if color_range:
+            stream.codec_context.color_range = getattr(av.video.reformatter.ColorRange, color_range)
         started = False
         for frame in frames:
             if not started:

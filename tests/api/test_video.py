@@ -156,3 +156,19 @@ def test_the_real_bank_answers_vpdq_lookups(client, settings) -> None:
     changes = {c["entry_id"]: c for c in client.get("/api/v1/hashes", {"signal_type": "vpdq"}).json()["changes"]}
     assert changes[entry.id]["vpdq"] == [f.text() for f in original]
     bank_views_reset()
+
+
+def test_feedback_names_a_video_by_its_md5_or_its_vpdq_key(client, memory_bank) -> None:
+    from takedown.cases.models import Case
+    from takedown.partners.models import PartnerFeedback
+    from takedown.partners.selectors import feedback_for_case
+
+    case = Case.objects.create(reference="TD-VID-1", secret_hash="x", pseudonym="Jane Doe")
+    md5 = memory_bank.add(signal_type="video_md5", value=maker.hex(128), case_ids=[case.id])
+    clip = memory_bank.add(signal_type="vpdq", value="", frames=video(3), case_ids=[case.id])
+    for signal_type, value in (("video_md5", md5.value), ("vpdq", clip.value)):
+        response = client.post("/api/v1/feedback", {"feedback": "Removed", "signal_type": signal_type,
+                                                    "hash": value}, format="json")
+        assert response.status_code in (200, 201), response.content
+    assert sorted(PartnerFeedback.objects.values_list("bank_entry_id", flat=True)) == sorted([md5.id, clip.id])
+    assert [f.value for f in feedback_for_case(case_id=case.id)] == ["Removed", "Removed"]

@@ -31,6 +31,11 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "reencoded": videos.reencoded(original, folder / "reencoded.webm"),
         "trimmed": videos.trimmed(original, folder / "trimmed.mp4", start_frame=105, end_frame=195),
         "other": videos.scene(folder / "other.mp4", seed=99, seconds=8),
+        # Tagged as HD phone videos are: vpdq ignores the tag (BT.601 conversion), so must we.
+        "bt709": videos.encode(folder / "bt709.mp4", videos.scene_frames(5, seconds=3), colorspace="ITU709",
+                               color_range="MPEG"),
+        "bt709-full": videos.encode(folder / "bt709-full.mov", videos.scene_frames(6, seconds=3),
+                                    colorspace="ITU709", color_range="JPEG"),
     }
 
 
@@ -42,7 +47,8 @@ def _ours(hashes: VideoHashes) -> list[tuple[int, float, str, int]]:
     return [(f.frame, f.second, f.pdq, f.quality) for f in hashes.vpdq]
 
 
-@pytest.mark.parametrize("name", ["original", "webm", "mkv", "mov", "reencoded", "trimmed", "other"])
+@pytest.mark.parametrize("name", ["original", "webm", "mkv", "mov", "reencoded", "trimmed", "other", "bt709",
+                                  "bt709-full"])
 def test_vpdq_equals_the_binding_bit_for_bit(clips: dict[str, Path], name: str) -> None:
     hashes = video_hash(clips[name])
     expected = _binding(clips[name])
@@ -160,3 +166,18 @@ def test_the_length_limit_holds_while_decoding(clips: dict[str, Path], monkeypat
     with pytest.raises(VideoRejected, match="longer than 2 seconds"):
         video_hash(clips["trimmed"], max_seconds=2)
     assert len(video_hash(clips["trimmed"], max_seconds=3).vpdq) == 3
+
+
+def test_ten_bit_video_is_within_a_few_bits_of_the_binding(tmp_path: Path) -> None:
+    # Known difference: swscale's 10-bit to 8-bit conversion differs between the FFmpeg in PyAV's wheel (8.x) and
+    # the one the binding links here (Debian's 5.1), so a 10-bit (HEVC Main10, HDR phone) video's frames may differ
+    # by a few bits. Same frames, same times; close enough never to change a match (distance 31).
+    path = videos.encode(tmp_path / "ten-bit.mp4", videos.scene_frames(9, seconds=6), codec="libx265",
+                         pix_fmt="yuv420p10le")
+    ours = video_hash(path).vpdq
+    theirs = vpdq.computeHash(str(path))
+    assert [(f.frame, f.second) for f in ours] == [(f.frame_number, f.timestamp) for f in theirs]
+    assert all((int(a.pdq, 16) ^ int(b.hex, 16)).bit_count() <= 6 and abs(a.quality - b.quality) <= 2
+               for a, b in zip(ours, theirs, strict=True))
+    assert vpdq_compare(_features(video_hash(path)),
+                        [VpdqFeature(f.hex, f.quality, f.timestamp) for f in theirs]).is_match()
