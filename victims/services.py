@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 
 from takedown.cases.locations import NormalisedURL
 from takedown.cases.models import (
+    Authority,
     Case,
     CaseImage,
     CaseStatus,
@@ -37,13 +38,14 @@ from takedown.cases.models import (
     IntakeMode,
     Message,
 )
+from takedown.cases.services import INTAKE_PROVENANCE_KEY
 from takedown.core.audit import Actor, audit_record
 from takedown.core.evidence import evidence_delete, evidence_get, evidence_put, evidence_put_stream
 from takedown.core.models import AuditEvent
 from takedown.core.outbox import outbox_enqueue
 from victims import hashbank
 from victims.credentials import pseudonym_new, reference_new, secret_hash, secret_new
-from victims.images import InspectedImage, image_strip_metadata
+from victims.images import InspectedImage, image_provenance_findings, image_strip_metadata
 from victims.videos import CheckedVideo
 
 logger = logging.getLogger(__name__)
@@ -107,6 +109,9 @@ def _store_images(*, case: Case, images: Sequence[UploadedImage], source: str, w
     for upload in images:
         # Exact-copy hashes describe the file as it was posted online, so they come from the original bytes;
         # what is kept on disk is the copy without metadata (same pixels, so the same perceptual hashes).
+        # Provenance (C2PA, XMP/IPTC, generator metadata) is read from the original in memory first, and only its
+        # findings are kept: after stripping there would be nothing left to read.
+        findings = image_provenance_findings(upload.data)
         stripped = image_strip_metadata(upload.data, fmt=upload.inspected.format)
         name = evidence_put(stripped.data)
         written.append(name)
@@ -121,6 +126,7 @@ def _store_images(*, case: Case, images: Sequence[UploadedImage], source: str, w
             height=upload.inspected.height,
             sha256=hashlib.sha256(upload.data).hexdigest(),
             md5=hashlib.md5(upload.data, usedforsecurity=False).hexdigest(),
+            analysis={INTAKE_PROVENANCE_KEY: findings},
         )
     return len(images)
 
@@ -195,13 +201,22 @@ def report_submit(
     signature: str,
     contact: str,
     good_faith: bool,
+    authority: str = "",
+    authorise_agent: bool = False,
     images: Sequence[UploadedImage] = (),
     device_hashes: Sequence[DeviceHash] = (),
     videos: Sequence[CheckedVideo] = (),
     device_videos: Sequence[DeviceVideoHash] = (),
     locale: str = "en",
 ) -> SubmittedCase:
-    """Open a case from a completed report and queue its processing after commit."""
+    """Open a case from a completed report and queue its processing after commit.
+
+    `authority`: who signs (takedown.cases.models.Authority); `authorise_agent`: the person authorised the operator
+    to send requests on their behalf. Without that authorisation the case is still reviewed, hashed and blocked
+    (the hash bank needs no agent), but no removal or de-linking request is sent for it.
+    """
+    if authority and authority not in Authority.values:
+        raise ValueError("unknown authority")
     if not good_faith:
         raise ValueError("a report needs the good-faith statement")
     if not images and not device_hashes and not videos and not device_videos:
@@ -227,6 +242,8 @@ def report_submit(
                         signature=signature,
                         contact=contact,
                         good_faith_at=timezone.now(),
+                        authority=authority,
+                        agent_authorised_at=timezone.now() if authorise_agent else None,
                         locale=locale[:8],
                     )
                     url_count = _add_urls(case=case, urls=urls, source=CaseURL.Source.REPORT)
@@ -240,6 +257,7 @@ def report_submit(
                                  object_type="case", object_id=case.id,
                                  detail={"mode": case.intake_mode, "urls": url_count, "uploads": image_count,
                                          "device_hashes": hash_count, "kind": content_kind,
+                                         "authority": authority, "agent_authorised": authorise_agent,
                                          **({"videos": video_count, "device_videos": device_video_count}
                                             if videos or device_videos else {})})
                     outbox_enqueue(task=PROCESS_TASK, kwargs={"case_id": str(case.id)})

@@ -231,13 +231,14 @@ def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]
     """Every removal, blocking and de-linking request (DSA notices ride on removal requests), with each step.
 
     `document` is the request as sent: the same rendering the recipient got (takedown.remedies.documents), so a
-    court reads the words the platform read.
+    court reads the words the platform read, except the person's own signature, which is shown as held under seal
+    (it may be their name; the file names them by pseudonym only).
     """
     rows = []
     image_facts = case_image_facts(case)  # every request of the case carries the same fingerprints
     for request in remedies_for_case(case):
         request.case = case  # the documents read the case; it is the one in hand
-        document = request_document(request, images=image_facts)
+        document = request_document(request, images=image_facts, seal_signature=True)
         events = [
             {"at": iso(event.at), "event": _event_label(event.action), "action": event.action,
              "actor": event.actor_kind, "detail": event.note}

@@ -119,8 +119,9 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
 
     # Blocking and de-linking are there too, with no statutory clock.
     kinds = sorted((r["kind"], r["recipient"]) for r in late["requests"] if r["kind"] != "removal")
-    assert kinds == [("blocking", "Hash bank and every partner platform"), ("delinking", "Google Search"),
-                     ("delinking", "Microsoft Bing")]
+    assert kinds == [("blocking", "Hash bank and every partner platform"), ("delinking", "Baidu Search"),
+                     ("delinking", "DuckDuckGo"), ("delinking", "Google Search"), ("delinking", "Microsoft Bing"),
+                     ("delinking", "Yandex Search")]
     assert {r["deadline"]["outcome"] for r in late["requests"] if r["kind"] != "removal"} == {"not_applicable"}
 
     # The PDF says the same: per request its answers, and which deadlines were met or missed.
@@ -141,6 +142,8 @@ def test_each_request_is_included_as_sent_and_names_the_person_by_pseudonym_only
     plain = json.dumps(dossier) + pdf
     for private in ("Real Name", "real@example.org"):
         assert private not in plain
+    # The request as sent was signed with the person's signature; the court file shows it as held under seal.
+    assert "/s/ [the signer's signature, held under seal]" in document["text"]
     timeline = [(e["event"], e["subject"]) for e in dossier["timeline"]]
     assert ("Removal request complied with", "Fast Host") in timeline
     assert ("Removal request refused by the recipient", "Refuse Host") in timeline
@@ -164,7 +167,10 @@ def test_partner_reports_are_listed_without_their_notes(answered_case: Case) -> 
 
 def test_detector_verdict_and_bank_matches_are_shown_with_their_stated_limits(make_case: Any) -> None:
     case = make_case("VERDICT-0001", images=1)
-    status = DetectorStatus(enabled=True, reason="", architecture="npr", weights_sha256="ab" * 32, threshold=0.5)
+    status = DetectorStatus(enabled=True, reason="", architecture="npr", weights_sha256="ab" * 32, threshold=0.5,
+                            calibration={"threshold": 0.5, "target_fpr": 0.01, "real_images": 200, "false_positives": 2,
+                                         "measured_fpr": 0.01, "fpr_upper_95": 0.0315,
+                                         "measured_on": "held-out real images"})
     provenance = ProvenanceReport(format="png", signals=[ProvenanceSignal(
         kind="digital_source_type", strength="claimed", says_generated=True,
         summary="IPTC DigitalSourceType trainedAlgorithmicMedia (unsigned)")])
