@@ -85,8 +85,8 @@ def report_video(client: object, data: bytes, *, name: str = "clip.mp4") -> obje
     handle = io.BytesIO(data)
     handle.name = name
     response = client.post(reverse("victims-report-upload"), {  # type: ignore[attr-defined]
-        "content_kind": "deepfake", "urls": "https://videos.example.com/v/1", "description": "", "good_faith": "on",
-        "signature": "J. D.", "contact": "", "videos": [handle]})
+        "content_kind": "deepfake", "urls": "https://videos.example.com/v/1", "description": "", "authority": "self",
+        "good_faith": "on", "authorise_agent": "on", "signature": "J. D.", "contact": "", "videos": [handle]})
     assert response.status_code == 302, response.content.decode()[:2000]
     done = client.get(reverse("victims-report-done"))  # type: ignore[attr-defined]
     return Case.objects.get(reference=done.context["reference"])

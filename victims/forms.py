@@ -353,7 +353,7 @@ class DeviceReportForm(ReportForm):
         if "device_hashes" not in self.errors and "device_videos" not in self.errors \
                 and not cleaned.get("device_hashes") and not cleaned.get("device_videos"):
             self.add_error("device_hashes", forms.ValidationError(
-                _("Choose your images and let this page hash them first."), code="required"))
+                _("Choose your images and let this page make their fingerprints first."), code="required"))
         return cleaned
 
 

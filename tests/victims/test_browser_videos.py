@@ -24,7 +24,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _fill(page: Any) -> None:
     page.check("#id_content_kind_0")
     page.fill("#id_urls", "https://videos.example.com/watch/1")
+    page.check("#id_authority_0")
     page.check("#id_good_faith")
+    page.check("#id_authorise_agent")
     page.fill("#id_signature", "J. D.")
 
 
