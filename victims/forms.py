@@ -291,15 +291,15 @@ class ReportForm(DescribedForm):
         error_messages={"required": _("Tick this box to confirm. A removal request cannot be sent without it.")})
     authorise_agent = forms.BooleanField(
         required=False,
-        label=_("I authorise the operator of this service to send removal and de-linking requests to websites and "
-                "search engines on behalf of the person shown, as their agent, and to receive the replies."),
+        label=_("I authorise the operator of this service to ask websites to remove the images and search engines "
+                "to drop them from their results, on behalf of the person shown, as their agent, and to receive "
+                "the replies."),
         help_text=_("Without this we still review your report and can block copies on partner platforms with the "
-                    "images' fingerprints, but we send no removal or de-linking request for you."))
+                    "images' fingerprints, but we ask no website or search engine to remove anything for you."))
     signature = forms.CharField(
         label=_("Your electronic signature"), max_length=200,
-        help_text=_("Type your initials or a name you choose. Removal and de-linking requests are signed with it "
-                    "(as /s/ and what you type), so the websites and search engines they go to will see it. It is "
-                    "stored encrypted."),
+        help_text=_("Type your initials or a name you choose. Our requests to websites and search engines are signed "
+                    "with it (as /s/ and what you type), so they will see it. It is stored encrypted."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
         error_messages={"required": _("Type a signature: your initials or a name you choose.")})
     contact = forms.CharField(
