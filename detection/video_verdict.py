@@ -72,11 +72,15 @@ def video_verdict(*, frames: Sequence[FrameVerdict], detector_status: DetectorSt
                             provenance=combined, detector_error="; ".join(errors) or
                             ("no keyframes to score" if not frames else ""))
     threshold = detector_status.threshold
-    if numbers and threshold is not None:
-        reaching = sum(1 for _, score in numbers if score >= threshold)
-        assert top is not None
-        verdict.reasons.insert(0, f"detector scored {len(numbers)} of {len(frames)} sampled keyframes; highest "
-                                  f"{top[1]:.2f} at {top[0]:.1f} s; {reaching} at or above threshold "
-                                  f"{threshold:.2f}")
+    if numbers and top is not None:
+        if detector_status.calibrated and threshold is not None:
+            reaching = sum(1 for _, score in numbers if score >= threshold)
+            verdict.reasons.insert(0, f"detector scored {len(numbers)} of {len(frames)} sampled keyframes; highest "
+                                      f"{top[1]:.2f} at {top[0]:.1f} s; {reaching} at or above threshold "
+                                      f"{threshold:.2f}")
+        else:
+            # verdict_build does not use an uncalibrated model's score as evidence; neither does this summary.
+            verdict.reasons.insert(0, f"detector scored {len(numbers)} of {len(frames)} sampled keyframes; highest "
+                                      f"{top[1]:.2f} at {top[0]:.1f} s (uncalibrated model: not used as evidence)")
     verdict.limits.append(LIMIT_SAMPLED)
     return verdict

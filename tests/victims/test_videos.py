@@ -199,7 +199,7 @@ def test_add_more_takes_a_video_and_withdrawal_deletes_every_video_file(
     page = client.get(reverse("victims-case-status")).content.decode()
     assert "Your videos" in page and "<video" not in page  # nothing plays back to the person
 
-    response = client.post(reverse("victims-case-withdraw"), {"confirm": "on"})
+    response = client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": SECRETS[video_case.id]})
     assert response.status_code == 200
     names = set(evidence_names_on_disk())
     assert not any(name in names for v in videos for name in v.blob_names())
@@ -212,6 +212,9 @@ def test_add_more_takes_a_video_and_withdrawal_deletes_every_video_file(
     assert receipt.count("video file, its keyframes and fingerprints deleted") == 2
 
 
+SECRETS: dict[Any, str] = {}
+
+
 def _report_and_open(client: Client) -> Case:
     response = _report(client, videos=[_file(video_bytes(container="mp4", seconds=2, gop=10))])
     assert response.status_code == 302
@@ -219,6 +222,7 @@ def _report_and_open(client: Client) -> Case:
     filed = FiledCase(case=Case.objects.get(reference=done.context["reference"]),
                       reference=done.context["reference"], secret=done.context["secret"])
     open_case(client, filed)
+    SECRETS[filed.case.id] = filed.secret
     return filed.case
 
 
