@@ -10,25 +10,25 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from detection import signals
+
 
 class SignalType(models.TextChoices):
-    PDQ = "pdq", "PDQ"
-    MD5 = "md5", "MD5"
-    SHA256 = "sha256", "SHA-256"
-    PHASH = "phash", "pHash"
-    DHASH = "dhash", "dHash"
-    VIDEO_MD5 = "video_md5", "Video MD5"  # MD5 of a video file: StopNCII's VideoMD5
-    VPDQ = "vpdq", "vPDQ"  # a video's frame hashes (BankVpdq); the value is their SHA-256 (detection.videomatch)
-
-
+    # Values from detection.signals, the bank's one vocabulary; the labels are for admin screens.
+    PDQ = signals.SignalType.PDQ.value, "PDQ"
+    MD5 = signals.SignalType.MD5.value, "MD5"
+    SHA256 = signals.SignalType.SHA256.value, "SHA-256"
+    PHASH = signals.SignalType.PHASH.value, "pHash"
+    DHASH = signals.SignalType.DHASH.value, "dHash"
+    VIDEO_MD5 = signals.SignalType.VIDEO_MD5.value, "Video MD5"
+    VPDQ = signals.SignalType.VPDQ.value, "vPDQ"
 
 
 class EntryStatus(models.TextChoices):
-    # The StopNCII vocabulary, which partners already speak.
-    RECEIVED = "Received", "Received"  # reported, not yet confirmed by a moderator
-    ACTIVE = "Active", "Active"  # confirmed: partners block it
-    WITHDRAWN = "Withdrawn", "Withdrawn"  # every source withdrew it: partners drop it
-    DELETED = "Deleted", "Deleted"  # purged: kept only as a tombstone so partners delete their copy
+    RECEIVED = signals.EntryStatus.RECEIVED.value, "Received"
+    ACTIVE = signals.EntryStatus.ACTIVE.value, "Active"
+    WITHDRAWN = signals.EntryStatus.WITHDRAWN.value, "Withdrawn"
+    DELETED = signals.EntryStatus.DELETED.value, "Deleted"
 
 
 class SourceKind(models.TextChoices):

@@ -7,16 +7,38 @@ check that a value is a well-formed hash of its type.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
+
+
+class SignalType(StrEnum):
+    PDQ = "pdq"
+    MD5 = "md5"
+    SHA256 = "sha256"
+    PHASH = "phash"
+    DHASH = "dhash"
+    VIDEO_MD5 = "video_md5"  # MD5 of a video file (StopNCII's VideoMD5)
+    VPDQ = "vpdq"  # a video's frame hashes; the value is their SHA-256, lookups send the frames
+
+
+class EntryStatus(StrEnum):
+    """StopNCII's words, which partners already speak."""
+
+    RECEIVED = "Received"  # reported, not yet confirmed by a moderator
+    ACTIVE = "Active"  # confirmed: partners block it
+    WITHDRAWN = "Withdrawn"  # every source withdrew it: partners drop it
+    DELETED = "Deleted"  # purged: kept only as a tombstone so partners delete their copy
+
 
 #: Hex digits per signal type. PDQ, pHash and dHash match by Hamming distance; MD5, SHA-256 and video MD5 exactly.
 SIGNAL_HEX_LENGTH: dict[str, int] = {"pdq": 64, "md5": 32, "sha256": 64, "phash": 16, "dhash": 16,
                                      "video_md5": 32, "vpdq": 64}
+assert set(SIGNAL_HEX_LENGTH) == set(SignalType)
 DISTANCE_SIGNAL_TYPES = frozenset({"pdq", "phash", "dhash"})
 #: Video signals: the MD5 of the file (exact, StopNCII's VideoMD5) and vPDQ, whose bank value is the SHA-256 of
 #: its frames (detection.videomatch.vpdq_key) and which matches frame by frame under HMA's rule, not by value.
 VIDEO_SIGNAL_TYPES = frozenset({"video_md5", "vpdq"})
 #: Entry statuses, StopNCII's words, in the order of their compact codes (detection.holder).
-STATUSES = ("Received", "Active", "Withdrawn", "Deleted")
+STATUSES: tuple[str, ...] = tuple(EntryStatus)
 
 _HEX = re.compile(r"\A[0-9a-f]+\Z")
 

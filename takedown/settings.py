@@ -358,7 +358,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/(api/v1|api/stopncii/v1|m)",
-    "ENUM_NAME_OVERRIDES": {"EntryStatusEnum": "takedown.partners.bank.EntryStatus.ALL"},
+    "ENUM_NAME_OVERRIDES": {"EntryStatusEnum": "takedown.partners.bank.ENTRY_STATUSES"},
 }
 
 # --- Partner API (takedown.partners, takedown.api) -------------------------------------------------------------

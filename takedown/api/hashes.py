@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from rest_framework import serializers
 
+from detection.signals import hash_value_clean
 from takedown.partners.bank import DISTANCE_SIGNAL_TYPES, SIGNAL_HEX_LENGTH, SignalType
 
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
 _CURSOR = re.compile(r"^v1\.(\d{1,17})\.(\d{1,19})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -38,11 +38,15 @@ def lookup_signal_type_clean(value: str) -> str:
 
 
 def hash_clean(signal_type: str, value: str) -> str:
-    length = SIGNAL_HEX_LENGTH[signal_type]
-    if len(value) != length or not _HEX.match(value):
+    """The bank's one check (detection.signals), stricter only in that nothing may surround the hex."""
+    try:
+        if value != value.strip():
+            raise ValueError("whitespace around the hash")
+        return hash_value_clean(signal_type, value)
+    except ValueError:
         raise serializers.ValidationError(
-            f"a {signal_type} hash is {length} hexadecimal characters", code="invalid_hash")
-    return value.lower()
+            f"a {signal_type} hash is {SIGNAL_HEX_LENGTH[signal_type]} hexadecimal characters",
+            code="invalid_hash") from None
 
 
 def max_distance_clean(signal_type: str, value: int | None) -> int:

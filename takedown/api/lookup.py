@@ -33,7 +33,6 @@ class MatchSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["Received", "Active", "Withdrawn", "Deleted"])
     first_seen = serializers.DateTimeField()
     quality = serializers.IntegerField(allow_null=True, help_text="PDQ quality 0-100 of the banked hash.")
-    labels = serializers.ListField(child=serializers.CharField())
 
 
 def match_json(match: BankMatch) -> dict[str, Any]:
@@ -43,12 +42,11 @@ def match_json(match: BankMatch) -> dict[str, Any]:
         "status": match.status,
         "first_seen": match.first_seen.isoformat().replace("+00:00", "Z"),
         "quality": match.quality,
-        "labels": list(match.labels),
     }
 
 
 MATCH_EXAMPLE = {"entry_id": 4182, "distance": 3, "status": "Active", "first_seen": "2026-05-19T08:12:44Z",
-                 "quality": 94, "labels": ["deepfake"]}
+                 "quality": 94}
 
 
 def lookup_params(params: Any) -> dict[str, Any]:

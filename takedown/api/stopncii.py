@@ -43,7 +43,7 @@ from takedown.partners.models import (
 from takedown.partners.services import PartnerError, entry_submit_by_partner, feedback_record_many
 
 # Our signal type -> StopNCII's, and back (with the enum-string spelling the real client sends).
-STOPNCII_TYPES = {SignalType.PDQ: "ImagePDQ", SignalType.VIDEO_MD5: "VideoMD5"}
+STOPNCII_TYPES: dict[str, str] = {SignalType.PDQ: "ImagePDQ", SignalType.VIDEO_MD5: "VideoMD5"}
 FROM_STOPNCII = {v: k for k, v in STOPNCII_TYPES.items()}
 FROM_STOPNCII.update({f"StopNCIISignalType.{v}": k for k, v in STOPNCII_TYPES.items()})
 

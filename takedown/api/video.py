@@ -42,8 +42,7 @@ FRAME_HELP = ("A video's frames, in order: `\"pdq,quality,second\"` strings as H
 EXAMPLE_FRAMES = [f"{EXAMPLE_PDQ},100,0.000",
                   "e0f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22,94,1.000"]
 VIDEO_MATCH_EXAMPLE = {"entry_id": 5120, "query_match_percent": 100.0, "compared_match_percent": 40.0,
-                       "distance": 6, "status": "Active", "first_seen": "2026-05-19T08:12:44Z", "frames": 5,
-                       "labels": []}
+                       "distance": 6, "status": "Active", "first_seen": "2026-05-19T08:12:44Z", "frames": 5}
 
 
 class VideoMatchSerializer(serializers.Serializer):
@@ -56,7 +55,6 @@ class VideoMatchSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["Received", "Active", "Withdrawn", "Deleted"])
     first_seen = serializers.DateTimeField()
     frames = serializers.IntegerField(help_text="The banked video's frames that count (quality >= 50, distinct).")
-    labels = serializers.ListField(child=serializers.CharField())
 
 
 def video_match_json(match: VideoMatch) -> dict[str, Any]:
@@ -68,7 +66,6 @@ def video_match_json(match: VideoMatch) -> dict[str, Any]:
         "status": match.status,
         "first_seen": match.first_seen.isoformat().replace("+00:00", "Z"),
         "frames": match.frames,
-        "labels": list(match.labels),
     }
 
 

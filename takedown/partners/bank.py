@@ -21,29 +21,18 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 # Hex digits per signal type, and those matched by Hamming distance: the bank's own vocabulary, re-exported.
-from detection.signals import DISTANCE_SIGNAL_TYPES, SIGNAL_HEX_LENGTH, VIDEO_SIGNAL_TYPES  # noqa: F401
+from detection.signals import (  # noqa: F401
+    DISTANCE_SIGNAL_TYPES,
+    SIGNAL_HEX_LENGTH,
+    STATUSES,
+    VIDEO_SIGNAL_TYPES,
+    EntryStatus,
+    SignalType,
+)
 from detection.videomatch import VpdqFeature
 
-
-class SignalType:
-    PDQ = "pdq"
-    MD5 = "md5"
-    SHA256 = "sha256"
-    PHASH = "phash"
-    DHASH = "dhash"
-    VIDEO_MD5 = "video_md5"  # MD5 of a video file (StopNCII's VideoMD5)
-    VPDQ = "vpdq"  # a video's frame hashes; the value is their SHA-256, lookups send the frames
-
-
-
-
-class EntryStatus:
-    RECEIVED = "Received"
-    ACTIVE = "Active"
-    WITHDRAWN = "Withdrawn"
-    DELETED = "Deleted"
-
-    ALL: tuple[str, ...] = ("Received", "Active", "Withdrawn", "Deleted")
+#: EntryStatus.ALL in the order partners see them (the OpenAPI enum reads it).
+ENTRY_STATUSES: tuple[str, ...] = STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +42,6 @@ class BankMatch:
     status: str
     first_seen: datetime
     quality: int | None = None
-    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +53,6 @@ class BankChange:
     first_seen: datetime
     updated_at: datetime
     quality: int | None = None
-    labels: tuple[str, ...] = ()
     # vPDQ entries still Received or Active: the frames, as HMA writes them ("pdq,quality,second").
     vpdq: tuple[str, ...] = ()
 
@@ -81,7 +68,6 @@ class VideoMatch:
     status: str
     first_seen: datetime
     frames: int  # the banked video's frames that count (quality >= 50, distinct)
-    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

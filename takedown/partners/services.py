@@ -23,7 +23,15 @@ from takedown.core.audit import Actor, audit_record
 from takedown.core.outbox import outbox_enqueue
 from takedown.partners import hooks
 from takedown.partners.auth import key_cache_forget
-from takedown.partners.bank import SIGNAL_HEX_LENGTH, BankChange, BankEntryRef, EntryStatus, HashBank, bank
+from takedown.partners.bank import (
+    ENTRY_STATUSES,
+    SIGNAL_HEX_LENGTH,
+    BankChange,
+    BankEntryRef,
+    EntryStatus,
+    HashBank,
+    bank,
+)
 from takedown.partners.keys import key_generate, webhook_secret_generate
 from takedown.partners.models import (
     ALL_SCOPES,
@@ -379,7 +387,7 @@ def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str:
     return delivery.status
 
 
-_STATUS_EVENTS = {
+_STATUS_EVENTS: dict[str, WebhookEvent] = {
     EntryStatus.RECEIVED: WebhookEvent.HASH_ADDED,
     EntryStatus.ACTIVE: WebhookEvent.HASH_ADDED,
     EntryStatus.WITHDRAWN: WebhookEvent.HASH_WITHDRAWN,
@@ -390,7 +398,7 @@ _STATUS_EVENTS = {
 def shared_statuses() -> tuple[str, ...]:
     """The entry statuses partners see in sync, FetchHashes and webhooks (Received only when configured)."""
     if settings.PARTNER_SHARE_RECEIVED:
-        return EntryStatus.ALL
+        return ENTRY_STATUSES
     return (EntryStatus.ACTIVE, EntryStatus.WITHDRAWN, EntryStatus.DELETED)
 
 
@@ -410,7 +418,6 @@ def change_as_json(change: BankChange) -> dict[str, Any]:
         "updated_at": change.updated_at.isoformat(),
         "first_seen": change.first_seen.isoformat(),
         "quality": change.quality,
-        "labels": list(change.labels),
         # A video's vPDQ frames ("pdq,quality,second", as HMA writes them), while it is Received or Active; a
         # withdrawn or deleted video keeps none (its hash, the SHA-256 of the frames, names what to drop).
         **({"vpdq": list(change.vpdq)} if change.signal_type == "vpdq" else {}),

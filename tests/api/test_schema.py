@@ -75,7 +75,7 @@ def wsgi_keeps_test_connection():
 
 @pytest.fixture
 def stocked_bank(memory_bank, wsgi_keeps_test_connection):
-    memory_bank.add(signal_type="pdq", value="f" * 64, labels=["deepfake"], quality=90)
+    memory_bank.add(signal_type="pdq", value="f" * 64, quality=90)
     memory_bank.add(signal_type="md5", value="e" * 32, status="Withdrawn")
     return memory_bank
 

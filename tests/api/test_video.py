@@ -37,7 +37,7 @@ def client(partner):
 
 def test_vpdq_lookup_answers_with_hmas_percentages(client, memory_bank) -> None:
     original = video(10)
-    entry = memory_bank.add(signal_type="vpdq", value="", frames=original, labels=["deepfake"])
+    entry = memory_bank.add(signal_type="vpdq", value="", frames=original)
     memory_bank.add(signal_type="vpdq", value="", frames=video(10))
     # A re-encoded copy of 4 of its 10 seconds, as HMA writes frames, one low-quality frame that does not count.
     query = [*as_strings(original[2:6], bits=9), f"{maker.pdq()},10,7.000"]
@@ -47,8 +47,7 @@ def test_vpdq_lookup_answers_with_hmas_percentages(client, memory_bank) -> None:
     assert body["frames"] == 4
     assert body["matches"] == [{
         "entry_id": entry.id, "query_match_percent": 100.0, "compared_match_percent": 40.0, "distance": 9,
-        "status": "Active", "first_seen": entry.first_seen.isoformat().replace("+00:00", "Z"), "frames": 10,
-        "labels": ["deepfake"]}]
+        "status": "Active", "first_seen": entry.first_seen.isoformat().replace("+00:00", "Z"), "frames": 10}]
     stricter = client.post("/api/v1/lookup/vpdq", {"vpdq": query, "compared_match_percent": 50}, format="json")
     assert stricter.json()["matches"] == []
     closer = client.post("/api/v1/lookup/vpdq", {"vpdq": query, "max_distance": 8}, format="json")
