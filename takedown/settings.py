@@ -172,7 +172,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Detector analysis runs where the model is loaded: the GPU worker consumes "gpu" (docker/compose.yml). Without a
 # GPU, DETECTOR_QUEUE=default lets the ordinary worker run it on its CPU.
 DETECTOR_QUEUE = env("DETECTOR_QUEUE", "gpu")
-CELERY_TASK_ROUTES = {"detection.images_analyse": {"queue": DETECTOR_QUEUE}}
+CELERY_TASK_ROUTES = {"detection.images_analyse": {"queue": DETECTOR_QUEUE},
+                      "detection.videos_analyse": {"queue": DETECTOR_QUEUE}}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
@@ -220,6 +221,17 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 FILE_UPLOAD_PERMISSIONS = 0o600
+# Videos (victims/uploads.py): streamed to an unnamed temporary file (never memory), checked, remuxed without
+# metadata and stored encrypted in chunks. Limits: docs/intake.md.
+VIDEO_MAX_BYTES = envint("VIDEO_MAX_BYTES", 500 * 1024 * 1024)
+VIDEO_MAX_SECONDS = envint("VIDEO_MAX_SECONDS", 20 * 60)
+VIDEO_MAX_SIDE = envint("VIDEO_MAX_SIDE", 4096)
+VIDEO_MAX_PIXELS = envint("VIDEO_MAX_PIXELS", 4096 * 2304)
+VIDEO_MAX_FRAMES = envint("VIDEO_MAX_FRAMES", 20 * 60 * 60)
+VIDEO_KEYFRAMES = envint("VIDEO_KEYFRAMES", 12)
+# Where the unnamed temporary files live (O_TMPFILE: gone when closed or when the process dies); empty: the
+# system's temporary directory. Needs room for two copies of the largest video per request in flight.
+VIDEO_TMP_DIR = env("VIDEO_TMP_DIR", "")
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- Detection: synthetic-image detector and provenance (docs/detector.md) ---------------------------------------
@@ -447,7 +459,8 @@ DEMO_DATA_STEPS: list[str] = [
 CASE_QUEUED_HOOKS: list[str] = ["takedown.moderation.intake_hooks.case_queued"]
 CASE_WITHDRAW_HOOKS: list[str] = ["takedown.moderation.intake_hooks.case_withdrawn"]
 # Called once intake has hashed a case's new images: queues detector and provenance analysis (gpu queue).
-CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed"]
+CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed",
+                                    "takedown.cases.video_analysis.case_processed_videos"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
 # The retention purge tells other apps through the `takedown.cases.hooks.case_purging` signal, which they
 # connect to at start-up (victims' hash-bank links): takedown never names them.

@@ -16,12 +16,16 @@ from detection.signals import hash_value_clean
 from takedown.cases.locations import NormalisedURL, urls_normalise
 from takedown.cases.models import Authority, ContentKind
 from victims.images import ImageRefused, image_inspect
-from victims.services import DeviceHash, UploadedImage
+from victims.services import DeviceHash, DeviceVideoHash, UploadedImage
+from victims.videos import CheckedVideo, video_check
 
 MAX_URLS = 50
 MAX_IMAGES = 10
 MAX_DESCRIPTION = 2000
 MAX_MESSAGE = 4000
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+MAX_VIDEOS = 3
+VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm,video/x-matroska,.mp4,.m4v,.mov,.webm,.mkv"
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -69,6 +73,82 @@ class ImagesField(forms.FileField):
         upload.seek(0)
         data = upload.read()
         return UploadedImage(data=data, inspected=image_inspect(data, max_bytes=limit))
+
+
+class VideosField(forms.FileField):
+    """Video files (victims.uploads streams them to unnamed temporary files); each is checked and copied without
+    its metadata now (victims.videos.video_check), so the person learns at once what is wrong."""
+
+    widget = MultipleFileInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": VIDEO_ACCEPT}))
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[CheckedVideo]:
+        files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if not files:
+            if self.required:
+                raise forms.ValidationError(_("Choose at least one video."), code="required")
+            return []
+        if len(files) > MAX_VIDEOS or any(getattr(f, "too_many", False) for f in files):
+            raise forms.ValidationError(
+                _("Choose at most %(limit)d videos at a time.") % {"limit": MAX_VIDEOS}, code="too-many")
+        videos: list[CheckedVideo] = []
+        errors: list[forms.ValidationError] = []
+        for number, upload in enumerate(files, start=1):
+            checked = video_check(upload)
+            if isinstance(checked, CheckedVideo):
+                videos.append(checked)
+            else:
+                # Numbered, not named: the original file name is never echoed back or stored.
+                errors.append(forms.ValidationError(
+                    _("Video %(number)d: %(problem)s") % {"number": number, "problem": checked.message},
+                    code=checked.code))
+        if errors:
+            raise forms.ValidationError(errors)
+        return videos
+
+
+class DeviceVideosField(forms.CharField):
+    """The JSON the page's script writes after hashing videos on the device: [{md5, size}]."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_VIDEOS * 200)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> list[DeviceVideoHash]:
+        text = super().clean(value)
+        if not text:
+            return []
+        bad = forms.ValidationError(_("The video fingerprints from this page could not be read. Try again."),
+                                    code="invalid")
+        try:
+            items = json.loads(text)
+        except (ValueError, RecursionError):
+            raise bad from None
+        if not isinstance(items, list) or not items:
+            raise bad
+        if len(items) > MAX_VIDEOS:
+            raise forms.ValidationError(
+                _("Choose at most %(limit)d videos at a time.") % {"limit": MAX_VIDEOS}, code="too-many")
+        videos: list[DeviceVideoHash] = []
+        seen: set[str] = set()
+        for item in items:
+            if not isinstance(item, dict):
+                raise bad
+            md5 = str(item.get("md5") or "").lower()
+            size = item.get("size")
+            if not _HEX32.fullmatch(md5) or type(size) is not int or not 0 < size < 2**42:
+                raise bad
+            if md5 not in seen:
+                seen.add(md5)
+                videos.append(DeviceVideoHash(md5=md5, size=size))
+        return videos
 
 
 class URLsField(forms.CharField):
@@ -235,16 +315,46 @@ class UploadReportForm(ReportForm):
                     "anything is stored. Before removing them we only note whether the file says it was made or "
                     "edited by an AI tool (which tool, and who signed that label); never where or with what camera "
                     "it was taken."))
+    videos = VideosField(
+        label=_("Videos (optional if you chose images)"),
+        help_text=_("MP4, MOV, WebM or MKV, up to 3 videos. Location and camera details are removed before "
+                    "anything is stored."))
 
-    field_order = ["images", "content_kind", "urls", "description", "authority", "good_faith", "authorise_agent",
-                   "signature", "contact"]
+    field_order = ["images", "videos", "content_kind", "urls", "description", "authority", "good_faith",
+                   "authorise_agent", "signature", "contact"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A report needs images or videos: either may be left empty when the other is given (see clean).
+        self.fields["images"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "images" not in self.errors and "videos" not in self.errors and not cleaned.get("images") \
+                and not cleaned.get("videos"):
+            self.add_error("images", forms.ValidationError(_("Choose at least one image or video."),
+                                                           code="required"))
+        return cleaned
 
 
 class DeviceReportForm(ReportForm):
     device_hashes = DeviceHashesField()
+    device_videos = DeviceVideosField()
 
-    field_order = ["device_hashes", "content_kind", "urls", "description", "authority", "good_faith",
-                   "authorise_agent", "signature", "contact"]
+    field_order = ["device_hashes", "device_videos", "content_kind", "urls", "description", "authority",
+                   "good_faith", "authorise_agent", "signature", "contact"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["device_hashes"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "device_hashes" not in self.errors and "device_videos" not in self.errors \
+                and not cleaned.get("device_hashes") and not cleaned.get("device_videos"):
+            self.add_error("device_hashes", forms.ValidationError(
+                _("Choose your images and let this page make their fingerprints first."), code="required"))
+        return cleaned
 
 
 class AccessForm(DescribedForm):
@@ -277,12 +387,15 @@ class EvidenceForm(DescribedForm):
 
     images = ImagesField(label=_("More images"), required=False)
     device_hashes = DeviceHashesField(required=False)
+    videos = VideosField(label=_("More videos"))
+    device_videos = DeviceVideosField()
     mode = forms.ChoiceField(choices=[("upload", "upload"), ("device", "device")], required=False,
                              widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if not self.errors and not cleaned.get("images") and not cleaned.get("device_hashes"):
+        if not self.errors and not any(cleaned.get(name) for name in
+                                       ("images", "device_hashes", "videos", "device_videos")):
             raise forms.ValidationError(_("Choose at least one image."), code="required")
         return cleaned
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from detection import bank
 
 if TYPE_CHECKING:
-    from takedown.cases.models import Case, CaseImage
+    from takedown.cases.models import Case, CaseImage, CaseVideo
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,43 @@ def bank_enter_image(*, image: CaseImage) -> BankResult:
     if image.pdq:
         for match in bank.bank_lookup(signal_type="pdq", value=image.pdq, exclude_source_id=str(image.case_id)):
             matches.append({"entry": str(getattr(match, "entry_id", "")), "distance": int(match.distance)})
+    return BankResult(entered=entered, matches=matches)
+
+
+def bank_enter_video(*, video: CaseVideo) -> BankResult:
+    """Add the video's hashes to the bank (source: its case) and look them up: its MD5 as `video_md5` (what
+    StopNCII exchanges; exact) and its vPDQ frames as one `vpdq` entry (matched by HMA's rule, frame by frame
+    through the PDQ index: detection.vpdqbank). Device videos have only their MD5."""
+    from detection.videomatch import features_clean
+    from detection.vpdqbank import bank_vpdq_add, bank_vpdq_search
+
+    entered = 0
+    matches: list[dict[str, Any]] = []
+    case_id = str(video.case_id)
+    if video.md5:
+        bank.bank_add(signal_type="video_md5", value=video.md5, quality=None, source_kind=BANK_SOURCE_KIND,
+                      source_id=case_id)
+        entered += 1
+        for match in bank.bank_lookup(signal_type="video_md5", value=video.md5, exclude_source_id=case_id):
+            matches.append({"entry": str(match.entry_id), "signal": "video_md5", "distance": 0})
+    if video.vpdq:
+        features = features_clean(video.vpdq)
+        bank_vpdq_add(features=features, source_kind=BANK_SOURCE_KIND, source_id=case_id)
+        entered += 1
+        found = bank_vpdq_search(features=features, statuses=("Received", "Active"))
+        # As bank_lookup does for single hashes: an entry that only this case brought is not a match.
+        ids = [row.entry_id for row in found]
+        others: set[int] = set()
+        for kind in ("case", "partner", "import"):
+            for entry_id, source_ids in bank.bank_source_ids(entry_ids=ids, source_kind=kind).items():
+                if any(source_id != case_id or kind != BANK_SOURCE_KIND for source_id in source_ids):
+                    others.add(entry_id)
+        for row in found:
+            if row.entry_id not in others:
+                continue
+            matches.append({"entry": str(row.entry_id), "signal": "vpdq", "distance": int(row.distance),
+                            "query_match_percent": round(row.query_match_percent, 1),
+                            "compared_match_percent": round(row.compared_match_percent, 1)})
     return BankResult(entered=entered, matches=matches)
 
 

@@ -33,18 +33,20 @@ from takedown.cases.models import (
     CaseImage,
     CaseStatus,
     CaseURL,
+    CaseVideo,
     ContentKind,
     IntakeMode,
     Message,
 )
 from takedown.cases.services import INTAKE_PROVENANCE_KEY
 from takedown.core.audit import Actor, audit_record
-from takedown.core.evidence import evidence_delete, evidence_get, evidence_put
+from takedown.core.evidence import evidence_delete, evidence_get, evidence_put, evidence_put_stream
 from takedown.core.models import AuditEvent
 from takedown.core.outbox import outbox_enqueue
 from victims import hashbank
 from victims.credentials import pseudonym_new, reference_new, secret_hash, secret_new
 from victims.images import InspectedImage, image_provenance_findings, image_strip_metadata
+from victims.videos import CheckedVideo
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,14 @@ class DeviceHash:
 
 
 @dataclass(frozen=True)
+class DeviceVideoHash:
+    """A video's MD5 computed on the person's device (the video never left it), and its size in bytes."""
+
+    md5: str
+    size: int
+
+
+@dataclass(frozen=True)
 class SubmittedCase:
     case: Case
     # The only moment the secret exists in plain text on the server: it is shown once and never stored.
@@ -87,6 +97,8 @@ class WithdrawalReceipt:
     deleted_files: list[tuple[str, str, int, datetime]]
     hashes_withdrawn: int
     other_lines: list[str] = field(default_factory=list)
+    # The same for videos: (short id, where it came from, bytes stored (0 for an MD5 made on the device), when)
+    deleted_videos: list[tuple[str, str, int, datetime]] = field(default_factory=list)
 
 
 def _hooks(name: str) -> list[Any]:
@@ -134,6 +146,35 @@ def _store_device_hashes(*, case: Case, hashes: Sequence[DeviceHash], source: st
     return len(hashes)
 
 
+def _videos_to_store(videos: Sequence[CheckedVideo], written: list[str]) -> list[tuple[CheckedVideo, str, int]]:
+    """Encrypt each stripped copy into the store, chunk by chunk, before the transaction (this takes seconds for
+    a large video and needs no lock); the names go into `written` so a failure deletes them."""
+    stored: list[tuple[CheckedVideo, str, int]] = []
+    for video in videos:
+        video.stripped.file.seek(0)
+        name, size = evidence_put_stream(video.stripped.file)
+        written.append(name)
+        stored.append((video, name, size))
+    return stored
+
+
+def _store_videos(*, case: Case, stored: Sequence[tuple[CheckedVideo, str, int]], source: str) -> int:
+    for video, name, size in stored:
+        CaseVideo.objects.create(
+            case=case, source=source, state=CaseVideo.State.PENDING, blob_name=name,
+            media_type=video.probe.media_type, size=size, width=video.probe.width, height=video.probe.height,
+            duration_s=video.probe.duration_s, frames=video.probe.frames, md5=video.md5, sha256=video.sha256,
+            provenance=video.provenance)
+    return len(stored)
+
+
+def _store_device_videos(*, case: Case, videos: Sequence[DeviceVideoHash]) -> int:
+    for video in videos:
+        CaseVideo.objects.create(case=case, source=CaseVideo.Source.DEVICE, state=CaseVideo.State.PENDING,
+                                 md5=video.md5, size=video.size)
+    return len(videos)
+
+
 def _add_urls(*, case: Case, urls: Sequence[NormalisedURL], source: str) -> int:
     existing = set(case.urls.values_list("url", flat=True))
     added = 0
@@ -164,6 +205,8 @@ def report_submit(
     authorise_agent: bool = False,
     images: Sequence[UploadedImage] = (),
     device_hashes: Sequence[DeviceHash] = (),
+    videos: Sequence[CheckedVideo] = (),
+    device_videos: Sequence[DeviceVideoHash] = (),
     locale: str = "en",
 ) -> SubmittedCase:
     """Open a case from a completed report and queue its processing after commit.
@@ -176,13 +219,14 @@ def report_submit(
         raise ValueError("unknown authority")
     if not good_faith:
         raise ValueError("a report needs the good-faith statement")
-    if not images and not device_hashes:
-        raise ValueError("a report needs at least one image or device hash")
+    if not images and not device_hashes and not videos and not device_videos:
+        raise ValueError("a report needs at least one image, video or device hash")
     if content_kind not in ContentKind.values:
         raise ValueError("unknown content kind")
     secret = secret_new()
     written: list[str] = []
     try:
+        stored_videos = _videos_to_store(videos, written)
         for _attempt in range(5):
             try:
                 with transaction.atomic():
@@ -192,7 +236,8 @@ def report_submit(
                         pseudonym=pseudonym_new(),
                         status=CaseStatus.SUBMITTED,
                         content_kind=content_kind,
-                        intake_mode=IntakeMode.DEVICE if device_hashes and not images else IntakeMode.UPLOAD,
+                        intake_mode=(IntakeMode.DEVICE if (device_hashes or device_videos) and not images
+                                     and not videos else IntakeMode.UPLOAD),
                         description=description,
                         signature=signature,
                         contact=contact,
@@ -206,17 +251,23 @@ def report_submit(
                                                 written=written)
                     hash_count = _store_device_hashes(case=case, hashes=device_hashes,
                                                       source=CaseImage.Source.DEVICE)
+                    video_count = _store_videos(case=case, stored=stored_videos, source=CaseVideo.Source.UPLOAD)
+                    device_video_count = _store_device_videos(case=case, videos=device_videos)
                     audit_record(actor=Actor.victim(), action="case.submitted", case_id=case.id,
                                  object_type="case", object_id=case.id,
                                  detail={"mode": case.intake_mode, "urls": url_count, "uploads": image_count,
                                          "device_hashes": hash_count, "kind": content_kind,
-                                         "authority": authority, "agent_authorised": authorise_agent})
+                                         "authority": authority, "agent_authorised": authorise_agent,
+                                         **({"videos": video_count, "device_videos": device_video_count}
+                                            if videos or device_videos else {})})
                     outbox_enqueue(task=PROCESS_TASK, kwargs={"case_id": str(case.id)})
                 return SubmittedCase(case=case, secret=secret)
             except IntegrityError:
                 # Two cases drew the same 80-bit reference: astronomically rare, but retry rather than fail.
-                _discard_blobs(written)
-                written.clear()
+                # The videos' files were written before the loop and are kept for the next attempt.
+                video_names = {name for _, name, _ in stored_videos}
+                _discard_blobs([name for name in written if name not in video_names])
+                written[:] = [name for name in written if name in video_names]
         raise RuntimeError("could not draw a free case reference")
     except BaseException:
         _discard_blobs(written)
@@ -240,18 +291,26 @@ def case_urls_add(*, case: Case, urls: Sequence[NormalisedURL]) -> int:
 
 
 def case_evidence_add(
-    *, case: Case, images: Sequence[UploadedImage] = (), device_hashes: Sequence[DeviceHash] = ()
+    *, case: Case, images: Sequence[UploadedImage] = (), device_hashes: Sequence[DeviceHash] = (),
+    videos: Sequence[CheckedVideo] = (), device_videos: Sequence[DeviceVideoHash] = (),
 ) -> int:
-    """Add further images (or device hashes) to an open case and queue their processing."""
+    """Add further images or videos (or their device hashes) to an open case and queue their processing."""
     written: list[str] = []
     try:
+        if Case.objects.filter(id=case.id, status=CaseStatus.WITHDRAWN).exists():
+            raise CaseClosed
+        stored_videos = _videos_to_store(videos, written)
         with transaction.atomic():
             case = Case.objects.select_for_update().get(id=case.id)
             _ensure_open(case)
             count = _store_images(case=case, images=images, source=CaseImage.Source.EVIDENCE, written=written)
             count += _store_device_hashes(case=case, hashes=device_hashes, source=CaseImage.Source.DEVICE)
+            count += _store_videos(case=case, stored=stored_videos, source=CaseVideo.Source.EVIDENCE)
+            count += _store_device_videos(case=case, videos=device_videos)
             audit_record(actor=Actor.victim(), action="case.evidence_added", case_id=case.id, object_type="case",
-                         object_id=case.id, detail={"uploads": len(images), "device_hashes": len(device_hashes)})
+                         object_id=case.id, detail={"uploads": len(images), "device_hashes": len(device_hashes),
+                                                    **({"videos": len(videos), "device_videos": len(device_videos)}
+                                                       if videos or device_videos else {})})
             outbox_enqueue(task=PROCESS_TASK, kwargs={"case_id": str(case.id)})
     except BaseException:
         _discard_blobs(written)
@@ -307,6 +366,12 @@ def case_process(*, case_id: uuid.UUID) -> dict[str, int]:
     counts = {"hashed": 0, "rejected": 0, "matches": 0}
     for image in list(case.images.filter(state=CaseImage.State.PENDING)):
         _process_image(image, counts)
+    pending_videos = list(case.videos.filter(state=CaseVideo.State.PENDING))
+    if pending_videos:
+        from victims.videos import video_process
+
+        for video in pending_videos:
+            video_process(video=video, counts=counts)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(id=case_id)
         if case.status == CaseStatus.WITHDRAWN:
@@ -375,6 +440,20 @@ def case_withdraw(*, case: Case) -> WithdrawalReceipt:
             image.pdq_dihedral = []
             image.analysis = None
             image.save()
+        for video in case.videos.all():
+            for name in video.blob_names():
+                evidence_delete(name)
+            deleted += 1 if video.blob_name else 0
+            # As for images: the bank keeps the hashes marked Withdrawn; the case keeps none, nor the keyframes.
+            video.blob_name = ""
+            video.keyframes = []
+            video.state = CaseVideo.State.DELETED
+            video.deleted_at = now
+            video.md5 = video.sha256 = ""
+            video.vpdq = []
+            video.provenance = None
+            video.analysis = None
+            video.save()
         case.status = CaseStatus.WITHDRAWN
         case.withdrawn_at = now
         case.contact = ""
@@ -396,10 +475,16 @@ def withdrawal_receipt(*, case: Case) -> WithdrawalReceipt:
         (str(image.id)[:8], image.get_source_display(), image.size, image.deleted_at or case.withdrawn_at)
         for image in case.images.filter(state=CaseImage.State.DELETED)
     ]
+    videos = [
+        (str(video.id)[:8], video.get_source_display(), video.size if video.source != CaseVideo.Source.DEVICE else 0,
+         video.deleted_at or case.withdrawn_at)
+        for video in case.videos.filter(state=CaseVideo.State.DELETED)
+    ]
     return WithdrawalReceipt(
         reference=case.reference,
         withdrawn_at=case.withdrawn_at,
         deleted_files=files,
+        deleted_videos=videos,
         hashes_withdrawn=int(event.get("hashes_withdrawn", 0)),
         other_lines=[str(line) for line in event.get("notes", [])],
     )

@@ -86,6 +86,8 @@ def case_status_context(case: Case) -> dict[str, Any]:
         "hashed_count": sum(1 for i in images if i.state == CaseImage.State.HASHED),
         "pending_count": sum(1 for i in images if i.state == CaseImage.State.PENDING),
         "rejected_count": sum(1 for i in images if i.state == CaseImage.State.REJECTED),
+        # Videos: no preview on this page (a video is never played back to the person); state and length only.
+        "videos": [v for v in case.videos.all() if v.state != "deleted"],
         "messages": list(case.messages.all()),
         "unread": sum(1 for m in case.messages.all() if m.read_at is None and m.author != Message.Author.VICTIM),
         "statuses": CaseStatus,

@@ -53,7 +53,7 @@ from victims.services import (
     withdrawal_receipt,
 )
 from victims.status import case_status_context
-from victims.uploads import BoundedMemoryUploadHandler
+from victims.uploads import BoundedMemoryUploadHandler, VideoUploadHandler
 
 RECEIPT_COOKIE = "victims_receipt"
 RECEIPT_WINDOW_SECONDS = 600
@@ -64,14 +64,15 @@ ViewFunc = Callable[..., HttpResponseBase]
 
 
 def bounded_uploads(view: ViewFunc) -> ViewFunc:
-    """Install the in-memory upload handler; it must happen before CSRF checking reads the body."""
+    """Install the upload handlers (videos to unnamed temporary files, images in memory); it must happen before
+    CSRF checking reads the body."""
 
     protected = csrf_protect(view)
 
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        request.upload_handlers = [BoundedMemoryUploadHandler(request)]
+        request.upload_handlers = [VideoUploadHandler(request), BoundedMemoryUploadHandler(request)]
         return protected(request, *args, **kwargs)
 
     return wrapper
@@ -141,6 +142,8 @@ def _report(request: HttpRequest, form_class: type[forms.ReportForm], template: 
         authorise_agent=data["authorise_agent"],
         images=data.get("images", []),
         device_hashes=data.get("device_hashes", []),
+        videos=data.get("videos", []),
+        device_videos=data.get("device_videos", []),
         locale=get_language() or "en",
     )
     # Post/redirect/get without keeping the secret on the server: it rides to the receipt page encrypted, in a
@@ -376,7 +379,8 @@ def case_evidence(request: HttpRequest, case: Case) -> HttpResponse:
         return _status(request, case, status=400, **{bound: form})
     try:
         case_evidence_add(case=case, images=form.cleaned_data["images"],
-                          device_hashes=form.cleaned_data["device_hashes"])
+                          device_hashes=form.cleaned_data["device_hashes"], videos=form.cleaned_data["videos"],
+                          device_videos=form.cleaned_data["device_videos"])
     except CaseClosed:
         return _status(request, case, status=409, notice=_("This case was withdrawn; nothing can be added."))
     if form.cleaned_data["device_hashes"] and not form.cleaned_data["images"]:

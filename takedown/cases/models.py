@@ -161,3 +161,64 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author} {self.created_at:%Y-%m-%d}"
+
+
+class CaseVideo(models.Model):
+    """One video of a case: its hashes, its keyframes, and (upload mode only) the encrypted file until withdrawal.
+
+    `md5`/`sha256` are of the file as sent (what an exact copy online has; StopNCII exchanges video MD5). The
+    stored copy is remuxed without metadata (detection.video_media), so its frames, and `vpdq`, are the same.
+    In device mode only the digests the browser computed reach the server: no file, keyframes or vPDQ.
+    """
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", _("Uploaded")
+        DEVICE = "device", _("Hashed on the device")
+        EVIDENCE = "evidence", _("Added later as evidence")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting to be hashed")
+        HASHED = "hashed", _("Hashed")
+        REJECTED = "rejected", _("Could not be read")
+        DELETED = "deleted", _("Deleted")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="videos")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    blob_name = models.CharField(max_length=100, blank=True)
+    media_type = models.CharField(max_length=40, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    frames = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    md5 = models.CharField(max_length=32, blank=True, db_index=True)
+    # [{frame, second, pdq, quality}] as detection.video computes it (one frame per second).
+    vpdq = models.JSONField(default=list, blank=True)
+    # [{blob, second, width, height}]: keyframes (PNG, encrypted) for the contact sheet and the detector.
+    keyframes = models.JSONField(default=list, blank=True)
+    # What the container's tags said about its origin, read before they were stripped (signals, never the tags).
+    provenance = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    analysis = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at",)
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+    @property
+    def vpdq_frames(self) -> int:
+        return len(self.vpdq or [])
+
+    def blob_names(self) -> list[str]:
+        """Every evidence file this video holds: the video and its keyframes."""
+        names = [self.blob_name] if self.blob_name else []
+        names.extend(str(frame["blob"]) for frame in self.keyframes or [] if isinstance(frame, dict)
+                     and frame.get("blob"))
+        return names

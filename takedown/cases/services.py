@@ -43,7 +43,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from takedown.cases.hooks import case_purging
-from takedown.cases.models import Case, CaseImage, CaseStatus
+from takedown.cases.models import Case, CaseImage, CaseStatus, CaseVideo
 from takedown.cases.verdicts import VERDICT_KEYS
 from takedown.core.audit import Actor, audit_record
 from takedown.core.crypto import DecryptionError
@@ -255,6 +255,8 @@ def case_purge(*, case_id: uuid.UUID, now: datetime | None = None) -> tuple[str,
         files = 0
         for blob_name in CaseImage.objects.filter(case=case).exclude(blob_name="").values_list("blob_name", flat=True):
             files += int(evidence_delete(blob_name))
+        for video in CaseVideo.objects.filter(case=case):
+            files += sum(int(evidence_delete(name)) for name in video.blob_names())
         actor = Actor.system()
         case_purging.send(sender=Case, case=case, actor=actor)
         _links_without_foreign_keys_delete(case.id)
@@ -281,6 +283,7 @@ def evidence_orphans_purge(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()).timestamp() - settings.RETENTION_ORPHAN_HOURS * 3600
     named = {uuid.UUID(name).hex for name in CaseImage.objects.exclude(blob_name="")
              .values_list("blob_name", flat=True).iterator(chunk_size=5000)}
+    named |= {uuid.UUID(name).hex for name in _video_blob_names()}
     deleted = 0
     for path in root.glob("*/*"):
         if not path.is_file() or path.name in named:
@@ -289,13 +292,23 @@ def evidence_orphans_purge(*, now: datetime | None = None) -> int:
             if path.stat().st_mtime > cutoff:
                 continue  # perhaps a report whose transaction is still open
             # Re-read the row names for this file only: it may have been committed since the set was built.
-            if path.suffix != ".tmp" and CaseImage.objects.filter(blob_name=str(uuid.UUID(path.name))).exists():
+            if path.suffix != ".tmp" and (CaseImage.objects.filter(blob_name=str(uuid.UUID(path.name))).exists()
+                                          or uuid.UUID(path.name).hex in {uuid.UUID(n).hex
+                                                                          for n in _video_blob_names()}):
                 continue
             path.unlink()
             deleted += 1
         except (FileNotFoundError, ValueError):
             continue
     return deleted
+
+
+def _video_blob_names() -> set[str]:
+    """Every evidence file a video row names: the video and its keyframes (a JSON list, so read in Python)."""
+    names: set[str] = set()
+    for video in CaseVideo.objects.only("blob_name", "keyframes").iterator(chunk_size=2000):
+        names.update(video.blob_names())
+    return names
 
 
 def retention_purge(*, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:

@@ -22,3 +22,12 @@ def images_analyse(image_ids: list[str]) -> dict[str, int]:
 @shared_task(name="cases.retention_purge", ignore_result=True)
 def retention_purge_task() -> dict[str, int]:
     return retention_purge().as_dict()
+
+
+@shared_task(name="detection.videos_analyse", ignore_result=True, autoretry_for=(RuntimeError, DatabaseError),
+             retry_backoff=5, retry_backoff_max=300, retry_jitter=True, max_retries=3)
+def videos_analyse(video_ids: list[str]) -> dict[str, int]:
+    """Score a video's keyframes on the gpu queue (settings.CELERY_TASK_ROUTES), like images_analyse."""
+    from takedown.cases.video_analysis import case_videos_analyse
+
+    return case_videos_analyse(video_ids=[uuid.UUID(video_id) for video_id in video_ids]).as_dict()

@@ -9,14 +9,14 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 MODERATOR = "moderator"
 ADVOCATE = "advocate"
 ADMIN = "admin"
 ROLE_GROUPS = {MODERATOR: "Moderators", ADVOCATE: "Advocates", ADMIN: "Operator admins"}
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def roles_ensure() -> dict[str, Group]:
@@ -49,7 +49,7 @@ def staff_required(*roles: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = request.user
             if not user.is_authenticated or not is_verified(user):
                 return redirect_to_login(request.get_full_path())

@@ -51,6 +51,8 @@ class DossierOptions:
     include_images: bool = False
     # Image id -> name of the image file inside the ZIP, filled by the builder when images are included.
     image_files: dict[str, str] = field(default_factory=dict)
+    # Video id -> name of its blurred contact sheet inside the ZIP (with the images, when they are included).
+    video_sheets: dict[str, str] = field(default_factory=dict)
 
 
 Section = Callable[[Case, DossierOptions], Any]
@@ -343,6 +345,35 @@ def sources() -> dict[str, str]:
             "findings": "detection.verdict (stored on each image)", "bank_matches": "the hash bank's lookup at intake"}
 
 
+def section_videos(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
+    """Each video's digests (MD5 and SHA-256 of the file as sent; vPDQ frames), its length and its contact sheet."""
+    from takedown.cases.models import CaseVideo
+
+    videos = []
+    for video in CaseVideo.objects.filter(case=case).order_by("created_at", "id"):
+        videos.append({
+            "id": str(video.id),
+            "source": video.source,
+            "state": video.state,
+            "media_type": video.media_type,
+            "size": video.size,
+            "width": video.width,
+            "height": video.height,
+            "duration_s": video.duration_s,
+            "frames": video.frames,
+            "added_at": iso(video.created_at),
+            "deleted_at": iso(video.deleted_at),
+            "hashes": {
+                "md5": video.md5 or None,
+                "sha256": video.sha256 or None,
+                "vpdq": [dict(frame) for frame in video.vpdq or []],
+            },
+            "verdict": verdict_summary(video.analysis),
+            "contact_sheet_in_export": options.video_sheets.get(str(video.id)),
+        })
+    return videos
+
+
 # The order is the order of case.json and of case.pdf's chapters.
 SECTIONS: list[tuple[str, Section]] = [
     ("case", section_case),
@@ -352,6 +383,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("hash_matches", section_hash_matches),
     ("bank_matches", section_bank_matches),
     ("images", section_images),
+    ("videos", section_videos),
     ("findings", section_findings),
     ("messages", section_messages),
 ]

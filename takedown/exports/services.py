@@ -314,6 +314,18 @@ def _image_files(case: Case) -> dict[str, tuple[str, bytes]]:
     return files
 
 
+def _video_sheets(case: Case) -> dict[str, tuple[str, bytes]]:
+    """Each stored video's keyframes as one contact sheet, blurred and grey (as moderators first see them)."""
+    from detection.video_media import contact_sheet
+    from takedown.cases.models import CaseVideo
+
+    sheets: dict[str, tuple[str, bytes]] = {}
+    for video in CaseVideo.objects.filter(case=case).exclude(keyframes=[]).exclude(state=CaseVideo.State.DELETED):
+        frames = [(float(frame["second"]), evidence_get(str(frame["blob"]))) for frame in video.keyframes]
+        sheets[str(video.id)] = (f"videos/{video.id.hex}-contact-sheet.png", contact_sheet(frames, shield=True))
+    return sheets
+
+
 def _annex_content(case: Case, grant: AdvocateGrant, generated_at: datetime) -> dict[str, Any]:
     return {
         "purpose": "Sealed identity annex for court proceedings; file under seal.",
@@ -345,8 +357,11 @@ def case_export_build(
     generated_at = timezone.now().replace(microsecond=0)
     with transaction.atomic():
         images = _image_files(case) if include_images else {}
+        # A video's contact sheet is imagery too: it goes with the images, on the person's consent only.
+        sheets = _video_sheets(case) if include_images else {}
         options = DossierOptions(generated_at=generated_at, include_images=include_images,
-                                 image_files={k: v[0] for k, v in images.items()})
+                                 image_files={k: v[0] for k, v in images.items()},
+                                 video_sheets={k: v[0] for k, v in sheets.items()})
         dossier = dossier_assemble(case, options)
         audit = section_audit(case, options)
         files: dict[str, bytes] = {
@@ -354,7 +369,7 @@ def case_export_build(
             bundle.AUDIT_JSON: json.dumps(audit, ensure_ascii=False, indent=1).encode(),
             bundle.CASE_PDF: case_pdf_render(dossier, audit),
         }
-        for name, content in images.values():
+        for name, content in [*images.values(), *sheets.values()]:
             files[name] = content
         annex = False
         if grant is not None and grant.identity_for_court:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from takedown.cases.models import Case, CaseImage, CaseURL, Message
+from takedown.cases.models import Case, CaseImage, CaseURL, CaseVideo, Message
 from takedown.cases.verdicts import VERDICT_KEYS
 from takedown.core.audit import audit_events_for_case
 from takedown.core.models import AuditEvent
@@ -189,6 +189,58 @@ def image_matches(image: CaseImage) -> list[ImageMatch]:
     return sorted(matches, key=lambda m: m.distance)[:20]
 
 
+@dataclass(frozen=True)
+class VideoMatch:
+    case_reference: str
+    signal: str
+
+
+@dataclass
+class VideoView:
+    video: CaseVideo
+    stored: bool
+    # (index, second, reveal key) of each keyframe, blurred and grey until revealed one at a time.
+    keyframes: list[tuple[int, float, str]] = field(default_factory=list)
+    matches: list[VideoMatch] = field(default_factory=list)
+    verdict: VerdictView | None = None
+    # One row per scored keyframe: (second, detector text, label text), so the verdict explains itself.
+    frame_rows: list[tuple[float, str, str]] = field(default_factory=list)
+    provenance: list[str] = field(default_factory=list)
+
+
+def video_matches(video: CaseVideo) -> list[VideoMatch]:
+    """Other cases with the same video file (MD5 or SHA-256); near copies are the bank's vPDQ lookup's to find."""
+    matches: list[VideoMatch] = []
+    others = CaseVideo.objects.exclude(case_id=video.case_id).filter(state=CaseVideo.State.HASHED)
+    seen: set[str] = set()
+    for signal in ("md5", "sha256"):
+        value = getattr(video, signal)
+        if not value:
+            continue
+        for reference in others.filter(**{signal: value}).values_list("case__reference", flat=True)[:20]:
+            if reference not in seen:
+                seen.add(reference)
+                matches.append(VideoMatch(reference, signal))
+    return matches
+
+
+def video_view(video: CaseVideo) -> VideoView:
+    analysis = video.analysis if isinstance(video.analysis, dict) else {}
+    verdict = verdict_view(analysis)
+    frame_rows = []
+    for frame in analysis.get("frames", []) if isinstance(analysis.get("frames"), list) else []:
+        frame_verdict = verdict_view(frame.get("verdict")) if isinstance(frame, dict) else None
+        if frame_verdict is not None:
+            frame_rows.append((float(frame.get("second") or 0), frame_verdict.detector_text,
+                               frame_verdict.label_text))
+    provenance = [str(_mapping(signal).get("summary", "")) for signal in
+                  _mapping(video.provenance).get("signals", []) or []]
+    return VideoView(video=video, stored=bool(video.blob_name),
+                     keyframes=[(index, float(_mapping(frame).get("second") or 0), f"{video.id}:{index}")
+                                for index, frame in enumerate(video.keyframes or [])],
+                     matches=video_matches(video), verdict=verdict, frame_rows=frame_rows, provenance=provenance)
+
+
 @dataclass
 class CaseReview:
     case: Case
@@ -200,6 +252,7 @@ class CaseReview:
     requests: list[RemedyRequest]
     signature_given: bool
     now: datetime
+    videos: list[VideoView] = field(default_factory=list)
 
 
 def case_review(case: Case) -> CaseReview:
@@ -219,4 +272,6 @@ def case_review(case: Case) -> CaseReview:
         requests=list(remedies_for_case(case)),
         signature_given=bool(case.signature),
         now=timezone.now(),
+        videos=[video_view(video) for video in
+                case.videos.exclude(state=CaseVideo.State.DELETED).order_by("created_at")],
     )

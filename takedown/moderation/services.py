@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from takedown.cases.models import Case, CaseImage, CaseStatus, CaseURL, Message
+from takedown.cases.models import Case, CaseImage, CaseStatus, CaseURL, CaseVideo, Message
 from takedown.core.audit import Actor, audit_record
 from takedown.core.crypto import DecryptionError
 from takedown.core.evidence import evidence_get
@@ -318,6 +318,66 @@ def moderation_image_reveal(*, item_id: uuid.UUID, image_id: uuid.UUID, user: Us
         audit_record(actor=Actor.for_user(user), action="moderation.image_reveal", case_id=item.case_id,
                      object_type="case_image", object_id=image.id, detail={"item": str(item.id)})
         return image
+
+
+def _stored_video(item: ReviewItem, video_id: uuid.UUID) -> CaseVideo:
+    video = CaseVideo.objects.filter(id=video_id, case_id=item.case_id).exclude(blob_name="").first()
+    if video is None:
+        raise ModerationError("that video is not stored on this case")
+    return video
+
+
+def moderation_keyframe_reveal(*, item_id: uuid.UUID, video_id: uuid.UUID, index: int, user: User) -> CaseVideo:
+    """A moderator chose to see one keyframe of a video unblurred (one at a time, like images). Audited."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        video = _stored_video(item, video_id)
+        if not 0 <= index < len(video.keyframes or []):
+            raise ModerationError("that video has no such keyframe")
+        audit_record(actor=Actor.for_user(user), action="moderation.keyframe_reveal", case_id=item.case_id,
+                     object_type="case_video", object_id=video.id, detail={"item": str(item.id), "keyframe": index})
+        return video
+
+
+def moderation_keyframe_read(*, item_id: uuid.UUID, video_id: uuid.UUID, index: int, user: User,
+                             revealed: bool) -> bytes:
+    """The stored PNG of one keyframe of a held item's video. Showing it unblurred is audited; an unreadable file
+    is logged and raised as EvidenceUnreadable, as for images."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        video = _stored_video(item, video_id)
+        if not 0 <= index < len(video.keyframes or []):
+            raise ModerationError("that video has no such keyframe")
+        try:
+            data = evidence_get(str(video.keyframes[index]["blob"]))
+        except (OSError, DecryptionError, KeyError, TypeError) as exc:
+            logger.error("keyframe %d of video %s of case %s cannot be read: %s", index, video.id, item.case_id,
+                         type(exc).__name__)
+            raise EvidenceUnreadable(type(exc).__name__) from exc
+        if revealed:
+            audit_record(actor=Actor.for_user(user), action="moderation.keyframe_view", case_id=item.case_id,
+                         object_type="case_video", object_id=video.id, detail={"revealed": True, "keyframe": index})
+        return data
+
+
+def moderation_video_open(*, item_id: uuid.UUID, video_id: uuid.UUID, user: User) -> CaseVideo:
+    """The video a moderator asked to play, for streaming its stored copy; each opening is audited."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        video = _stored_video(item, video_id)
+        audit_record(actor=Actor.for_user(user), action="moderation.video_view", case_id=item.case_id,
+                     object_type="case_video", object_id=video.id)
+        return video
+
+
+def moderation_video_play(*, item_id: uuid.UUID, video_id: uuid.UUID, user: User) -> CaseVideo:
+    """A moderator asked to play a video (muted). Audited; the caller lets it play for a short while only."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        video = _stored_video(item, video_id)
+        audit_record(actor=Actor.for_user(user), action="moderation.video_play", case_id=item.case_id,
+                     object_type="case_video", object_id=video.id, detail={"item": str(item.id)})
+        return video
 
 
 def _resolve(item: ReviewItem, resolution: str, now: datetime) -> None:

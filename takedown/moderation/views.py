@@ -10,7 +10,14 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from takedown.core.evidence import evidence_stream
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
 from takedown.core.services import staff_read_record
 from takedown.moderation.forms import DecideForm, MessageCloseForm, ReplyForm, SecondReviewForm
@@ -35,11 +43,15 @@ from takedown.moderation.services import (
     moderation_image_read,
     moderation_image_reveal,
     moderation_item_done,
+    moderation_keyframe_read,
+    moderation_keyframe_reveal,
     moderation_message_close,
     moderation_queue_sync,
     moderation_release,
     moderation_reply,
     moderation_second_review,
+    moderation_video_open,
+    moderation_video_play,
 )
 from takedown.moderation.transparency import transparency_chart_svg, transparency_csv, transparency_report
 from takedown.remedies.models import OPEN_STATES, RequestState
@@ -142,6 +154,7 @@ def review(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
         "item": item,
         "review": data,
         "revealed": _revealed_image(request),
+        "playing": _playing_video(request),
         "decidable": item.kind in DECIDABLE_KINDS,
         "decide_form": DecideForm(),
         "reply_form": ReplyForm(),
@@ -324,4 +337,111 @@ def transparency_csv_view(request: HttpRequest) -> HttpResponse:
     staff_read_record(user=_user(request), action="transparency.export")
     response = HttpResponse(transparency_csv(report), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="transparency.csv"'
+    return response
+
+
+# --- videos: keyframes (the contact sheet) and playback on request --------------------------------------------
+
+PLAY_SESSION_KEY = "moderation_playing_video"
+# A video asked for plays for this long; the page then shows the contact sheet only, until asked again.
+PLAY_SECONDS = 600
+
+
+def _keyframe_key(video_id: object, index: int) -> str:
+    # Shares the reveal slot with images: revealing a keyframe puts any revealed image back behind its shield.
+    return f"{video_id}:{index}"
+
+
+def _playing_video(request: HttpRequest) -> str | None:
+    entry = request.session.get(PLAY_SESSION_KEY)
+    if not isinstance(entry, dict) or entry.get("until", 0) < time.time():
+        return None
+    return str(entry.get("video"))
+
+
+@require_POST
+@staff
+def keyframe_reveal(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUID, index: int) -> HttpResponse:
+    try:
+        video = moderation_keyframe_reveal(item_id=item_id, video_id=video_id, index=index, user=_user(request))
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ModerationError as exc:
+        return _claim_error(request, exc)
+    request.session[REVEAL_SESSION_KEY] = {"image": _keyframe_key(video.id, index),
+                                           "until": time.time() + REVEAL_SECONDS}
+    return redirect(reverse("moderation-review", kwargs={"item_id": item_id}) + f"#video-{video.id}")
+
+
+@require_GET
+@staff
+def keyframe(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUID, index: int) -> HttpResponse:
+    """One keyframe of a video, as a PNG: blurred and grey unless this moderator revealed it just now."""
+    from PIL import Image, ImageFilter, ImageOps
+
+    revealed = _revealed_image(request) == _keyframe_key(video_id, index)
+    try:
+        data = moderation_keyframe_read(item_id=item_id, video_id=video_id, index=index, user=_user(request),
+                                        revealed=revealed)
+    except ClaimError:
+        return HttpResponse(status=403)
+    except (ReviewItem.DoesNotExist, ModerationError) as exc:
+        raise Http404 from exc
+    except EvidenceUnreadable:
+        return HttpResponse(_("This keyframe cannot be read from storage. The reason is in the server log: tell "
+                              "the operator."), status=500, content_type="text/plain; charset=utf-8")
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            picture: Image.Image = opened.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        logger.error("stored keyframe %d of video %s does not decode: %s", index, video_id, type(exc).__name__)
+        return HttpResponse(_("This stored keyframe does not decode. The reason is in the server log: tell the "
+                              "operator."), status=500, content_type="text/plain; charset=utf-8")
+    if not revealed:
+        # As for images, the shield is applied here: unrevealed pixels never reach the browser.
+        picture.thumbnail((SHIELD_MAX_SIDE, SHIELD_MAX_SIDE))
+        picture = ImageOps.grayscale(picture).filter(ImageFilter.GaussianBlur(radius=max(picture.size) / 18))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    response = HttpResponse(out.getvalue(), content_type="image/png")
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@require_POST
+@staff
+def video_play(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUID) -> HttpResponse:
+    try:
+        video = moderation_video_play(item_id=item_id, video_id=video_id, user=_user(request))
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ModerationError as exc:
+        return _claim_error(request, exc)
+    request.session[PLAY_SESSION_KEY] = {"video": str(video.id), "until": time.time() + PLAY_SECONDS}
+    return redirect(reverse("moderation-review", kwargs={"item_id": item_id}) + f"#video-{video.id}")
+
+
+@require_POST
+@staff
+def video_stop(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    request.session.pop(PLAY_SESSION_KEY, None)
+    return redirect("moderation-review", item_id=item_id)
+
+
+@require_GET
+@staff
+def video_stream(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUID) -> HttpResponseBase:
+    """The stored copy (no metadata), decrypted chunk by chunk: only while this moderator asked to play it."""
+    if _playing_video(request) != str(video_id):
+        return HttpResponse(status=403)
+    try:
+        video = moderation_video_open(item_id=item_id, video_id=video_id, user=_user(request))
+    except ClaimError:
+        return HttpResponse(status=403)
+    except (ReviewItem.DoesNotExist, ModerationError) as exc:
+        raise Http404 from exc
+    response = StreamingHttpResponse(evidence_stream(video.blob_name), content_type=video.media_type)
+    response["Content-Disposition"] = "inline"
+    response["Content-Length"] = str(video.size)
+    response["Cache-Control"] = "no-store"
     return response

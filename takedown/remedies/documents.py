@@ -280,6 +280,7 @@ def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None
         },
         "urls": urls,
         "images": images,
+        "videos": case_video_facts(case),
         "reference": str(request.id),
         "court_order": _court_order_facts(request),
     }
@@ -306,7 +307,9 @@ def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None
     elif request.kind == RequestKind.BLOCKING:
         facts["hash_bank"] = {
             "status": "Active",
-            "signal_types": sorted({t for image in facts["images"] for t in ("pdq", "md5") if image[t]}),
+            "signal_types": sorted({t for image in facts["images"] for t in ("pdq", "md5") if image[t]}
+                                   | {t for video in facts["videos"] for t in ("video_md5", "vpdq")
+                                      if video["md5" if t == "video_md5" else "vpdq_frames"]}),
             # StopNCII's vocabulary has an image's PDQ and a video's MD5, not an image's MD5: that goes through our
             # own hash list only.
             "exchange": "the partner API's hash list (every signal type) and the StopNCII-compatible hash exchange "
@@ -590,3 +593,17 @@ def request_render(request: RemedyRequest, fmt: Format) -> tuple[bytes, str, str
         return document_text(document).encode(), CONTENT_TYPES[fmt], name
     body = json.dumps(document_json(document), indent=2, ensure_ascii=False, sort_keys=True)
     return body.encode(), CONTENT_TYPES[fmt], name
+
+
+def case_video_facts(case: Case) -> list[dict[str, Any]]:
+    """The fingerprints of a case's hashed videos for its requests: MD5 and SHA-256 of the file as sent (exact
+    copies; StopNCII exchanges video MD5), how many vPDQ frame hashes (one per second, matched by HMA's rule)
+    and the duration. A video hashed on the person's device has its MD5 only; nothing else is known of it."""
+    from takedown.cases.models import CaseVideo
+
+    videos = case.videos.filter(state=CaseVideo.State.HASHED).order_by("created_at")
+    return [
+        {"md5": video.md5 or None, "sha256": video.sha256 or None, "vpdq_frames": video.vpdq_frames,
+         "duration_s": video.duration_s}
+        for video in videos
+    ]

@@ -107,8 +107,9 @@ def _generate(case: Case, *, kinds: Iterable[str], court_order: CourtOrder | Non
                     case=case, kind=RequestKind.REMOVAL, host=host, channel=channel_for(host), urls=new_urls,
                     dsa_notice=dsa_notice_due(host), priority=case.severity, court_order=court_order,
                 ))
-    if RequestKind.BLOCKING in kinds and case.images.exists() and not case.remedy_requests.filter(
-            kind=RequestKind.BLOCKING, court_order=court_order).exists():
+    # Blocking is the bank's work on every hash the case brought: its images' and its videos' alike.
+    if RequestKind.BLOCKING in kinds and (case.images.exists() or case.videos.exists()) \
+            and not case.remedy_requests.filter(kind=RequestKind.BLOCKING, court_order=court_order).exists():
         created.append(RemedyRequest.objects.create(
             case=case, kind=RequestKind.BLOCKING, host=None, channel=Channel.HASH_BANK, priority=case.severity,
             court_order=court_order,

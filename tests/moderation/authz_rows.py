@@ -57,6 +57,20 @@ def _message(scenario: dict[str, Any]) -> SentMessage:
     return message
 
 
+def _video_path(scenario: dict[str, Any], suffix: str = "") -> str:
+    from takedown.cases.models import CaseVideo
+    from takedown.core.evidence import evidence_put
+    from tests.conftest import draw_image
+
+    item = _item(scenario)
+    if "video" not in scenario:
+        scenario["video"] = CaseVideo.objects.create(
+            case=item.case, source=CaseVideo.Source.UPLOAD, state=CaseVideo.State.HASHED,
+            blob_name=evidence_put(b"not really a video"), media_type="video/mp4", size=18,
+            keyframes=[{"blob": evidence_put(draw_image(1)), "second": 0.0, "width": 320, "height": 240}])
+    return f"/staff/moderation/items/{item.id}/videos/{scenario['video'].id}/{suffix}"
+
+
 def _court_order(scenario: dict[str, Any]) -> CourtOrder:
     if "court_order" not in scenario:
         data = b"%PDF-1.4\n% a drawn test order\n%%EOF\n"
@@ -93,6 +107,11 @@ def rows(row: Any) -> dict[str, Any]:
         "moderation-shield": row(_item_path("shield/"), ACTION, method="post"),
         "moderation-reveal": row(lambda s: image_path(s) + "reveal/", ACTION, method="post"),
         "moderation-image": row(image_path, UNCLAIMED_IMAGE),
+        "moderation-keyframe-reveal": row(lambda s: _video_path(s, "keyframes/0/reveal/"), ACTION, method="post"),
+        "moderation-keyframe": row(lambda s: _video_path(s, "keyframes/0/"), UNCLAIMED_IMAGE),
+        "moderation-video-play": row(lambda s: _video_path(s, "play/"), ACTION, method="post"),
+        "moderation-video-stop": row(_item_path("videos/stop/"), ACTION, method="post"),
+        "moderation-video": row(_video_path, UNCLAIMED_IMAGE),
         "transparency": row("/staff/transparency/", PAGE),
         "transparency-csv": row("/staff/transparency.csv", PAGE),
         "remedies-case": row(lambda s: f"/staff/remedies/cases/{_request(s).case_id}/", PAGE),
