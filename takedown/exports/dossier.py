@@ -19,7 +19,7 @@ from django.conf import settings
 
 from takedown.cases.models import Case, CaseImage, CaseURL
 from takedown.cases.verdicts import VERDICT_KEYS, verdict_summary
-from takedown.core.audit import GENESIS_HASH
+from takedown.core.audit import GENESIS_HASH, chain_head, chain_key
 from takedown.core.models import AuditEvent
 from takedown.partners.selectors import feedback_for_case
 from takedown.remedies.documents import case_image_facts, document_text, request_document
@@ -62,6 +62,8 @@ def iso(value: datetime | None) -> str | None:
 
 def section_case(case: Case, options: DossierOptions) -> dict[str, Any]:
     return {
+        # The case's internal id: its audit chain is "case:<id>" (audit-log.json); it opens nothing.
+        "id": str(case.id),
         "reference": case.reference,
         "pseudonym": case.pseudonym,
         "status": case.status,
@@ -308,6 +310,12 @@ def section_messages(case: Case, options: DossierOptions) -> list[dict[str, Any]
 
 
 def section_audit(case: Case, options: DossierOptions) -> dict[str, Any]:
+    """Every audit row about the case: its whole chain from position 1, and any rows of the old global chain.
+
+    The caller holds the case's chain lock (takedown.core.audit.chain_lock), so the head below is the chain's
+    last row and no row is appended between reading the rows and reading the head.
+    """
+    chain = chain_key(case_id=case.id, actor_kind="", actor_id="")
     events = [
         {
             "id": e.id,
@@ -319,20 +327,24 @@ def section_audit(case: Case, options: DossierOptions) -> dict[str, Any]:
             "object_type": e.object_type,
             "object_id": e.object_id,
             "detail": e.detail,
+            "chain": e.chain,
+            "seq": e.seq,
             "prev_hash": e.prev_hash,
             "row_hash": e.row_hash,
         }
-        for e in AuditEvent.objects.filter(case_id=case.id).order_by("id").iterator(chunk_size=2000)
+        for e in AuditEvent.objects.filter(case_id=case.id).order_by("seq", "id").iterator(chunk_size=2000)
     ]
-    head = AuditEvent.objects.order_by("-id").values("id", "row_hash").first()
+    head = chain_head(chain)
     return {
         "algorithm": (
             "row_hash = SHA-256 of the JSON object {prev, at, actor_kind, actor_id, action, case_id, object_type, "
-            "object_id, detail} with sorted keys, separators ',' and ':', ASCII only; prev is the previous row's "
-            "row_hash in the whole log (genesis: 64 zeros)"
+            "object_id, detail, chain, seq} with sorted keys, separators ',' and ':', ASCII only; prev is the "
+            "row_hash of the row before it in the same chain (position seq - 1; genesis: 64 zeros). Rows with seq 0 "
+            "were written before chains were kept per case: their object has no chain and seq, and prev is the "
+            "row before them in the whole log"
         ),
         "genesis": GENESIS_HASH,
-        "chain_head": head,
+        "chain_head": {"chain": head.chain, "seq": head.seq, "row_hash": head.row_hash},
         "events": events,
     }
 

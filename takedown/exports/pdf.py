@@ -333,8 +333,10 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
     head = audit.get("chain_head") or {}
     pdf.para(
         f"{len(audit['events'])} audit events concern this case (audit-log.json, with every row's hash-chain values). "
-        f"At export time the whole log's last row was {head.get('id', '-')} with hash {head.get('row_hash', '-')}; "
-        "that value is covered by this export's signature and time-stamp, so a later change to the log shows."
+        f"The case has its own hash chain; at export time it held {head.get('seq', 0)} rows, the last with hash "
+        f"{head.get('row_hash', '-')}, and every one of them is in this file: positions 1 to {head.get('seq', 0)} "
+        "with none missing, each linked to the one before. That value is covered by this export's signature and "
+        "time-stamp, so a later change to the log shows, and the export itself is the next row of the chain."
     )
     # The first 96 bits of each row hash identify the row; audit-log.json holds each in full, and the check.
     pdf.rows([38, 22, 70, 50], ["When (UTC)", "Actor", "Action", "Row hash (first 24 hex digits)"],

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django_otp import match_token
 
 from takedown.cases.models import Case, CaseImage
-from takedown.core.audit import Actor, audit_record
+from takedown.core.audit import Actor, audit_record, chain_key, chain_lock
 from takedown.core.evidence import evidence_get
 from takedown.core.ratelimit import ratelimit_hit, ratelimit_peek, ratelimit_reset
 from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, user_role
@@ -344,6 +344,9 @@ def case_export_build(
         raise ExportNotConfigured(str(exc)) from exc
     generated_at = timezone.now().replace(microsecond=0)
     with transaction.atomic():
+        # Hold the case's audit chain while reading it, so the excerpt is the whole chain and the export's own
+        # event below is the very next row.
+        chain_lock(chain_key(case_id=case.id, actor_kind="", actor_id=""))
         images = _image_files(case) if include_images else {}
         options = DossierOptions(generated_at=generated_at, include_images=include_images,
                                  image_files={k: v[0] for k, v in images.items()})

@@ -82,52 +82,70 @@ def _read_members(data: bytes) -> dict[str, bytes]:
 
 def audit_row_digest(row: dict[str, Any]) -> str:
     """The audit log's row hash (takedown.core.audit), recomputed from an exported row."""
-    canonical = json.dumps(
-        {
-            "prev": row["prev_hash"],
-            "at": row["at"],
-            "actor_kind": row["actor_kind"],
-            "actor_id": row["actor_id"],
-            "action": row["action"],
-            "case_id": row["case_id"],
-            "object_type": row["object_type"],
-            "object_id": row["object_id"],
-            "detail": row["detail"],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
+    body = {
+        "prev": row["prev_hash"],
+        "at": row["at"],
+        "actor_kind": row["actor_kind"],
+        "actor_id": row["actor_id"],
+        "action": row["action"],
+        "case_id": row["case_id"],
+        "object_type": row["object_type"],
+        "object_id": row["object_id"],
+        "detail": row["detail"],
+    }
+    if row.get("seq"):
+        body["chain"] = row["chain"]
+        body["seq"] = row["seq"]
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _audit_check(data: bytes) -> str:
-    """Every exported row's hash recomputes; rows adjacent in the log link by prev_hash. Returns a summary."""
+def _audit_check(data: bytes, case_id: str) -> str:
+    """Every row recomputes; the case's chain is complete: positions 1..n, each linked, n the exported head."""
     try:
         excerpt = json.loads(data)
         events = excerpt["events"]
         head = excerpt["chain_head"]
+        head_chain, head_seq, head_hash = head["chain"], head["seq"], head["row_hash"]
     except (ValueError, KeyError, TypeError) as exc:
         raise bundle.BundleError("audit-log.json is not an audit excerpt") from exc
-    previous: dict[str, Any] | None = None
+    expected_chain = f"case:{case_id}"
+    if head_chain != expected_chain:
+        raise bundle.BundleError("the audit chain head names another case")
+    legacy_previous: dict[str, Any] | None = None
+    prev_hash, expected_seq = GENESIS_HASH, 1
     for row in events:
         try:
             digest = audit_row_digest(row)
+            seq = row["seq"]
+            if digest != row["row_hash"]:
+                raise bundle.BundleError(f"audit row {row.get('id')} does not match its hash")
+            if row["case_id"] != case_id:
+                raise bundle.BundleError(f"audit row {row['id']} is about another case")
         except (KeyError, TypeError) as exc:
             raise bundle.BundleError("an audit row lacks a field") from exc
-        if digest != row["row_hash"]:
-            raise bundle.BundleError(f"audit row {row.get('id')} does not match its hash")
-        if previous is not None:
-            if row["id"] <= previous["id"]:
-                raise bundle.BundleError(f"audit row {row['id']} is out of order")
-            if row["id"] == previous["id"] + 1 and row["prev_hash"] != previous["row_hash"]:
-                raise bundle.BundleError(f"audit row {row['id']} does not link to row {previous['id']}")
-        previous = row
-    if events and head and head["id"] < events[-1]["id"]:
-        raise bundle.BundleError("the chain head predates the last exported row")
-    return f"{len(events)} rows recompute; chain head {head['row_hash'][:16]}... at row {head['id']}" if head else (
-        f"{len(events)} rows recompute"
-    )
+        if not seq:
+            # The old global chain: rows adjacent in the whole log must link; others cannot be checked here.
+            if legacy_previous is not None:
+                if row["id"] <= legacy_previous["id"]:
+                    raise bundle.BundleError(f"audit row {row['id']} is out of order")
+                if row["id"] == legacy_previous["id"] + 1 and row["prev_hash"] != legacy_previous["row_hash"]:
+                    raise bundle.BundleError(f"audit row {row['id']} does not link to row {legacy_previous['id']}")
+            legacy_previous = row
+            continue
+        if row["chain"] != expected_chain:
+            raise bundle.BundleError(f"audit row {row['id']} belongs to another chain")
+        if seq != expected_seq:
+            raise bundle.BundleError(
+                f"the case's audit chain skips from position {expected_seq - 1} to {seq} (a row was left out)")
+        if row["prev_hash"] != prev_hash:
+            raise bundle.BundleError(f"audit row at position {seq} does not link to position {seq - 1}")
+        prev_hash, expected_seq = row["row_hash"], expected_seq + 1
+    if expected_seq - 1 != head_seq or prev_hash != head_hash:
+        raise bundle.BundleError(
+            f"the case's audit chain had {head_seq} rows when exported but positions 1 to {expected_seq - 1} are "
+            "here (a row was left out)")
+    return f"{len(events)} rows recompute; the case's chain is complete: positions 1 to {head_seq}, head {head_hash[:16]}..."
 
 
 def export_verify(
@@ -210,9 +228,11 @@ def export_verify(
     report.add("digests", True, f"{len(entries)} files match the manifest")
 
     try:
-        summary = _audit_check(members[bundle.AUDIT_JSON])
-    except bundle.BundleError as exc:
-        report.add("audit-chain", False, str(exc))
+        case_id = str(json.loads(members[bundle.CASE_JSON])["case"]["id"])
+        summary = _audit_check(members[bundle.AUDIT_JSON], case_id)
+    except (bundle.BundleError, ValueError, KeyError, TypeError) as exc:
+        report.add("audit-chain", False, str(exc) if isinstance(exc, bundle.BundleError) else
+                   "case.json does not name the case's id")
         return report
     report.add("audit-chain", True, summary)
     return report
