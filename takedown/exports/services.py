@@ -374,7 +374,8 @@ def case_export_build(
                 tsa_ca_pem=ca_pem,
                 verify_md=lambda fingerprint: verify_md_render(
                     reference=case.reference, fingerprint=fingerprint, files=sorted(files), annex=annex,
-                    external_tsa=bool(settings.EXPORT_TSA_URL),
+                    external_tsa=bool(settings.EXPORT_TSA_URL), site=settings.SITE_URL,
+                    tsa_label=settings.EXPORT_TSA_URL,
                 ),
                 when=generated_at,
             )

@@ -39,6 +39,7 @@ class VerifyReport:
     checks: list[Check] = field(default_factory=list)
     timestamp: TimestampInfo | None = None
     signing_fingerprint: str = ""
+    anchor: str = ""
 
     @property
     def ok(self) -> bool:
@@ -149,8 +150,17 @@ def _audit_check(data: bytes, case_id: str) -> str:
 
 
 def export_verify(
-    source: bytes | Path, *, trusted_key_pem: bytes | None = None, trusted_ca_pem: bytes | None = None
+    source: bytes | Path,
+    *,
+    trusted_key_pem: bytes | None = None,
+    trusted_fingerprint: str = "",
+    trusted_ca_pem: bytes | None = None,
+    trust_embedded: bool = False,
+    anchor_source: str = "",
 ) -> VerifyReport:
+    """Check an export. The signing key must be pinned (its PEM, or the fingerprint the operator publishes at
+    /.well-known/takedown-export-keys) unless `trust_embedded`, which proves only that the file is intact and
+    self-consistent: anyone can re-sign and re-stamp a file with a key and a TSA of their own."""
     report = VerifyReport()
     data = source.read_bytes() if isinstance(source, Path) else source
     try:
@@ -178,17 +188,34 @@ def export_verify(
         report.add("signing-key", False, str(exc))
         return report
     report.signing_fingerprint = bundle.public_key_fingerprint(public)
+    pinned = ""
     if trusted_key_pem is not None:
         try:
             trusted = bundle.public_key_from_pem(trusted_key_pem)
         except bundle.BundleError as exc:
             report.add("signing-key", False, f"the trusted key: {exc}")
             return report
-        if bundle.public_key_fingerprint(trusted) != report.signing_fingerprint:
-            report.add("signing-key", False, "signing-key.pub.pem is not the trusted key")
+        pinned = bundle.public_key_fingerprint(trusted)
+    elif trusted_fingerprint:
+        pinned = trusted_fingerprint.strip().lower().replace(":", "")
+        if len(pinned) != 64 or any(c not in "0123456789abcdef" for c in pinned):
+            report.add("signing-key", False, "the trusted fingerprint is not 64 hex digits (SHA-256)")
             return report
-    report.add("signing-key", True, f"Ed25519, SHA-256 fingerprint {report.signing_fingerprint}"
-               + (" (matches the trusted key)" if trusted_key_pem is not None else " (as shipped)"))
+    if pinned:
+        if pinned != report.signing_fingerprint:
+            report.add("signing-key", False, f"signing-key.pub.pem ({report.signing_fingerprint}) is not the "
+                       f"trusted key ({pinned}): this file was not signed with the operator's published key")
+            return report
+        report.anchor = f"the pinned signing key {pinned}" + (f" ({anchor_source})" if anchor_source else "")
+    elif trust_embedded:
+        report.anchor = ("the key shipped inside the file (--trust-embedded): this shows the file is intact, not "
+                         "who made it")
+    else:
+        report.add("signing-key", False, "no trust anchor: pin the operator's published key (--pubkey FILE or "
+                   "--fingerprint HEX from /.well-known/takedown-export-keys) or pass --trust-embedded")
+        return report
+    report.add("signing-key", True, f"Ed25519, SHA-256 fingerprint {report.signing_fingerprint}; trusted: "
+               f"{report.anchor}")
 
     try:
         public.verify(members[bundle.SIGNATURE], manifest)

@@ -25,8 +25,7 @@ from takedown.exports import bundle
 from takedown.exports.annex import AnnexCertificateError, annex_certificate_load
 from takedown.exports.models import AdvocateGrant
 from takedown.exports.services import advocate_profile_ensure, case_export_build, grant_create_by_victim
-from takedown.exports.verify import export_verify
-from tests.exports.conftest import zip_build, zip_members
+from tests.exports.conftest import zip_build, zip_members, verify_pinned
 
 IDENTITY = "Given name Family-name, 1 Court Street, Springfield"
 
@@ -61,7 +60,7 @@ def test_identity_is_sealed_to_the_advocate_and_opens_with_openssl(make_case, ad
     result = case_export_build(case=case, actor=Actor.for_user(advocate), grant=grant, made_by=advocate)
     members = zip_members(result.data)
     assert bundle.ANNEX in bundle.manifest_parse(members[bundle.MANIFEST])
-    assert export_verify(result.data).ok and result.record.annex_included
+    assert verify_pinned(result.data).ok and result.record.annex_included
     for name, content in members.items():
         if name != bundle.ANNEX:
             assert b"Family-name" not in content and b"Real Name" not in content, name
@@ -94,7 +93,7 @@ def test_a_changed_annex_fails_verification(make_case, advocate: User) -> None:
                                             grant=_grant(case, advocate, _pem(cert))).data)
     changed = bytearray(members[bundle.ANNEX])
     changed[len(changed) // 2] ^= 0x01
-    report = export_verify(zip_build({**members, bundle.ANNEX: bytes(changed)}))
+    report = verify_pinned(zip_build({**members, bundle.ANNEX: bytes(changed)}))
     assert report.first_failure is not None and report.first_failure.name == "digests"
     assert bundle.ANNEX in report.first_failure.detail
 

@@ -20,9 +20,8 @@ from PIL import Image
 from takedown.exports import bundle
 from takedown.exports.models import AdvocateGrant
 from takedown.exports.services import advocate_profile_ensure
-from takedown.exports.verify import export_verify
 from tests.conftest import make_staff
-from tests.exports.conftest import zip_members
+from tests.exports.conftest import zip_members, verify_pinned
 from tests.victims.conftest import file_upload_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -125,7 +124,7 @@ def test_person_gives_and_removes_access_and_the_advocate_exports_in_between(chr
     saved = tmp_path / "case.zip"
     download.value.save_as(saved)
     data = saved.read_bytes()
-    assert export_verify(data).ok
+    assert verify_pinned(data).ok
     members = zip_members(data)
     assert filed.case.pseudonym in members[bundle.CASE_JSON].decode()
     assert any(name.startswith("images/") for name in members)

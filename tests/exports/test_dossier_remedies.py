@@ -22,12 +22,11 @@ from takedown.cases.models import Case, CaseImage, CaseURL
 from takedown.core.audit import Actor
 from takedown.exports import bundle
 from takedown.exports.services import case_export_build
-from takedown.exports.verify import export_verify
 from takedown.partners.models import Partner, PartnerFeedback, PartnerFeedbackCase
 from takedown.remedies.directory import host_directory_seed
 from takedown.remedies.models import Host, RemedyRequest, RequestKind
 from takedown.remedies.services import remedies_clock_tick, remedies_generate_for_case, remedy_request_update
-from tests.exports.conftest import case_make, zip_members
+from tests.exports.conftest import case_make, zip_members, verify_pinned
 
 # After the session's export keys were made (the time-stamping certificate must be valid at export time).
 T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
@@ -115,7 +114,7 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     # One tick at 49 hours escalates twice, re-sends the unanswered request once and marks it overdue.
     assert steps[:2] == ["created", "sent"]
     assert sorted(steps[2:]) == ["escalated_24h", "escalated_40h", "overdue", "resent"]
-    assert export_verify(data).ok
+    assert verify_pinned(data).ok
 
     # Blocking and de-linking are there too, with no statutory clock.
     kinds = sorted((r["kind"], r["recipient"]) for r in late["requests"] if r["kind"] != "removal")
