@@ -427,6 +427,18 @@ CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"
 # transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).
 CASE_PURGE_HOOKS: list[str] = ["victims.hashbank.bank_purge_case"]
 
+# --- Remedy delivery (takedown.remedies.smtp, takedown.remedies.bounces) --------------------------------------
+# The envelope sender of requests sent by e-mail. With "bounces@operator.example" each message goes out from
+# "bounces+<message id>@operator.example" (VERP), so a bounce names the very message that failed; point that
+# mailbox's delivery at `manage.py remedies_bounce` or at the bounce webhook. Empty: DEFAULT_FROM_EMAIL, and
+# bounces are matched by the Message-ID they quote.
+REMEDIES_BOUNCE_ADDRESS = env("REMEDIES_BOUNCE_ADDRESS")
+# Bearer token of POST /hooks/remedies/bounce (a DSN as the body); the path answers 404 while it is empty.
+REMEDIES_BOUNCE_WEBHOOK_TOKEN = env("REMEDIES_BOUNCE_WEBHOOK_TOKEN")
+REMEDIES_BOUNCE_MAX_BYTES = envint("REMEDIES_BOUNCE_MAX_BYTES", 2 * 1024 * 1024)
+# A request handed to a partner that its system has not taken after this long goes to the moderators' queue.
+REMEDIES_UNRECEIVED_ALERT_HOURS = envint("REMEDIES_UNRECEIVED_ALERT_HOURS", 12)
+
 # --- Retention (takedown.cases.services; manage.py retention_purge) ---------------------------------------------
 # Days after withdrawal before what is left of a withdrawn case (no images or hashes: those go at withdrawal) is
 # deleted; days after its last change before a case closed as not taken forward loses its evidence and rows;

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from takedown.api import docs, feedback, hma, lookup, me, stopncii, sync
+from takedown.api import docs, feedback, hma, lookup, me, removal_requests, stopncii, sync
 
 urlpatterns = [
     path("api/v1/me", me.MeView.as_view(), name="api-me"),
@@ -8,6 +8,9 @@ urlpatterns = [
     path("api/v1/lookup/batch", lookup.LookupBatchView.as_view(), name="api-lookup-batch"),
     path("api/v1/hashes", sync.HashChangesView.as_view(), name="api-hashes"),
     path("api/v1/feedback", feedback.FeedbackView.as_view(), name="api-feedback"),
+    path("api/v1/removal-requests", removal_requests.RemovalRequestsView.as_view(), name="api-removal-requests"),
+    path("api/v1/removal-requests/acknowledge", removal_requests.RemovalRequestAcknowledgeView.as_view(),
+         name="api-removal-requests-acknowledge"),
     path("api/stopncii/v1/FetchHashes", stopncii.FetchHashesView.as_view(), name="stopncii-fetch"),
     path("api/stopncii/v1/SubmitFeedback", stopncii.SubmitFeedbackView.as_view(), name="stopncii-feedback"),
     path("api/stopncii/v1/SubmitHashes", stopncii.SubmitHashesView.as_view(), name="stopncii-submit"),

@@ -9,6 +9,10 @@ Remedies owns removal requests; partners report on them. Two hooks keep the apps
   A receiver that updates a removal request does so atomically with the feedback; it must not do I/O itself
   (side effects go through the outbox).
 
+- `webhook_delivery_settled`: a Django signal sent inside the delivery's transaction with
+  `notice=DeliveryNotice` when a delivery ends: answered 2xx (delivered) or given up on (failed). Remedies records
+  it on the message it sent, and a removal request counts as received by the partner on its first 2xx.
+
 To tell partners about a new removal request, remedies calls
 `takedown.partners.services.webhook_event_publish(partner_id=, event="removal_request.created", data=...)`.
 """
@@ -40,9 +44,22 @@ class FeedbackNotice:
     case_ids: tuple[uuid.UUID, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class DeliveryNotice:
+    delivery_id: uuid.UUID
+    partner_id: uuid.UUID
+    event: str
+    delivered: bool
+    status_code: int | None
+    error: str
+    attempts: int
+    at: datetime
+
+
 RemovalRequestResolver = Callable[..., RemovalRequestRef | None]
 
 partner_feedback_received = Signal()
+webhook_delivery_settled = Signal()
 
 _resolvers: list[RemovalRequestResolver] = []
 

@@ -19,6 +19,7 @@ class Scope(models.TextChoices):
     FETCH = "fetch", _("Fetch the hash list and its changes")
     FEEDBACK = "feedback", _("Report what was done")
     SUBMIT = "submit", _("Submit hashes")
+    REQUESTS = "requests", _("Read removal requests addressed to you and answer them")
 
 
 ALL_SCOPES: tuple[str, ...] = tuple(Scope.values)

@@ -7,7 +7,6 @@ must sign with them).
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections.abc import Collection, Sequence
@@ -40,7 +39,7 @@ from takedown.partners.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from takedown.partners.webhooks import SendResult, webhook_send, webhook_url_check
+from takedown.partners.webhooks import SendResult, webhook_body, webhook_send, webhook_url_check
 
 
 class PartnerError(ValueError):
@@ -349,7 +348,7 @@ def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str:
     if not endpoint.active:
         result = SendResult(None, "the endpoint is disabled", 0)
     else:
-        body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
+        body = webhook_body(delivery.payload)
         result = webhook_send(url=endpoint.url, secret=endpoint.secret, body=body, event=delivery.event,
                               delivery_id=str(delivery.id))
     with transaction.atomic():
@@ -376,6 +375,11 @@ def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str:
                            delay_seconds=delay)
         delivery.save(update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at",
                                      "next_attempt_at"])
+        if delivery.status in (WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED):
+            hooks.webhook_delivery_settled.send(sender=WebhookDelivery, notice=hooks.DeliveryNotice(
+                delivery_id=delivery.id, partner_id=endpoint.partner_id, event=delivery.event,
+                delivered=delivery.status == WebhookDelivery.Status.DELIVERED, status_code=result.status_code,
+                error=result.error, attempts=delivery.attempts, at=timezone.now()))
     return delivery.status
 
 

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import http.client
 import ipaddress
+import json
 import socket
 import ssl
 import time
@@ -27,6 +28,11 @@ from django.conf import settings
 SIGNATURE_HEADER = "Takedown-Signature"
 EVENT_HEADER = "Takedown-Event"
 DELIVERY_HEADER = "Takedown-Delivery"
+
+
+def webhook_body(payload: object) -> bytes:
+    """The exact bytes posted for a delivery's payload (stable, so the sender can record them in advance)."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
 
 def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:

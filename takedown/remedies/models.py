@@ -8,6 +8,7 @@ stores what it was about (its URLs, a snapshot) and what happened to it, each st
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from takedown.cases.models import Case
+from takedown.core import crypto
 
 # The TAKE IT DOWN Act gives a covered platform 48 hours from receipt; we escalate before it runs out.
 STATUTORY_HOURS = 48
@@ -81,14 +83,23 @@ class RequestKind(models.TextChoices):
 
 class RequestState(models.TextChoices):
     DRAFT = "draft", _("Not sent yet")
+    # Handed to our sender (a partner's webhook, the partner API) and not yet taken by the recipient's system.
+    SENDING = "sending", _("Being delivered")
+    # "Sent" means the recipient's system took it: SMTP accepted it, the partner's endpoint answered 2xx, or the
+    # partner fetched it. Never merely that we tried.
     SENT = "sent", _("Sent")
+    # It bounced or the partner's endpoint refused it for good: nobody has it, a moderator must act.
+    UNDELIVERED = "undelivered", _("Not delivered")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     COMPLIED = "complied", _("Done")
     REFUSED = "refused", _("Refused")
     CANCELLED = "cancelled", _("Cancelled")
 
 
-OPEN_STATES = (RequestState.DRAFT, RequestState.SENT, RequestState.ACKNOWLEDGED)
+OPEN_STATES = (RequestState.DRAFT, RequestState.SENDING, RequestState.SENT, RequestState.UNDELIVERED,
+               RequestState.ACKNOWLEDGED)
+# The states in which the recipient has the request: the 48-hour clock runs only here.
+RECEIVED_STATES = (RequestState.SENT, RequestState.ACKNOWLEDGED)
 FINAL_STATES = (RequestState.COMPLIED, RequestState.REFUSED, RequestState.CANCELLED)
 
 
@@ -108,7 +119,14 @@ class RemedyRequest(models.Model):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     send_count = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it was first handed to its channel (the SMTP conversation, the partner's webhook, the partner API).
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the recipient's system took it (SMTP acceptance, a 2xx webhook answer, the partner's first fetch, a
+    # moderator's submission of the host's web form): the Act's 48 hours count from here.
+    received_at = models.DateTimeField(null=True, blank=True)
+    undelivered_at = models.DateTimeField(null=True, blank=True)
+    # Why the last delivery failed ("bounced: 5.1.1 user unknown"), shown to moderators and, in words, the person.
+    delivery_problem = models.CharField(max_length=500, blank=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True, db_index=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -145,8 +163,12 @@ class RemedyRequest(models.Model):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def clock_running(self) -> bool:
+        return self.deadline_at is not None and self.state in RECEIVED_STATES
+
     def hours_left(self, now: datetime) -> float | None:
-        if self.deadline_at is None or not self.is_open:
+        if self.deadline_at is None or not self.clock_running:
             return None
         return (self.deadline_at - now) / timedelta(hours=1)
 
@@ -165,3 +187,65 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Handed to our sender, no answer yet")
+    ACCEPTED = "accepted", _("Accepted by the recipient's system")
+    BOUNCED = "bounced", _("Bounced")
+    REFUSED = "refused", _("Refused")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged by the recipient")
+
+
+class SentMessageTampered(Exception):
+    """The stored body no longer hashes to the SHA-256 recorded when it was sent."""
+
+
+class SentMessage(models.Model):
+    """One outgoing message exactly as it left: the bytes given to the SMTP connection or posted to a partner.
+
+    It is the proof of what was sent, to whom and what came back: court exports cite it as an exhibit, so the
+    body is never re-rendered, only decrypted. The body is encrypted with the evidence keyring, bound to the row
+    id so a blob cannot be moved to another row unnoticed.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(RemedyRequest, on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # An email address, or "partner:<partner id>".
+    recipient = models.CharField(max_length=320)
+    # abuse@<domain> guessed under RFC 2142, not a curated directory entry.
+    recipient_guessed = models.BooleanField(default=False)
+    # RFC 5322 Message-ID for email, the webhook delivery id for a partner.
+    message_id = models.CharField(max_length=255, db_index=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=64)
+    body_encrypted = models.BinaryField()
+    sent_at = models.DateTimeField(db_index=True)
+    delivery = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING,
+                                db_index=True)
+    delivery_at = models.DateTimeField(null=True, blank=True)
+    delivery_detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ("sent_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def associated_data(message_id: uuid.UUID) -> bytes:
+        return b"takedown-sent-message:" + str(message_id).encode()
+
+    def set_body(self, body: bytes) -> None:
+        self.sha256 = hashlib.sha256(body).hexdigest()
+        self.size = len(body)
+        self.body_encrypted = crypto.encrypt(body, associated=self.associated_data(self.id))
+
+    def raw_bytes(self) -> bytes:
+        """Exactly the bytes that were sent; raises SentMessageTampered when they no longer match sha256."""
+        body = crypto.decrypt(bytes(self.body_encrypted), associated=self.associated_data(self.id))
+        if hashlib.sha256(body).hexdigest() != self.sha256:
+            raise SentMessageTampered(f"sent message {self.id} does not match its recorded SHA-256")
+        return body

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from takedown.remedies.services import remedy_partner_feedback, remedy_request_for_partner
+from takedown.remedies.services import remedy_partner_feedback, remedy_request_for_partner, remedy_webhook_settled
 
 
 def removal_request_resolver(*, partner_id: uuid.UUID, removal_request_id: uuid.UUID) -> Any:
@@ -29,6 +29,12 @@ def on_partner_feedback(sender: object, notice: Any, **kwargs: Any) -> None:
                             removal_request_id=notice.removal_request_id, case_ids=tuple(notice.case_ids))
 
 
+def on_webhook_settled(sender: object, notice: Any, **kwargs: Any) -> None:
+    """Receiver of `webhook_delivery_settled`: a 2xx is the partner's receipt, giving up is a refused delivery."""
+    remedy_webhook_settled(delivery_id=notice.delivery_id, delivered=notice.delivered,
+                           status_code=notice.status_code, error=notice.error, attempts=notice.attempts, at=notice.at)
+
+
 def partner_hooks_connect() -> bool:
     try:
         from takedown.partners import hooks
@@ -36,4 +42,5 @@ def partner_hooks_connect() -> bool:
         return False  # the partner app is not installed in this build
     hooks.removal_request_resolver_register(removal_request_resolver)
     hooks.partner_feedback_received.connect(on_partner_feedback, dispatch_uid="remedies.partner_feedback")
+    hooks.webhook_delivery_settled.connect(on_webhook_settled, dispatch_uid="remedies.webhook_settled")
     return True

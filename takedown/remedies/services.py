@@ -6,12 +6,16 @@ webhooks, hash-bank activation) to the outbox, so a rollback sends nothing and a
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import formatdate, parseaddr
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -21,20 +25,25 @@ from django.utils import timezone
 from takedown.cases.models import Case, CaseStatus
 from takedown.core.audit import Actor, audit_record
 from takedown.core.outbox import outbox_enqueue
+from takedown.remedies.delivery import sent_message_delivery_set, sent_message_record
 from takedown.remedies.directory import domain_of, host_for_domain
 from takedown.remedies.documents import document_json, document_pdf, document_text, request_document
 from takedown.remedies.models import (
     ESCALATION_HOURS,
     OPEN_STATES,
+    RECEIVED_STATES,
     STATUTORY_HOURS,
     Channel,
+    DeliveryState,
     Host,
     HostKind,
     RemedyRequest,
     RequestEvent,
     RequestKind,
     RequestState,
+    SentMessage,
 )
+from takedown.remedies.smtp import SmtpAnswer, rendered_bytes, smtp_hand_over
 
 logger = logging.getLogger(__name__)
 
@@ -126,19 +135,60 @@ def _queue_send_if_automatic(request: RemedyRequest) -> None:
         outbox_enqueue(task=SEND_TASK, kwargs={"request_id": str(request.id), "attempt": request.send_count + 1})
 
 
-def _mark_sent(request: RemedyRequest, *, actor: Actor, now: datetime, note: str = "") -> None:
+def _mark_handed_over(request: RemedyRequest, *, actor: Actor, now: datetime, note: str = "") -> bool:
+    """Count a send attempt (the request went to its channel). True when it was the first."""
     first = request.sent_at is None
     request.send_count += 1
     request.last_sent_at = now
     if first:
         request.sent_at = now
-        if request.has_statutory_clock:
-            # The Act counts 48 hours from the platform's receipt; we count from sending, which is never later.
-            request.deadline_at = now + timedelta(hours=STATUTORY_HOURS)
-    if request.state == RequestState.DRAFT:
-        request.state = RequestState.SENT
-    request.save(update_fields=["send_count", "last_sent_at", "sent_at", "deadline_at", "state"])
+    request.save(update_fields=["send_count", "last_sent_at", "sent_at"])
     _event(request, action="sent" if first else "resent", actor=actor, note=note, at=now)
+    return first
+
+
+def request_receipt_record(request: RemedyRequest, *, actor: Actor, at: datetime, how: str) -> bool:
+    """The recipient's system took the request: it is "sent" from now and the Act's 48 hours count from here.
+
+    The caller holds the row locked. A receipt after a failed delivery (a bounce, a refused webhook) starts a new
+    clock: the earlier one counted from a receipt that turned out not to be one. Returns True when it changed.
+    """
+    if request.state not in OPEN_STATES:
+        return False
+    if request.received_at is not None and request.state != RequestState.UNDELIVERED:
+        return False
+    request.received_at = at
+    if request.has_statutory_clock:
+        request.deadline_at = at + timedelta(hours=STATUTORY_HOURS)
+        request.escalation_level = 0
+        request.overdue_at = None
+    if request.state in (RequestState.DRAFT, RequestState.SENDING, RequestState.UNDELIVERED):
+        request.state = RequestState.SENT
+    request.delivery_problem = ""
+    request.save(update_fields=["received_at", "deadline_at", "escalation_level", "overdue_at", "state",
+                                "delivery_problem"])
+    _event(request, action="received", actor=actor, note=how, at=at)
+    audit_record(actor=actor, action="remedies.request_received", case_id=request.case_id,
+                 object_type="remedy_request", object_id=request.id, detail={"how": how[:200]})
+    return True
+
+
+def request_undelivered_record(request: RemedyRequest, *, actor: Actor, at: datetime, reason: str) -> bool:
+    """Nobody has the request (it bounced, the partner refused the delivery): back to the moderators.
+
+    The caller holds the row locked. The request stops saying sent and its clock stops; it stays open, so a
+    moderator can correct the address and send it again.
+    """
+    if request.state not in (RequestState.SENDING, RequestState.SENT, RequestState.UNDELIVERED):
+        return False
+    request.state = RequestState.UNDELIVERED
+    request.undelivered_at = at
+    request.delivery_problem = reason[:500]
+    request.save(update_fields=["state", "undelivered_at", "delivery_problem"])
+    _event(request, action="undelivered", actor=actor, note=reason, at=at)
+    audit_record(actor=actor, action="remedies.request_undelivered", case_id=request.case_id,
+                 object_type="remedy_request", object_id=request.id, detail={"kind": request.kind})
+    return True
 
 
 def remedy_request_deliver(*, request_id: uuid.UUID, attempt: int) -> bool:
@@ -151,11 +201,18 @@ def remedy_request_deliver(*, request_id: uuid.UUID, attempt: int) -> bool:
             return False
         now = timezone.now()
         if request.channel == Channel.EMAIL:
-            _email_send(request)
-            note = f"email to the abuse contact of {request.host.domain if request.host else ''}"
+            handed = _email_send(request)
+            _mark_handed_over(request, actor=actor, now=now, note=f"e-mail to {handed.recipient}")
+            _email_outcome_record(request, handed=handed, actor=actor, at=timezone.now())
         elif request.channel == Channel.PARTNER:
-            _partner_notify(request)
-            note = "published to the partner through the API"
+            deliveries = _partner_notify(request)
+            _mark_handed_over(request, actor=actor, now=now, note=(
+                f"webhook to {len(deliveries)} partner endpoint(s)" if deliveries
+                else "published on the partner API; waiting for the partner to fetch it"))
+            _partner_messages_record(request, deliveries=deliveries, actor=actor, at=now)
+            if request.state in (RequestState.DRAFT, RequestState.UNDELIVERED) and request.received_at is None:
+                request.state = RequestState.SENDING
+                request.save(update_fields=["state"])
         elif request.channel == Channel.HASH_BANK:
             from takedown.remedies.blocking import BankUnavailable
 
@@ -164,38 +221,85 @@ def remedy_request_deliver(*, request_id: uuid.UUID, attempt: int) -> bool:
             except BankUnavailable as exc:
                 logger.warning("blocking request %s not sent: %s", request.id, exc)
                 return False
-            note = "the case's hashes are Active in the hash bank"
+            _mark_handed_over(request, actor=actor, now=now, note="the case's hashes are Active in the hash bank")
+            # The bank is ours: the hashes are served to every partner from this moment.
+            request_receipt_record(request, actor=actor, at=now, how="the case's hashes are Active in the hash bank")
         else:
             return False  # web forms are submitted by a moderator, who then records it
-        _mark_sent(request, actor=actor, now=now, note=note)
         audit_record(actor=actor, action="remedies.request_sent", case_id=request.case_id,
                      object_type="remedy_request", object_id=request.id,
-                     detail={"kind": request.kind, "channel": request.channel, "attempt": attempt})
+                     detail={"kind": request.kind, "channel": request.channel, "attempt": attempt,
+                             "state": request.state})
         return True
 
 
-def _email_send(request: RemedyRequest) -> None:
+@dataclass(frozen=True)
+class EmailHandOver:
+    message_pk: uuid.UUID
+    message_id: str
+    recipient: str
+    raw: bytes
+    answer: SmtpAnswer
+
+
+def _operator_mail_domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">").strip() or "localhost"
+
+
+def envelope_sender(message_pk: uuid.UUID) -> str:
+    """The SMTP MAIL FROM: a VERP address naming the message when REMEDIES_BOUNCE_ADDRESS is set."""
+    bounce = settings.REMEDIES_BOUNCE_ADDRESS
+    if not bounce:
+        return parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    local, _, domain = bounce.partition("@")
+    return f"{local}+{message_pk.hex}@{domain}"
+
+
+def _email_send(request: RemedyRequest) -> EmailHandOver:
+    """Render the request once, hand those bytes to the mail server, and return them with its answer."""
     assert request.host is not None
     document = request_document(request)
     prefix = "Reminder: " if request.send_count else ""
+    message_pk = uuid.uuid4()
+    message_id = f"<{message_pk.hex}@{_operator_mail_domain()}>"
+    recipient = request.host.abuse_email
     message = EmailMessage(
         subject=f"{prefix}{document.title} [ref {request.id}]",
         body=document_text(document),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[request.host.abuse_email],
+        to=[recipient],
         reply_to=[settings.REMEDIES_OPERATOR_EMAIL] if settings.REMEDIES_OPERATOR_EMAIL else None,
-        headers={"X-Takedown-Reference": str(request.id)},
+        headers={"X-Takedown-Reference": str(request.id), "Message-ID": message_id,
+                 "Date": formatdate(localtime=False)},
     )
-    import json
-
     message.attach(f"{request.kind}-request-{request.id}.pdf", document_pdf(document), "application/pdf")
     message.attach(f"{request.kind}-request-{request.id}.json",
                    json.dumps(document_json(document), indent=2, ensure_ascii=False), "application/json")
-    message.send(fail_silently=False)
+    raw = rendered_bytes(message)
+    answer = smtp_hand_over(message=message, raw=raw, envelope_from=envelope_sender(message_pk))
+    return EmailHandOver(message_pk=message_pk, message_id=message_id, recipient=recipient, raw=raw, answer=answer)
 
 
-def _partner_notify(request: RemedyRequest) -> None:
-    """Tell the partner through its webhook (via the partner app's outbox-backed publisher) when it has one."""
+def _email_outcome_record(request: RemedyRequest, *, handed: EmailHandOver, actor: Actor, at: datetime) -> None:
+    assert request.host is not None
+    accepted = handed.answer.accepted
+    sent_message_record(
+        id=handed.message_pk, request=request, channel=Channel.EMAIL, recipient=handed.recipient,
+        recipient_guessed=request.host.contact_source == Host.ContactSource.RFC2142, message_id=handed.message_id,
+        body=handed.raw, content_type="message/rfc822", actor=actor, sent_at=at,
+        delivery=DeliveryState.ACCEPTED if accepted else DeliveryState.BOUNCED,
+        delivery_detail=("mail server accepted it: " if accepted else "mail server refused it: ")
+        + handed.answer.detail,
+    )
+    if accepted:
+        request_receipt_record(request, actor=actor, at=at, how=f"accepted by the mail server ({handed.answer.detail})")
+    else:
+        request_undelivered_record(request, actor=actor, at=at, reason=f"refused by the mail server: "
+                                                                       f"{handed.answer.detail}")
+
+
+def _partner_notify(request: RemedyRequest) -> list[Any]:
+    """Queue the partner's webhook deliveries (via the partner app's outbox-backed publisher), when it has any."""
     from django.utils.module_loading import import_string
 
     assert request.host is not None
@@ -203,10 +307,24 @@ def _partner_notify(request: RemedyRequest) -> None:
         publish = import_string("takedown.partners.services.webhook_event_publish")
     except ImportError:
         # Without the partner app the request is still served to the partner by the API (remedies_for_partner).
-        return
-    publish(partner_id=uuid.UUID(request.host.partner_id), event="removal_request.created",
-            data={"removal_request_id": str(request.id), "urls": list(request.urls),
-                  "deadline_hours": STATUTORY_HOURS})
+        return []
+    from takedown.remedies.partner_api import removal_request_payload
+
+    return list(publish(partner_id=uuid.UUID(request.host.partner_id), event="removal_request.created",
+                        data=removal_request_payload(request)))
+
+
+def _partner_messages_record(request: RemedyRequest, *, deliveries: list[Any], actor: Actor, at: datetime) -> None:
+    from takedown.partners.webhooks import webhook_body
+
+    assert request.host is not None
+    for delivery in deliveries:
+        sent_message_record(
+            request=request, channel=Channel.PARTNER, recipient=f"partner:{request.host.partner_id}",
+            recipient_guessed=False, message_id=str(delivery.id), body=webhook_body(delivery.payload),
+            content_type="application/json", actor=actor, sent_at=at,
+            delivery_detail=f"webhook queued for {urlsplit(delivery.endpoint.url).hostname or ''}",
+        )
 
 
 def _blocking_activate(request: RemedyRequest) -> None:
@@ -225,7 +343,11 @@ def remedy_request_send(*, request: RemedyRequest, actor: Actor) -> RemedyReques
         if not _sendable(request):
             raise RemedyError("this removal request lacks one of the Act's four elements")
         if request.channel == Channel.WEB_FORM:
-            _mark_sent(request, actor=actor, now=timezone.now(), note="submitted through the host's web form")
+            now = timezone.now()
+            _mark_handed_over(request, actor=actor, now=now, note="submitted through the host's web form")
+            # The form's confirmation is the host's receipt; the moderator who submitted it vouches for it.
+            request_receipt_record(request, actor=actor, at=now, how="submitted by a moderator through the "
+                                                                     "host's web form")
         else:
             outbox_enqueue(task=SEND_TASK, kwargs={"request_id": str(request.id), "attempt": request.send_count + 1})
         audit_record(actor=actor, action="remedies.request_send", case_id=request.case_id,
@@ -234,24 +356,34 @@ def remedy_request_send(*, request: RemedyRequest, actor: Actor) -> RemedyReques
 
 
 _TRANSITIONS = {
-    RequestState.ACKNOWLEDGED: {RequestState.DRAFT, RequestState.SENT},
+    # An acknowledgement proves receipt, whatever we knew of the delivery before.
+    RequestState.ACKNOWLEDGED: {RequestState.DRAFT, RequestState.SENDING, RequestState.SENT,
+                                RequestState.UNDELIVERED},
     RequestState.COMPLIED: set(OPEN_STATES),
     RequestState.REFUSED: set(OPEN_STATES),
 }
 
 
-def _apply_state(request: RemedyRequest, *, state: str, at: datetime, note: str) -> bool:
+def _apply_state(request: RemedyRequest, *, state: str, at: datetime, note: str, actor: Actor) -> bool:
     if state not in _TRANSITIONS:
         raise RemedyError(f"a request cannot be set to {state!r}")
     if request.state == state:
         return False
     if request.state not in _TRANSITIONS[RequestState(state)]:
         raise RemedyError(f"a {request.state} request cannot become {state}")
+    if request.received_at is None or request.state == RequestState.UNDELIVERED:
+        # The host answered, so its system has the request, whatever the delivery record said.
+        request_receipt_record(request, actor=actor, at=at, how=f"the recipient answered ({state})")
     request.state = state
     setattr(request, f"{state}_at", at)
     if note:
         request.outcome_note = note[:500]
     request.save(update_fields=["state", f"{state}_at", "outcome_note"])
+    # The answer is the recipient's acknowledgement of what we sent (a refusal of the request is recorded as such).
+    delivery = DeliveryState.REFUSED if state == RequestState.REFUSED else DeliveryState.ACKNOWLEDGED
+    for message in request.messages.filter(delivery__in=(DeliveryState.PENDING, DeliveryState.ACCEPTED)):
+        sent_message_delivery_set(message=message, delivery=delivery, actor=actor, at=at,
+                                  detail=f"the recipient answered: {state}{' (' + note + ')' if note else ''}")
     return True
 
 
@@ -261,7 +393,7 @@ def remedy_request_update(*, request: RemedyRequest, state: str, actor: Actor, n
     with transaction.atomic():
         request = RemedyRequest.objects.select_for_update().get(pk=request.pk)
         at = at or timezone.now()
-        if _apply_state(request, state=state, at=at, note=note):
+        if _apply_state(request, state=state, at=at, note=note, actor=actor):
             _event(request, action=state, actor=actor, note=note, at=at)
             audit_record(actor=actor, action=f"remedies.request_{state}", case_id=request.case_id,
                          object_type="remedy_request", object_id=request.id, detail={"kind": request.kind})
@@ -320,7 +452,8 @@ def remedy_partner_feedback(*, partner_id: uuid.UUID | str, value: str, at: date
             moved = False
             if target_state is not None and request.state in OPEN_STATES:
                 try:
-                    moved = _apply_state(request, state=target_state, at=at, note=f"partner feedback: {value}")
+                    moved = _apply_state(request, state=target_state, at=at, note=f"partner feedback: {value}",
+                                         actor=actor)
                 except RemedyError:
                     moved = False  # e.g. "PendingReview" after "Acknowledged": nothing new to record
             _event(request, action=f"feedback:{value}", actor=actor, at=at)
@@ -368,24 +501,26 @@ def remedies_clock_tick(*, now: datetime | None = None) -> ClockReport:
     now = now or timezone.now()
     actor = Actor.system()
     counts = {"escalated_24h": 0, "escalated_40h": 0, "overdue": 0}
-    candidates = (RemedyRequest.objects.filter(kind=RequestKind.REMOVAL, state__in=OPEN_STATES,
-                                               sent_at__isnull=False)
-                  .filter(sent_at__lte=now - timedelta(hours=ESCALATION_HOURS[0]))
+    # The clock counts from the recipient's receipt and runs only while the recipient has the request: one that
+    # bounced, or that a partner's system has not taken yet, waits in the moderators' queue instead.
+    candidates = (RemedyRequest.objects.filter(kind=RequestKind.REMOVAL, state__in=RECEIVED_STATES,
+                                               received_at__isnull=False)
+                  .filter(received_at__lte=now - timedelta(hours=ESCALATION_HOURS[0]))
                   .values_list("id", flat=True))
     for request_id in list(candidates):
         with transaction.atomic():
             request = (RemedyRequest.objects.select_for_update(skip_locked=True)
-                       .filter(id=request_id, state__in=OPEN_STATES).first())
-            if request is None or request.sent_at is None:
+                       .filter(id=request_id, state__in=RECEIVED_STATES).first())
+            if request is None or request.received_at is None:
                 continue
-            age_hours = (now - request.sent_at) / timedelta(hours=1)
+            age_hours = (now - request.received_at) / timedelta(hours=1)
             for level, threshold in enumerate(ESCALATION_HOURS, start=1):
                 if age_hours >= threshold and request.escalation_level < level:
                     request.escalation_level = level
                     request.priority += 1
                     request.save(update_fields=["escalation_level", "priority"])
                     _event(request, action=f"escalated_{threshold}h", actor=actor, at=now,
-                           note=f"{threshold} hours since sending without removal")
+                           note=f"{threshold} hours since receipt without removal")
                     if request.state == RequestState.SENT and request.channel != Channel.WEB_FORM:
                         # Not even acknowledged: send it again in case the first one was lost.
                         outbox_enqueue(task=SEND_TASK,
@@ -406,3 +541,152 @@ def remedies_clock_tick(*, now: datetime | None = None) -> ClockReport:
     if any(counts.values()):
         logger.info("remedies clock: %s", counts)
     return ClockReport(**counts)
+
+
+# --- What came back: webhook answers, partner fetches and acknowledgements, bounces ------------------------------
+
+def remedy_webhook_settled(*, delivery_id: uuid.UUID, delivered: bool, status_code: int | None, error: str,
+                           attempts: int, at: datetime) -> bool:
+    """A partner webhook delivery ended (runs inside the delivery's transaction, no I/O). False when it carried no
+    removal request of ours."""
+    actor = Actor.system()
+    with transaction.atomic():
+        message = (SentMessage.objects.select_related("request").filter(channel=Channel.PARTNER,
+                                                                         message_id=str(delivery_id)).first())
+        if message is None:
+            return False
+        request = RemedyRequest.objects.select_for_update().get(pk=message.request_id)
+        if delivered:
+            detail = f"the partner's endpoint answered HTTP {status_code}"
+            sent_message_delivery_set(message=message, delivery=DeliveryState.ACCEPTED, detail=detail, actor=actor,
+                                      at=at)
+            request_receipt_record(request, actor=actor, at=at, how=detail)
+            return True
+        reason = f"the partner's endpoint refused the webhook after {attempts} attempt(s): {error or status_code}"
+        sent_message_delivery_set(message=message, delivery=DeliveryState.REFUSED, detail=reason, actor=actor, at=at)
+        # Another endpoint of the partner, or its own fetch, may have taken it: then the partner has it.
+        if request.received_at is None and not request.messages.filter(
+                delivery__in=(DeliveryState.PENDING, DeliveryState.ACCEPTED, DeliveryState.ACKNOWLEDGED)).exists():
+            request_undelivered_record(request, actor=actor, at=at, reason=reason)
+        return True
+
+
+def remedy_requests_fetched(*, partner_id: uuid.UUID, requests: list[RemedyRequest],
+                            render: Callable[[RemedyRequest], bytes]) -> list[bytes]:
+    """The partner's system fetched these requests through the API; returns each one's bytes as served.
+
+    A request it had not received yet is received now (its 48 hours start) before it is rendered, so what the
+    partner reads already says so; the bytes served for it are kept as the message the partner got, in the same
+    transaction.
+    """
+    actor = Actor.partner(partner_id)
+    bodies: list[bytes] = []
+    with transaction.atomic():
+        now = timezone.now()
+        for request in requests:
+            first = request.received_at is None or request.state == RequestState.UNDELIVERED
+            if first:
+                locked = RemedyRequest.objects.select_for_update().select_related("case", "host").get(pk=request.pk)
+                first = request_receipt_record(locked, actor=actor, at=now,
+                                               how="fetched by the partner's system through the partner API")
+                request = locked
+            body = render(request)
+            if first:
+                sent_message_record(
+                    request=request, channel=Channel.PARTNER, recipient=f"partner:{partner_id}",
+                    recipient_guessed=False, message_id=f"fetch:{uuid.uuid4()}", body=body,
+                    content_type="application/json", actor=actor, sent_at=now, delivery=DeliveryState.ACCEPTED,
+                    delivery_detail="fetched by the partner's system through the partner API")
+            bodies.append(body)
+    return bodies
+
+
+# What a partner may say about a removal request addressed to it, and the request state each means.
+PARTNER_ACK_STATES = {
+    "received": RequestState.ACKNOWLEDGED,
+    "removed": RequestState.COMPLIED,
+    "refused": RequestState.REFUSED,
+}
+
+
+def remedy_partner_acknowledge(*, partner_id: uuid.UUID, request_id: uuid.UUID, status: str,
+                               reason: str = "") -> RemedyRequest:
+    """A partner's answer on the partner API: received / removed / refused (with its reason)."""
+    if status not in PARTNER_ACK_STATES:
+        raise RemedyError(f"status is one of {', '.join(PARTNER_ACK_STATES)}")
+    reason = reason.strip()
+    if status == "refused" and not reason:
+        raise RemedyError("a refusal needs its reason")
+    actor = Actor.partner(partner_id)
+    with transaction.atomic():
+        request = (RemedyRequest.objects.select_for_update()
+                   .filter(id=request_id, kind=RequestKind.REMOVAL, host__partner_id=str(partner_id))
+                   .exclude(state__in=(RequestState.DRAFT, RequestState.CANCELLED)).first())
+        if request is None:
+            raise RemedyRequest.DoesNotExist
+        at = timezone.now()
+        target = PARTNER_ACK_STATES[status]
+        note = f"partner: {status}" + (f": {reason}" if reason else "")
+        if request.state == target or request.state not in OPEN_STATES:
+            if request.state != target:
+                raise RemedyError(f"this request is already {request.state}")
+            return request
+        if target == RequestState.ACKNOWLEDGED and request.state not in _TRANSITIONS[RequestState.ACKNOWLEDGED]:
+            return request  # acknowledged already; "received" again says nothing new
+        _apply_state(request, state=target, at=at, note=note, actor=actor)
+        _event(request, action=f"partner:{status}", actor=actor, note=reason, at=at)
+        audit_record(actor=actor, action="remedies.partner_acknowledge", case_id=request.case_id,
+                     object_type="remedy_request", object_id=request.id, detail={"status": status})
+        return request
+
+
+@dataclass(frozen=True)
+class BounceResult:
+    bounced: list[uuid.UUID]  # SentMessage ids recorded as bounced now
+    delayed: int  # recipients the DSN says are only delayed (nothing recorded as failed)
+    matched: bool  # the DSN names a message of ours
+
+
+def remedies_bounce_record(*, raw: bytes, actor: Actor) -> BounceResult:
+    """Record a DSN: each failed recipient's message is bounced, and its request goes back to the moderators.
+
+    Raises DsnError when the input is no DSN. A DSN about a message we never sent matches nothing and changes
+    nothing (matched=False), so a forged or stray report cannot mark anything.
+    """
+    from takedown.remedies.bounces import dsn_parse
+
+    dsn = dsn_parse(raw)
+    candidates = SentMessage.objects.filter(channel=Channel.EMAIL).select_related("request")
+    found = list(candidates.filter(id__in=dsn.verp_ids)) if dsn.verp_ids else []
+    if not found and dsn.message_ids:
+        found = list(candidates.filter(message_id__in=dsn.message_ids))
+    bounced: list[uuid.UUID] = []
+    delayed = 0
+    with transaction.atomic():
+        for message in found:
+            reports = [r for r in dsn.recipients if r.recipient == message.recipient.lower()]
+            if not reports and len(dsn.recipients) == 1:
+                reports = list(dsn.recipients)  # a relay rewrote the address; the VERP / Message-ID still match
+            for report in reports:
+                if report.action == "delayed":
+                    delayed += 1
+                    _event(message.request, action="delivery_delayed", actor=actor,
+                           note=f"{report.status} {report.diagnostic}".strip())
+                if not report.failed:
+                    continue
+                detail = f"bounced: {report.status} {report.diagnostic}".strip()
+                if dsn.reporting_mta:
+                    detail += f" (reported by {dsn.reporting_mta})"
+                if not sent_message_delivery_set(message=message, delivery=DeliveryState.BOUNCED, detail=detail,
+                                                 actor=actor):
+                    continue
+                bounced.append(message.id)
+                request = RemedyRequest.objects.select_for_update().get(pk=message.request_id)
+                # A later message of the same request that got through (a corrected address) still stands.
+                later_ok = request.messages.filter(sent_at__gt=message.sent_at, delivery__in=(
+                    DeliveryState.ACCEPTED, DeliveryState.ACKNOWLEDGED)).exclude(id=message.id).exists()
+                if not later_ok:
+                    request_undelivered_record(request, actor=actor, at=timezone.now(), reason=detail)
+        audit_record(actor=actor, action="remedies.bounce", object_type="dsn", object_id="",
+                     detail={"matched": len(found), "bounced": len(bounced), "delayed": delayed})
+    return BounceResult(bounced=bounced, delayed=delayed, matched=bool(found))

@@ -36,8 +36,12 @@ def test_removal_is_emailed_after_commit_with_pdf_and_json_and_its_clock_starts(
     _generate(case)
     removal = RemedyRequest.objects.get(case=case, kind=RequestKind.REMOVAL)
     assert removal.state == RequestState.SENT and removal.send_count == 1
-    assert removal.deadline_at - removal.sent_at == timedelta(hours=48)
-    assert removal.sent_at >= start
+    # "Sent" means the mail system took it: the 48 hours count from that acceptance, recorded with the bytes.
+    assert removal.deadline_at - removal.received_at == timedelta(hours=48)
+    assert removal.received_at >= removal.sent_at >= start
+    (message,) = removal.messages.all()
+    assert message.delivery == "accepted" and message.recipient == "abuse@pics.example"
+    assert not message.recipient_guessed and message.content_type == "message/rfc822"
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     assert email.to == ["abuse@pics.example"] and str(removal.id) in email.subject
@@ -63,7 +67,7 @@ def test_clock_escalates_at_24_and_40_hours_and_marks_overdue_at_48() -> None:
     case = confirm(case_make())
     _generate(case)
     removal = RemedyRequest.objects.get(case=case, kind=RequestKind.REMOVAL)
-    sent = removal.sent_at
+    sent = removal.received_at  # the clock counts from the mail server's acceptance
     with time_machine.travel(sent + timedelta(hours=23, minutes=59), tick=False):
         assert remedies_clock_tick() == remedies_clock_tick().__class__()
     with time_machine.travel(sent + timedelta(hours=24, minutes=1), tick=False):
@@ -82,7 +86,8 @@ def test_clock_escalates_at_24_and_40_hours_and_marks_overdue_at_48() -> None:
     removal.refresh_from_db()
     assert removal.escalation_level == 2 and removal.overdue_at is not None and removal.send_count == 3
     actions = list(removal.events.values_list("action", flat=True))
-    assert actions == ["created", "sent", "escalated_24h", "resent", "escalated_40h", "resent", "overdue"]
+    assert actions == ["created", "sent", "received", "escalated_24h", "resent", "escalated_40h", "resent",
+                       "overdue"]
 
 
 def test_an_acknowledged_request_is_escalated_but_not_resent() -> None:
