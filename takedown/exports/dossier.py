@@ -22,11 +22,18 @@ from takedown.cases.verdicts import VERDICT_KEYS, verdict_summary
 from takedown.core.audit import GENESIS_HASH, chain_head, chain_key
 from takedown.core.models import AuditEvent
 from takedown.partners.selectors import feedback_for_case
-from takedown.remedies.documents import case_image_facts, document_text, request_document
-from takedown.remedies.models import STATUTORY_HOURS, Channel, RemedyRequest, RequestKind, RequestState
+from takedown.remedies.models import (
+    STATUTORY_HOURS,
+    Channel,
+    DeliveryState,
+    RemedyRequest,
+    RequestKind,
+    RequestState,
+    SentMessage,
+)
 from takedown.remedies.selectors import remedies_for_case
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Stated in every export beside each finding, because a court must weigh them as what they are.
 DETECTOR_LIMITS = (
     "The synthetic-image detector gives a probability, not proof. It was trained and measured on a limited set of "
@@ -196,30 +203,38 @@ def _event_label(action: str) -> str:
 
 
 def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
-    """Whether the 48-hour removal clock was met, missed, is still running or does not apply, as of `at`.
+    """Whether the 48-hour removal clock was met or missed, from stored times only.
 
-    Met: complied with by the deadline. Missed: complied with after it, refused, or still open after it (the
-    periodic clock marks those overdue). Blocking and de-linking carry no statutory clock.
+    The clock starts when the recipient's system accepted the request (received_at), never at our attempt.
+    Met: complied with by the stored deadline. Missed: complied with after it, or marked overdue by the clock at
+    a stored time. A deadline that passed with neither is "past_deadline": no compliance is recorded, which is
+    not proof that none happened. Not received: nobody's system ever accepted the request, so no clock ran.
+    Blocking and de-linking carry no statutory clock.
     """
     hours: float | None = None
-    if request.sent_at is not None and request.complied_at is not None:
-        hours = round((request.complied_at - request.sent_at) / timedelta(hours=1), 2)
+    if request.received_at is not None and request.complied_at is not None:
+        hours = round((request.complied_at - request.received_at) / timedelta(hours=1), 2)
     if not request.has_statutory_clock:
         outcome = "not_applicable"
     elif request.state == RequestState.CANCELLED:
         outcome = "cancelled"
-    elif request.deadline_at is None:
+    elif request.sent_at is None:
         outcome = "not_sent"
+    elif request.received_at is None or request.deadline_at is None:
+        outcome = "not_received"
     elif request.complied_at is not None:
         outcome = "met" if request.complied_at <= request.deadline_at else "missed"
     elif request.state == RequestState.REFUSED:
         outcome = "refused"
-    elif request.overdue_at is not None or at > request.deadline_at:
+    elif request.overdue_at is not None:
         outcome = "missed"
+    elif at > request.deadline_at:
+        outcome = "past_deadline"
     else:
         outcome = "running"
     return {
         "statutory_hours": STATUTORY_HOURS if request.has_statutory_clock else None,
+        "received_at": iso(request.received_at),
         "deadline_at": iso(request.deadline_at),
         "outcome": outcome,
         "overdue_marked_at": iso(request.overdue_at),
@@ -227,22 +242,54 @@ def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
     }
 
 
+EXHIBIT_EXTENSIONS = {"message/rfc822": "eml", "application/json": "json"}
+RECEIVED_DELIVERIES = frozenset({DeliveryState.ACCEPTED, DeliveryState.ACKNOWLEDGED})
+
+
+def exhibit_file_name(message: SentMessage) -> str:
+    return f"exhibits/{message.id.hex}.{EXHIBIT_EXTENSIONS.get(message.content_type, 'bin')}"
+
+
+def _exhibit(message: SentMessage, number: int) -> dict[str, Any]:
+    return {
+        "exhibit": f"M-{number}",
+        "message": str(message.id),
+        "file": exhibit_file_name(message),
+        "sha256": message.sha256,
+        "size": message.size,
+        "content_type": message.content_type,
+        "channel": message.channel,
+        "recipient": message.recipient,
+        "recipient_guessed": message.recipient_guessed,
+        "message_id": message.message_id,
+        "sent_at": iso(message.sent_at),
+        "delivery": message.delivery,
+        "delivery_label": str(DeliveryState(message.delivery).label),
+        "delivery_at": iso(message.delivery_at),
+        "delivery_detail": message.delivery_detail,
+    }
+
+
 def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
     """Every removal, blocking and de-linking request (DSA notices ride on removal requests), with each step.
 
-    `document` is the request as sent: the same rendering the recipient got (takedown.remedies.documents), so a
-    court reads the words the platform read.
+    What was sent is cited, never rendered again: each message as it left (the stored bytes, in exhibits/ with
+    their SHA-256), to whom, whether the address was guessed, and what came back. A request that no recipient's
+    system ever accepted says so.
     """
     rows = []
-    image_facts = case_image_facts(case)  # every request of the case carries the same fingerprints
+    number = 0
     for request in remedies_for_case(case):
-        request.case = case  # the documents read the case; it is the one in hand
-        document = request_document(request, images=image_facts)
         events = [
             {"at": iso(event.at), "event": _event_label(event.action), "action": event.action,
              "actor": event.actor_kind, "detail": event.note}
             for event in request.events.all()
         ]
+        exhibits = []
+        for message in request.messages.order_by("sent_at", "id"):
+            number += 1
+            exhibits.append(_exhibit(message, number))
+        received = any(e["delivery"] in RECEIVED_DELIVERIES for e in exhibits) or request.received_at is not None
         host = request.host
         rows.append({
             "id": str(request.id),
@@ -259,6 +306,7 @@ def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]
             "state_label": str(RequestState(request.state).label),
             "created_at": iso(request.created_at),
             "sent_at": iso(request.sent_at),
+            "received_at": iso(request.received_at),
             "last_sent_at": iso(request.last_sent_at),
             "send_count": request.send_count,
             "acknowledged_at": iso(request.acknowledged_at),
@@ -269,10 +317,14 @@ def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]
             "deadline": deadline_outcome(request, at=options.generated_at),
             "outcome_note": request.outcome_note,
             "events": events,
-            # The text as the recipient read it (email body, PDF and JSON attachment say the same); the facts
-            # it was rendered from are this row's fields and the case's image hashes.
-            "document": {"schema": document.facts["schema"], "title": document.title,
-                         "text": document_text(document)},
+            # The messages as they left, cited as exhibits; nothing here is the text rendered again.
+            "exhibits": exhibits,
+            "received_by_recipient": received,
+            "receipt": (
+                "accepted by the recipient's system" if received else
+                "never accepted by anyone: no recipient's system took this request" if exhibits or request.sent_at
+                else "not sent"
+            ),
         })
     return rows
 
@@ -293,7 +345,8 @@ def section_partner_feedback(case: Case, options: DossierOptions) -> list[dict[s
 
 
 def deadline_summary(requests: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {"met": 0, "missed": 0, "refused": 0, "running": 0, "not_sent": 0, "cancelled": 0}
+    counts = {"met": 0, "missed": 0, "past_deadline": 0, "refused": 0, "running": 0, "not_sent": 0,
+              "not_received": 0, "cancelled": 0}
     for request in requests:
         outcome = request["deadline"]["outcome"]
         if outcome in counts:

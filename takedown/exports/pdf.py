@@ -138,6 +138,8 @@ OUTCOME_WORDS = {
     "refused": "refused",
     "running": "running",
     "not_sent": "not sent yet",
+    "not_received": "never received (no clock ran)",
+    "past_deadline": "deadline passed, no compliance recorded",
     "cancelled": "cancelled",
     "not_applicable": "no statutory clock",
 }
@@ -151,10 +153,13 @@ def _requests_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
     counts = dossier["deadlines"]
     pdf.para(
         "Removal requests carry the 48-hour clock of 47 U.S.C. 223a, counted from sending. As of this export: "
-        f"{counts['met']} met, {counts['missed']} missed, {counts['refused']} refused, {counts['running']} still "
-        f"running, {counts['not_sent']} not sent yet, {counts['cancelled']} cancelled. Blocking (the hash bank, "
-        "which partners sync) and de-linking (search engines) carry no statutory clock. The full text of each "
-        "request as sent is in case.json (requests[].document.text)."
+        f"{counts['met']} met, {counts['missed']} missed, {counts['past_deadline']} past the deadline with no "
+        f"compliance recorded, {counts['refused']} refused, {counts['running']} still running, "
+        f"{counts['not_received']} never received by anyone, {counts['not_sent']} not sent yet, "
+        f"{counts['cancelled']} cancelled. The clock starts when the recipient's system accepted the request; "
+        "outcomes are stated from the stored times alone. Blocking (the hash bank, which partners sync) and "
+        "de-linking (search engines) carry no statutory clock. Each request as sent is an exhibit (chapter 10): "
+        "the exact bytes that left, in exhibits/, with their SHA-256; nothing is rendered again."
     )
     pdf.ln(1)
     pdf.rows(
@@ -180,6 +185,14 @@ def _requests_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
                      f"{OUTCOME_WORDS.get(deadline['outcome'], deadline['outcome'])}"
                      + (f" (complied after {deadline['hours_to_compliance']} hours)"
                         if deadline["hours_to_compliance"] is not None else "") + ".")
+        if request["exhibits"]:
+            pdf.para("As sent: " + "; ".join(
+                f"exhibit {e['exhibit']} to {e['recipient']}"
+                + (" (address guessed: abuse@ under RFC 2142)" if e["recipient_guessed"] else "")
+                + f", {e['delivery_label'].lower()}" for e in request["exhibits"]) + ".")
+        if not request["received_by_recipient"] and (request["exhibits"] or request["sent_at"]):
+            pdf.para("No recipient's system ever accepted this request: nobody is known to have received it.",
+                     style="B")
         if request["kind"] != "delinking" or len(request["urls"]) <= 5:
             pdf.para("URLs: " + (", ".join(request["urls"]) or "-"))
         else:  # a de-linking request lists every URL of the case; chapter 3 has them
@@ -251,7 +264,10 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
             ("Requests (of which sent)",
              f"{len(dossier['requests'])} ({sum(1 for r in dossier['requests'] if r['sent_at'])})"),
             ("Removal deadlines", f"{dossier['deadlines']['met']} met, {dossier['deadlines']['missed']} missed, "
-                                  f"{dossier['deadlines']['running']} running"),
+                                  f"{dossier['deadlines']['past_deadline']} past with no compliance recorded, "
+                                  f"{dossier['deadlines']['running']} running, "
+                                  f"{dossier['deadlines']['not_received']} never received"),
+            ("Exhibits (requests as sent)", sum(len(r["exhibits"]) for r in dossier["requests"])),
             ("Images (hashes recorded)", len(dossier["images"])),
         ]
     )
@@ -330,6 +346,40 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
         _finding(pdf, finding)
 
     pdf.chapter("9. Audit log excerpt")
+    _audit_chapter(pdf, audit)
+    pdf.chapter("10. Exhibits: the requests as sent")
+    _exhibits_chapter(pdf, dossier)
+    return bytes(pdf.output())
+
+
+def _exhibits_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
+    exhibits = [(r, e) for r in dossier["requests"] for e in r["exhibits"]]
+    if not exhibits:
+        pdf.para("No message was sent for this case, so there is no exhibit of one.")
+        return
+    pdf.para("Each exhibit is a file in this export holding the exact bytes that left the platform (an e-mail as "
+             "given to the mail server, message/rfc822; a partner payload as posted, JSON). Its SHA-256 is the one "
+             "recorded when it was sent; MANIFEST.sha256 lists it again. Delivery outcomes are what the recipient's "
+             "system answered, with the stored time.")
+    for request, exhibit in exhibits:
+        pdf.ln(1)
+        pdf.para(f"Exhibit {exhibit['exhibit']}: {request['kind_label']} request {request['id']}", style="B")
+        pdf.pairs([
+            ("File", exhibit["file"]),
+            ("SHA-256", exhibit["sha256"]),
+            ("Size", f"{exhibit['size']} bytes, {exhibit['content_type']}"),
+            ("Channel", exhibit["channel"]),
+            ("Recipient", exhibit["recipient"] + (" (guessed: abuse@ address under RFC 2142, not a directory "
+                                                  "entry)" if exhibit["recipient_guessed"] else "")),
+            ("Message id", exhibit["message_id"] or "-"),
+            ("Sent (UTC)", _when(exhibit["sent_at"])),
+            ("Delivery", f"{exhibit['delivery_label']}"
+             + (f" at {_when(exhibit['delivery_at'])}" if exhibit["delivery_at"] else "")
+             + (f": {exhibit['delivery_detail']}" if exhibit["delivery_detail"] else "")),
+        ])
+
+
+def _audit_chapter(pdf: CaseFilePDF, audit: dict[str, Any]) -> None:
     head = audit.get("chain_head") or {}
     pdf.para(
         f"{len(audit['events'])} audit events concern this case (audit-log.json, with every row's hash-chain values). "
@@ -341,4 +391,3 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
     # The first 96 bits of each row hash identify the row; audit-log.json holds each in full, and the check.
     pdf.rows([38, 22, 70, 50], ["When (UTC)", "Actor", "Action", "Row hash (first 24 hex digits)"],
              [[_when(e["at"]), e["actor_kind"], e["action"], e["row_hash"][:24]] for e in audit["events"]])
-    return bytes(pdf.output())

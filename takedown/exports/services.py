@@ -31,7 +31,7 @@ from takedown.core.ratelimit import ratelimit_hit, ratelimit_peek, ratelimit_res
 from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, user_role
 from takedown.exports import bundle, keys
 from takedown.exports.annex import annex_certificate_load, annex_seal
-from takedown.exports.dossier import DossierOptions, dossier_assemble, iso, section_audit
+from takedown.exports.dossier import DossierOptions, dossier_assemble, exhibit_file_name, iso, section_audit
 from takedown.exports.models import AdvocateGrant, AdvocateProfile, CaseExport
 from takedown.exports.pdf import case_pdf_render
 from takedown.exports.timestamp import (
@@ -43,6 +43,7 @@ from takedown.exports.timestamp import (
     timestamp_verify,
 )
 from takedown.exports.verify_doc import verify_md_render
+from takedown.remedies.models import SentMessage, SentMessageTampered
 
 GRANT_DAY_CHOICES = (7, 30, 90, 180, 365)
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -71,6 +72,10 @@ class ReconfirmLocked(Exception):
 
 class ExportNotConfigured(Exception):
     pass
+
+
+class ExhibitUnreadable(GrantError):
+    """A stored sent message fails its own hash: nothing is exported that would cite altered bytes."""
 
 
 # --- advocate profiles ----------------------------------------------------------------------------------------
@@ -314,6 +319,19 @@ def _image_files(case: Case) -> dict[str, tuple[str, bytes]]:
     return files
 
 
+def _exhibit_files(case: Case) -> dict[str, bytes]:
+    """Each stored sent message's exact bytes, under the name case.json cites; checked against its SHA-256."""
+    files: dict[str, bytes] = {}
+    for message in SentMessage.objects.filter(request__case=case).order_by("sent_at", "id"):
+        try:
+            files[exhibit_file_name(message)] = message.raw_bytes()
+        except SentMessageTampered as exc:
+            raise ExhibitUnreadable(
+                "A stored sent message no longer matches the SHA-256 recorded when it was sent; the export stops "
+                "rather than cite it. Tell the operator.") from exc
+    return files
+
+
 def _annex_content(case: Case, grant: AdvocateGrant, generated_at: datetime) -> dict[str, Any]:
     return {
         "purpose": "Sealed identity annex for court proceedings; file under seal.",
@@ -359,6 +377,7 @@ def case_export_build(
         }
         for name, content in images.values():
             files[name] = content
+        files.update(_exhibit_files(case))
         annex = False
         if grant is not None and grant.identity_for_court:
             certificate = getattr(getattr(grant.advocate, "advocate_profile", None), "annex_certificate", "")

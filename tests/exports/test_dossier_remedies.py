@@ -6,6 +6,7 @@ Time is moved with time-machine: a request is sent at T, hosts answer at T + n h
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from takedown.exports import bundle
 from takedown.exports.services import case_export_build
 from takedown.partners.models import Partner, PartnerFeedback, PartnerFeedbackCase
 from takedown.remedies.directory import host_directory_seed
-from takedown.remedies.models import Host, RemedyRequest, RequestKind
+from takedown.remedies.models import Host, RemedyRequest, RequestKind, SentMessage
 from takedown.remedies.services import remedies_clock_tick, remedies_generate_for_case, remedy_request_update
 from tests.exports.conftest import case_make, zip_members, verify_pinned
 
@@ -88,7 +89,8 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     assert removal["fast.example"]["acknowledged_at"] == _at(1)
     assert removal["fast.example"]["complied_at"] == _at(5)
     assert removal["fast.example"]["deadline"] == {
-        "statutory_hours": 48, "deadline_at": _at(48), "outcome": "met", "overdue_marked_at": None,
+        "statutory_hours": 48, "received_at": _at(0), "deadline_at": _at(48), "outcome": "met",
+        "overdue_marked_at": None,
         "hours_to_compliance": 5.0,
     }
     assert removal["refuse.example"]["deadline"]["outcome"] == "refused"
@@ -109,11 +111,12 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     assert removal["silent.example"]["deadline"]["outcome"] == "missed"
     assert removal["silent.example"]["deadline"]["overdue_marked_at"] == _at(49)
     assert removal["fast.example"]["deadline"]["outcome"] == "met"
-    assert late["deadlines"] == {"met": 1, "missed": 2, "refused": 1, "running": 0, "not_sent": 0, "cancelled": 0}
+    assert late["deadlines"] == {"met": 1, "missed": 2, "past_deadline": 0, "refused": 1, "running": 0,
+                                 "not_sent": 0, "not_received": 0, "cancelled": 0}
     steps = [e["action"] for e in removal["silent.example"]["events"]]
     # One tick at 49 hours escalates twice, re-sends the unanswered request once and marks it overdue.
     assert steps[:2] == ["created", "sent"]
-    assert sorted(steps[2:]) == ["escalated_24h", "escalated_40h", "overdue", "resent"]
+    assert sorted(steps[2:]) == ["escalated_24h", "escalated_40h", "overdue", "received", "resent"]
     assert verify_pinned(data).ok
 
     # Blocking and de-linking are there too, with no statutory clock.
@@ -123,26 +126,61 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     assert {r["deadline"]["outcome"] for r in late["requests"] if r["kind"] != "removal"} == {"not_applicable"}
 
     # The PDF says the same: per request its answers, and which deadlines were met or missed.
-    assert "1 met, 2 missed, 1 refused, 0 still running" in pdf
+    assert "1 met, 2 missed, 0 past the deadline with no compliance recorded, 1 refused, 0 still running" in pdf
     assert "Fast Host" in pdf and "Refuse Host" in pdf and "MISSED" in pdf
     assert "complied after 5.0 hours" in pdf and "complied after 50.0 hours" in pdf
     assert "statutory deadline missed" in pdf
 
 
-def test_each_request_is_included_as_sent_and_names_the_person_by_pseudonym_only(answered_case: Case) -> None:
-    dossier, pdf, _ = _export(answered_case)
+def test_each_request_is_cited_as_sent_from_the_stored_bytes_and_names_the_person_by_pseudonym_only(
+        answered_case: Case) -> None:
+    dossier, pdf, data = _export(answered_case)
+    members = zip_members(data)
     fast = _by_host(dossier)["fast.example"]
-    document = fast["document"]
-    assert fast["id"] in document["text"] and "https://fast.example/v/1" in document["text"]
-    assert document["title"].startswith("Removal request") and document["schema"] == "takedown.remedy-request/1"
-    assert "TAKE IT DOWN" in document["text"] and "Jane Doe 17" in document["text"]
-    assert "Digital Services Act, Article 16" in document["text"]
+    assert "document" not in fast  # nothing is rendered again at export time
+    (exhibit,) = fast["exhibits"]
+    message = SentMessage.objects.get(request_id=fast["id"])
+    stored = message.raw_bytes()
+    assert members[exhibit["file"]] == stored
+    assert exhibit["sha256"] == hashlib.sha256(stored).hexdigest() == message.sha256
+    assert f"{exhibit['sha256']}  {exhibit['file']}" in members[bundle.MANIFEST].decode()
+    assert exhibit["recipient"] == "abuse@fast.example" and exhibit["recipient_guessed"] is False
+    assert exhibit["channel"] == "email" and exhibit["content_type"] == "message/rfc822"
+    assert exhibit["message_id"] == message.message_id and exhibit["delivery"] == message.delivery == "acknowledged"
+    assert fast["received_by_recipient"] is True
+    # case.pdf's exhibit list cites the file and its hash.
+    assert f"Exhibit {exhibit['exhibit']}" in pdf and exhibit["file"] in pdf and exhibit["sha256"] in pdf
     plain = json.dumps(dossier) + pdf
     for private in ("Real Name", "real@example.org"):
         assert private not in plain
     timeline = [(e["event"], e["subject"]) for e in dossier["timeline"]]
     assert ("Removal request complied with", "Fast Host") in timeline
     assert ("Removal request refused by the recipient", "Refuse Host") in timeline
+
+
+def test_a_request_nobody_accepted_says_so_and_has_no_deadline_outcome(answered_case: Case) -> None:
+    silent = SentMessage.objects.get(request__case=answered_case, request__host__domain="silent.example")
+    request = silent.request
+    # As if the mail server had refused it: the message bounced and the request never reached anyone.
+    SentMessage.objects.filter(id=silent.id).update(delivery="bounced", delivery_detail="550 5.1.1 user unknown")
+    RemedyRequest.objects.filter(id=request.id).update(state="undelivered", received_at=None, deadline_at=None)
+    dossier, pdf, _ = _export(answered_case)
+    row = _by_host(dossier)["silent.example"]
+    assert row["received_by_recipient"] is False
+    assert row["receipt"].startswith("never accepted by anyone")
+    assert row["deadline"]["outcome"] == "not_received" and row["deadline"]["deadline_at"] is None
+    assert row["exhibits"][0]["delivery"] == "bounced"
+    assert row["exhibits"][0]["delivery_detail"] == "550 5.1.1 user unknown"
+    assert "No recipient's system ever accepted this request" in pdf and "550 5.1.1 user unknown" in pdf
+
+
+def test_a_stored_message_that_fails_its_hash_stops_the_export(answered_case: Case) -> None:
+    from takedown.exports.services import ExhibitUnreadable
+
+    message = SentMessage.objects.filter(request__case=answered_case).first()
+    SentMessage.objects.filter(id=message.id).update(sha256="0" * 64)
+    with pytest.raises(ExhibitUnreadable):
+        case_export_build(case=answered_case, actor=Actor.system())
 
 
 def test_partner_reports_are_listed_without_their_notes(answered_case: Case) -> None:
