@@ -146,7 +146,8 @@ def _audit_check(data: bytes, case_id: str) -> str:
         raise bundle.BundleError(
             f"the case's audit chain had {head_seq} rows when exported but positions 1 to {expected_seq - 1} are "
             "here (a row was left out)")
-    return f"{len(events)} rows recompute; the case's chain is complete: positions 1 to {head_seq}, head {head_hash[:16]}..."
+    return (f"{len(events)} rows recompute; the case's chain is complete: positions 1 to {head_seq}, "
+            f"head {head_hash[:16]}...")
 
 
 def export_verify(

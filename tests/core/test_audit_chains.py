@@ -73,8 +73,9 @@ def test_moving_a_row_into_another_chain_is_found() -> None:
 @pytest.mark.django_db
 def test_old_global_rows_still_verify_beside_the_chains() -> None:
     """Rows written before per-case chains (seq 0) keep their old digest and their global chain."""
-    from takedown.core.audit import _row_digest
     from django.utils import timezone
+
+    from takedown.core.audit import _row_digest
 
     prev = GENESIS_HASH
     for step in range(2):

@@ -17,7 +17,7 @@ from takedown.core.models import AuditEvent
 from takedown.exports.models import AdvocateGrant
 from takedown.exports.services import advocate_profile_ensure, grant_create_by_victim, grant_revoke
 from tests.conftest import make_staff, verified_client
-from tests.exports.conftest import zip_members, verify_pinned
+from tests.exports.conftest import verify_pinned, zip_members
 
 
 def current_code(user: User) -> str:

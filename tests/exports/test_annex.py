@@ -25,7 +25,7 @@ from takedown.exports import bundle
 from takedown.exports.annex import AnnexCertificateError, annex_certificate_load
 from takedown.exports.models import AdvocateGrant
 from takedown.exports.services import advocate_profile_ensure, case_export_build, grant_create_by_victim
-from tests.exports.conftest import zip_build, zip_members, verify_pinned
+from tests.exports.conftest import verify_pinned, zip_build, zip_members
 
 IDENTITY = "Given name Family-name, 1 Court Street, Springfield"
 

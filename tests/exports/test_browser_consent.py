@@ -21,7 +21,7 @@ from takedown.exports import bundle
 from takedown.exports.models import AdvocateGrant
 from takedown.exports.services import advocate_profile_ensure
 from tests.conftest import make_staff
-from tests.exports.conftest import zip_members, verify_pinned
+from tests.exports.conftest import verify_pinned, zip_members
 from tests.victims.conftest import file_upload_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -27,7 +27,7 @@ from takedown.partners.models import Partner, PartnerFeedback, PartnerFeedbackCa
 from takedown.remedies.directory import host_directory_seed
 from takedown.remedies.models import Host, RemedyRequest, RequestKind, SentMessage
 from takedown.remedies.services import remedies_clock_tick, remedies_generate_for_case, remedy_request_update
-from tests.exports.conftest import case_make, zip_members, verify_pinned
+from tests.exports.conftest import case_make, verify_pinned, zip_members
 
 # After the session's export keys were made (the time-stamping certificate must be valid at export time).
 T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)

@@ -11,7 +11,7 @@ from takedown.core.audit import Actor
 from takedown.exports import bundle
 from takedown.exports.services import case_export_build
 from takedown.exports.verify import export_verify
-from tests.exports.conftest import case_make, zip_build, zip_members, verify_pinned
+from tests.exports.conftest import case_make, verify_pinned, zip_build, zip_members
 
 # Files small enough (or critical enough) that every byte position is changed, each in two ways.
 EXHAUSTIVE = (bundle.MANIFEST, bundle.SIGNATURE, bundle.TIMESTAMP, bundle.SIGNING_PUB, bundle.TSA_CA)

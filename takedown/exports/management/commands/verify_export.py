@@ -38,7 +38,8 @@ class Command(BaseCommand):
         except OSError as exc:
             self.stderr.write(f"FAILED: cannot read {exc.filename}")
             sys.exit(1)
-        source = f"--pubkey {options['pubkey']}" if key is not None else "--fingerprint" if options["fingerprint"] else ""
+        source = (f"--pubkey {options['pubkey']}" if key is not None
+                  else "--fingerprint" if options["fingerprint"] else "")
         report = export_verify(data, trusted_key_pem=key, trusted_fingerprint=options["fingerprint"],
                                trusted_ca_pem=ca, trust_embedded=options["trust_embedded"], anchor_source=source)
         for check in report.checks:
