@@ -71,7 +71,8 @@ def section_case(case: Case, options: DossierOptions) -> dict[str, Any]:
     return {
         # The case's internal id: its audit chain is "case:<id>" (audit-log.json); it opens nothing.
         "id": str(case.id),
-        "reference": case.reference,
+        # The court reference: never the person's own reference, which opens their case.
+        "court_reference": case.court_reference,
         "pseudonym": case.pseudonym,
         "status": case.status,
         "status_label": str(case.get_status_display()),

@@ -234,11 +234,11 @@ def _finding(pdf: CaseFilePDF, finding: dict[str, Any]) -> None:
 
 def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
     case = dossier["case"]
-    pdf = CaseFilePDF(case["reference"], case["pseudonym"])
+    pdf = CaseFilePDF(case["court_reference"], case["pseudonym"])
     pdf.alias_nb_pages()
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 10, latin1(f"Case file {case['reference']}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 10, latin1(f"Case file {case['court_reference']}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.para(
         f"Prepared for court proceedings. The person concerned is named only by the pseudonym "
         f"\"{case['pseudonym']}\". Generated {_when(dossier['generated_at'])}"
@@ -250,7 +250,7 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
     pdf.chapter("1. Summary")
     pdf.pairs(
         [
-            ("Reference", case["reference"]),
+            ("Court reference", case["court_reference"]),
             ("Pseudonym", case["pseudonym"]),
             ("Status", case["status_label"]),
             ("Kind of content", case["content_kind_label"]),

@@ -236,7 +236,7 @@ def advocate_grant_get(*, user: User, reference: str) -> AdvocateGrant:
     now = timezone.now()
     grant = (
         AdvocateGrant.objects.select_related("case")
-        .filter(advocate=user, case__reference=reference.strip().upper(), revoked_at=None, expires_at__gt=now,
+        .filter(advocate=user, case__court_reference=reference.strip().upper(), revoked_at=None, expires_at__gt=now,
                 case__withdrawn_at=None)
         .order_by("-created_at")
         .first()
@@ -335,7 +335,7 @@ def _exhibit_files(case: Case) -> dict[str, bytes]:
 def _annex_content(case: Case, grant: AdvocateGrant, generated_at: datetime) -> dict[str, Any]:
     return {
         "purpose": "Sealed identity annex for court proceedings; file under seal.",
-        "case_reference": case.reference,
+        "court_reference": case.court_reference,
         "pseudonym": case.pseudonym,
         "generated_at": iso(generated_at),
         "identity_for_court": grant.identity_for_court,
@@ -392,7 +392,7 @@ def case_export_build(
                 timestamp=_timestamper(ca_pem),
                 tsa_ca_pem=ca_pem,
                 verify_md=lambda fingerprint: verify_md_render(
-                    reference=case.reference, fingerprint=fingerprint, files=sorted(files), annex=annex,
+                    reference=case.court_reference, fingerprint=fingerprint, files=sorted(files), annex=annex,
                     external_tsa=bool(settings.EXPORT_TSA_URL), site=settings.SITE_URL,
                     tsa_label=settings.EXPORT_TSA_URL,
                 ),
@@ -406,7 +406,7 @@ def case_export_build(
         audit_record(actor=actor, action="case.export", case_id=case.id, object_type="case_export",
                      object_id=record.id, detail={"manifest_digest": digest, "images": bool(images),
                                                   "annex": annex, "grant_id": str(grant.id) if grant else ""})
-    filename = f"case-{case.reference}-{generated_at:%Y%m%dT%H%M%SZ}.zip"
+    filename = f"case-{case.court_reference}-{generated_at:%Y%m%dT%H%M%SZ}.zip"
     return ExportResult(data=data, filename=filename, manifest_digest=digest, record=record)
 
 

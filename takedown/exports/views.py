@@ -156,10 +156,10 @@ def staff_grants(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            case = Case.objects.filter(reference=form.cleaned_data["reference"].strip().upper()).first()
+            case = Case.objects.filter(court_reference=form.cleaned_data["reference"].strip().upper()).first()
             advocate = get_user_model().objects.filter(pk=form.cleaned_data["advocate"]).first()
             if case is None:
-                form.add_error("reference", _("No case has that reference."))
+                form.add_error("reference", _("No case has that court reference."))
             elif advocate is None:
                 form.add_error("advocate", _("Choose an advocate."))
             else:
@@ -170,11 +170,11 @@ def staff_grants(request: HttpRequest) -> HttpResponse:
                 except services.GrantError as exc:
                     form.add_error(None, str(exc))
                 else:
-                    return redirect(f"{request.path}?case={case.reference}")
+                    return redirect(f"{request.path}?case={case.court_reference}")
     reference = (request.GET.get("case") or "").strip().upper()
     grants: list[AdvocateGrant] = []
     if reference:
-        case = Case.objects.filter(reference=reference).first()
+        case = Case.objects.filter(court_reference=reference).first()
         if case is not None:
             grants = services.victim_grants(case=case)
             with transaction.atomic():
@@ -192,4 +192,4 @@ def staff_grant_revoke(request: HttpRequest, grant_id: str) -> HttpResponse:
         grant = services.grant_revoke(grant_id=grant_id, actor=Actor.for_user(request.user))
     except services.GrantError as exc:
         raise Http404("No such grant") from exc
-    return redirect(f"{reverse('exports-staff-grants')}?case={grant.case.reference}")
+    return redirect(f"{reverse('exports-staff-grants')}?case={grant.case.court_reference}")

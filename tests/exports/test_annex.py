@@ -69,7 +69,7 @@ def test_identity_is_sealed_to_the_advocate_and_opens_with_openssl(make_case, ad
 
     opened = json.loads(pkcs7.pkcs7_decrypt_der(members[bundle.ANNEX], cert, key, []))
     assert opened["identity_for_court"] == IDENTITY and opened["pseudonym"] == case.pseudonym
-    assert opened["case_reference"] == case.reference
+    assert opened["court_reference"] == case.court_reference
 
     if shutil.which("openssl"):
         (tmp_path / "annex.p7m").write_bytes(members[bundle.ANNEX])

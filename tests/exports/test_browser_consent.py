@@ -114,8 +114,8 @@ def test_person_gives_and_removes_access_and_the_advocate_exports_in_between(chr
     desk.fill("input[name=otp_token]", _code(advocate))
     desk.click("button[type=submit]")
     desk.wait_for_url("**/staff/advocate/")
-    desk.click(f"text={filed.reference}")
-    desk.wait_for_url(f"**/staff/advocate/cases/{filed.reference}/")
+    desk.click(f"text={filed.case.court_reference}")
+    desk.wait_for_url(f"**/staff/advocate/cases/{filed.case.court_reference}/")
     desk.click("text=Export the court case file")
     desk.fill("input[name=otp_token]", _code(advocate, steps_ahead=1))
     desk.check("input[name=include_images]")
@@ -133,7 +133,7 @@ def test_person_gives_and_removes_access_and_the_advocate_exports_in_between(chr
     page.click("#advocate-grants tr[data-grant-state=active] button")
     page.wait_for_selector("text=Access removed")
     assert page.locator("#advocate-grants tr[data-grant-state=revoked]").count() == 1
-    response = desk.goto(f"{live_server.url}/staff/advocate/cases/{filed.reference}/")
+    response = desk.goto(f"{live_server.url}/staff/advocate/cases/{filed.case.court_reference}/")
     assert response is not None and response.status == 404
     person.close()
     lawyer.close()

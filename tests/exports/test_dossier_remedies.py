@@ -246,6 +246,6 @@ def test_the_advocates_case_page_shows_the_requests_and_their_deadlines(answered
                            days=30, images_consented=False, identity_for_court="")
     # Now (before T0 + 48 h): the two unanswered requests' clocks still run. (Travelling forward would end the
     # advocate's session.)
-    page = advocate_client.get(f"/staff/advocate/cases/{answered_case.reference}/").content.decode()
+    page = advocate_client.get(f"/staff/advocate/cases/{answered_case.court_reference}/").content.decode()
     assert "48-hour removal deadlines: 1 met, 0 missed, 1 refused, 2 still running." in page
     assert page.count('data-outcome="running"') == 2 and "Fast Host" in page

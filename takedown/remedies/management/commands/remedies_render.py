@@ -28,7 +28,7 @@ class Command(BaseCommand):
                      object_id=case.id, detail={"format": options["format"]})
         documents = [request_document(request) for request in remedies_for_case(case)]
         if options["format"] == "json":
-            payload = {"case": case.reference, "status": case.status,
+            payload = {"case": case.court_reference, "status": case.status,
                        "requests": [document_json(document) for document in documents]}
             self.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True))
         else:
