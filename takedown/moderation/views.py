@@ -8,7 +8,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +21,7 @@ from takedown.cases.models import CaseImage
 from takedown.core.audit import Actor, audit_record
 from takedown.core.evidence import evidence_get
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
+from takedown.exports.keys import trust_anchors
 from takedown.moderation.forms import DecideForm, ReplyForm, SecondReviewForm
 from takedown.moderation.models import DECIDABLE_KINDS, ItemKind, ReviewItem
 from takedown.moderation.selectors import case_review, queue_counts, queue_items
@@ -289,8 +290,13 @@ def item_done(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
 def transparency(request: HttpRequest) -> HttpResponse:
     report = transparency_report()
     audit_record(actor=Actor.for_user(request.user), action="transparency.view")
+    try:
+        anchors = trust_anchors()
+    except (ImproperlyConfigured, OSError, ValueError):
+        anchors = None
     return render(request, "moderation/transparency.html", {
         "report": report,
+        "export_anchors": anchors,
         # Built from numbers and escaped platform names only (see transparency_chart_svg).
         "chart": mark_safe(transparency_chart_svg(report)),  # noqa: S308
         "request_states": RequestState.choices,
