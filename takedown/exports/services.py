@@ -155,6 +155,10 @@ def grant_create_by_victim(
     identity = identity_for_court.strip()
     if len(identity) > 2000:
         raise GrantError("The identity for the court is too long (2,000 characters at most).")
+    if identity and not profile.annex_certificate:
+        # Promise a sealed annex only where one can be made: never take the identity and leave it out silently.
+        raise GrantError("This advocate cannot receive a sealed identity yet: they have not set up a certificate "
+                         "to seal it to. Leave the identity empty, or ask them to set one up first.")
     actor = Actor.victim()
     with transaction.atomic():
         _supersede(case, profile.user, actor)

@@ -24,7 +24,7 @@ from takedown.core.audit import Actor
 from takedown.exports import bundle
 from takedown.exports.annex import AnnexCertificateError, annex_certificate_load
 from takedown.exports.models import AdvocateGrant
-from takedown.exports.services import advocate_profile_ensure, case_export_build, grant_create_by_victim
+from takedown.exports.services import GrantError, advocate_profile_ensure, case_export_build, grant_create_by_victim
 from tests.exports.conftest import verify_pinned, zip_build, zip_members
 
 IDENTITY = "Given name Family-name, 1 Court Street, Springfield"
@@ -98,9 +98,24 @@ def test_a_changed_annex_fails_verification(make_case, advocate: User) -> None:
     assert bundle.ANNEX in report.first_failure.detail
 
 
-def test_without_a_certificate_the_identity_stays_out(make_case, advocate: User) -> None:
+def test_without_a_certificate_no_identity_is_taken_and_none_is_promised(make_case, advocate: User) -> None:
     case = make_case("ANNEX-0003")
-    result = case_export_build(case=case, actor=Actor.system(), grant=_grant(case, advocate, ""))
+    with pytest.raises(GrantError, match="cannot receive a sealed identity"):
+        _grant(case, advocate, "")
+    assert not AdvocateGrant.objects.filter(case=case).exists()
+
+
+def test_a_certificate_removed_later_leaves_the_identity_out_and_says_so(make_case, advocate: User) -> None:
+    case = make_case("ANNEX-0004")
+    _, cert = _advocate_keys()
+    grant = _grant(case, advocate, _pem(cert))
+    assert grant.identity_sealable
+    profile = advocate_profile_ensure(user=advocate)
+    profile.annex_certificate = ""
+    profile.save()
+    grant = AdvocateGrant.objects.select_related("advocate__advocate_profile").get(id=grant.id)
+    assert not grant.identity_sealable
+    result = case_export_build(case=case, actor=Actor.system(), grant=grant)
     members = zip_members(result.data)
     assert bundle.ANNEX not in members and not result.record.annex_included
     assert all(b"Family-name" not in content for content in members.values())
