@@ -32,6 +32,7 @@ from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, user_role
 from takedown.exports import bundle, keys
 from takedown.exports.annex import annex_certificate_load, annex_seal
 from takedown.exports.dossier import DossierOptions, dossier_assemble, exhibit_file_name, iso, section_audit
+from takedown.exports.filing import filing_pack
 from takedown.exports.models import AdvocateGrant, AdvocateProfile, CaseExport
 from takedown.exports.pdf import case_pdf_render
 from takedown.exports.timestamp import (
@@ -382,6 +383,7 @@ def case_export_build(
         for name, content in images.values():
             files[name] = content
         files.update(_exhibit_files(case))
+        files.update(filing_pack(dossier, audit))
         annex = False
         if grant is not None and grant.identity_for_court:
             certificate = getattr(getattr(grant.advocate, "advocate_profile", None), "annex_certificate", "")
