@@ -149,6 +149,8 @@ class TrustAnchors:
     tsa_local: bool
     tsa_local_accepted: bool
     tsa_ca_fingerprints: list[str]
+    tsa2_url: str = ""
+    tsa2_ca_fingerprints: tuple[str, ...] = ()
 
     def as_json(self, *, site: str) -> dict[str, object]:
         return {
@@ -167,6 +169,9 @@ class TrustAnchors:
                 "ca_certificate_fingerprints_sha256": self.tsa_ca_fingerprints,
                 "note": ("The operator's own TSA stamps exports: the time is the operator's word, not a third party's."
                          if self.tsa_local else "A public RFC 3161 authority stamps exports."),
+                "second_authority": ({"url": self.tsa2_url,
+                                      "ca_certificate_fingerprints_sha256": list(self.tsa2_ca_fingerprints)}
+                                     if self.tsa2_url else None),
             },
             "verify": "sh check.sh EXPORT.zip FINGERPRINT (VERIFY.md in every export), or "
                       "manage.py verify_export EXPORT.zip --fingerprint FINGERPRINT",
@@ -187,4 +192,9 @@ def trust_anchors() -> TrustAnchors:
         tsa_local=not settings.EXPORT_TSA_URL,
         tsa_local_accepted=bool(getattr(settings, "EXPORT_TSA_LOCAL_ACCEPTED", False)),
         tsa_ca_fingerprints=[certificate_fingerprint(c) for c in cas],
+        tsa2_url=getattr(settings, "EXPORT_TSA2_URL", ""),
+        tsa2_ca_fingerprints=tuple(
+            certificate_fingerprint(c) for c in x509.load_pem_x509_certificates(
+                Path(settings.EXPORT_TSA2_CA_FILE).read_bytes())
+        ) if getattr(settings, "EXPORT_TSA2_URL", "") and getattr(settings, "EXPORT_TSA2_CA_FILE", "") else (),
     )

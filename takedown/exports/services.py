@@ -15,6 +15,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -298,8 +299,22 @@ class ExportResult:
     record: CaseExport
 
 
-def _timestamper(ca_pem: bytes) -> Any:
-    url = settings.EXPORT_TSA_URL
+def _second_timestamper() -> tuple[Any, bytes] | tuple[None, None]:
+    """The second authority's stamper and CA file, when EXPORT_TSA2_URL is set (it must be a public TSA)."""
+    url = settings.EXPORT_TSA2_URL
+    if not url:
+        return None, None
+    if not settings.EXPORT_TSA2_CA_FILE:
+        raise ExportNotConfigured("EXPORT_TSA2_URL is set without EXPORT_TSA2_CA_FILE")
+    try:
+        ca_pem = Path(settings.EXPORT_TSA2_CA_FILE).read_bytes()
+    except OSError as exc:
+        raise ExportNotConfigured(f"EXPORT_TSA2_CA_FILE: cannot read {settings.EXPORT_TSA2_CA_FILE}") from exc
+    return _timestamper(ca_pem, url=url), ca_pem
+
+
+def _timestamper(ca_pem: bytes, *, url: str | None = None) -> Any:
+    url = settings.EXPORT_TSA_URL if url is None else url
 
     def stamp(manifest: bytes) -> bytes:
         request, nonce = timestamp_request(manifest)
@@ -391,6 +406,7 @@ def case_export_build(
                 files[bundle.ANNEX] = annex_seal(_annex_content(case, grant, generated_at),
                                                  certificate_pem=certificate)
                 annex = True
+        second_stamp, tsa2_ca = _second_timestamper()
         try:
             data, manifest = bundle.bundle_write(
                 files,
@@ -400,9 +416,11 @@ def case_export_build(
                 verify_md=lambda fingerprint: verify_md_render(
                     reference=case.court_reference, fingerprint=fingerprint, files=sorted(files), annex=annex,
                     external_tsa=bool(settings.EXPORT_TSA_URL), site=settings.SITE_URL,
-                    tsa_label=settings.EXPORT_TSA_URL,
+                    tsa_label=settings.EXPORT_TSA_URL, second_tsa=settings.EXPORT_TSA2_URL,
                 ),
                 when=generated_at,
+                second_timestamp=second_stamp,
+                tsa2_ca_pem=tsa2_ca,
             )
         except TimestampError as exc:
             raise ExportNotConfigured(f"time-stamping failed: {exc}") from exc

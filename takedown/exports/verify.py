@@ -171,7 +171,10 @@ def export_verify(
         return report
     report.add("zip", True, f"{len(members)} files, safe names, no duplicates")
 
-    missing = [n for n in (*bundle.UNLISTED, *bundle.REQUIRED) if n not in members]
+    expected = [bundle.MANIFEST, bundle.SIGNATURE, bundle.TIMESTAMP, *bundle.REQUIRED]
+    if bundle.TSA2_CA in members or bundle.TIMESTAMP2 in members:
+        expected += [bundle.TSA2_CA, bundle.TIMESTAMP2]  # a second stamp, once there, must stay with its CA
+    missing = [n for n in expected if n not in members]
     if not report.add("required-files", not missing, f"missing {', '.join(missing)}" if missing else "present"):
         return report
 
@@ -236,7 +239,16 @@ def export_verify(
     except TimestampError as exc:
         report.add("timestamp", False, f"MANIFEST.sha256.tsr: {exc}")
         return report
-    report.add("timestamp", True, f"stamped {report.timestamp.gen_time.isoformat()} by {report.timestamp.tsa_subject}")
+    report.add("timestamp", True, f"stamped {report.timestamp.gen_time.isoformat()} by "
+               f"{report.timestamp.tsa_subject}; PKIStatus granted; message imprint = SHA-256 of MANIFEST.sha256")
+    if bundle.TIMESTAMP2 in members:
+        try:
+            second = timestamp_verify(members[bundle.TIMESTAMP2], data=manifest, ca_pem=members[bundle.TSA2_CA])
+        except TimestampError as exc:
+            report.add("timestamp-2", False, f"MANIFEST.sha256.tsr2: {exc}")
+            return report
+        report.add("timestamp-2", True, f"also stamped {second.gen_time.isoformat()} by {second.tsa_subject}, "
+                   "chained to tsa2-ca.pem")
 
     listed = set(entries)
     present = set(members) - set(bundle.UNLISTED)

@@ -62,9 +62,10 @@ unzip -q -n "$zip" || fail "not a ZIP file"
 LC_ALL=C grep -Evq '^[0-9a-f]{{64}}  [A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$' MANIFEST.sha256 \\
   && fail "MANIFEST.sha256 has a line that is not '<sha256>  <name>'"
 
-# 2. No file was added or removed: exactly the listed files plus the three manifest files.
-{{ cut -c67- MANIFEST.sha256; printf '%s\\n' MANIFEST.sha256 MANIFEST.sha256.sig MANIFEST.sha256.tsr; }} \\
-  | LC_ALL=C sort > ../listed
+# 2. No file was added or removed: exactly the listed files plus the manifest's own files (a second time-stamp,
+#    MANIFEST.sha256.tsr2, when the manifest lists a second authority's tsa2-ca.pem).
+{{ cut -c67- MANIFEST.sha256; printf '%s\\n' MANIFEST.sha256 MANIFEST.sha256.sig MANIFEST.sha256.tsr
+   if grep -q '  tsa2-ca.pem$' MANIFEST.sha256; then echo MANIFEST.sha256.tsr2; fi; }} | LC_ALL=C sort > ../listed
 find . ! -type d | sed 's|^\\./||' | LC_ALL=C sort > ../present
 cmp -s ../listed ../present || {{ diff ../listed ../present >&2 || true; fail "files were added or removed"; }}
 
@@ -81,19 +82,23 @@ openssl pkeyutl -verify -pubin -inkey signing-key.pub.pem -rawin -in MANIFEST.sh
 fingerprint=$(openssl pkey -pubin -in signing-key.pub.pem -outform DER | openssl dgst -sha256 -r | cut -c1-64)
 [ "$fingerprint" = "$published" ] || fail "signed with key $fingerprint, not the published $published"
 
-# 5. The time-stamp covers the manifest and chains to tsa-ca.pem ...
-openssl ts -verify -data MANIFEST.sha256 -in MANIFEST.sha256.tsr -CAfile tsa-ca.pem > /dev/null 2>&1 \\
-  || fail "the time-stamp does not verify against tsa-ca.pem"
-# ... its status is a plain 'granted' (PKIStatus 0), which openssl ts -verify does not look at ...
-openssl asn1parse -inform DER -in MANIFEST.sha256.tsr | sed -n 3p \\
-  | grep -Eq 'd=2 +hl=2 +l= *1 +prim: +INTEGER +:00 *$' || fail "the time-stamp's status is not 'granted'"
-# ... and the message imprint it signs is the SHA-256 of MANIFEST.sha256.
+# 5. Each time-stamp covers the manifest and chains to its authority's CA file (tsa-ca.pem; tsa2-ca.pem for a
+#    second authority), its status is a plain 'granted' (PKIStatus 0, which openssl ts -verify does not look at),
+#    and the message imprint it signs is the SHA-256 of MANIFEST.sha256.
 digest=$(openssl dgst -sha256 -r MANIFEST.sha256 | cut -c1-64 | tr 'abcdef' 'ABCDEF')
-openssl asn1parse -inform DER -in MANIFEST.sha256.tsr \\
-  | awk '/id-smime-ct-TSTInfo/ {{ f = 1; next }} f && /OCTET STRING/ {{ sub(/.*HEX DUMP\\]:/, ""); print; exit }}' \\
-  | grep -Eq "^30.*(300D06096086480165030402010500|300B0609608648016503040201)0420$digest" \\
-  || fail "the time-stamp's message imprint is not the manifest's SHA-256"
-openssl ts -reply -in MANIFEST.sha256.tsr -text 2> /dev/null | grep -E '^(Time stamp|Serial number|Policy OID):'
+stamp_check() {{
+  openssl ts -verify -data MANIFEST.sha256 -in "$1" -CAfile "$2" > /dev/null 2>&1 \\
+    || fail "$1 does not verify against $2"
+  openssl asn1parse -inform DER -in "$1" | sed -n 3p \\
+    | grep -Eq 'd=2 +hl=2 +l= *1 +prim: +INTEGER +:00 *$' || fail "$1: its status is not 'granted'"
+  openssl asn1parse -inform DER -in "$1" \\
+    | awk '/id-smime-ct-TSTInfo/ {{ f = 1; next }} f && /OCTET STRING/ {{ sub(/.*HEX DUMP\\]:/, ""); print; exit }}' \\
+    | grep -Eq "^30.*(300D06096086480165030402010500|300B0609608648016503040201)0420$digest" \\
+    || fail "$1: its message imprint is not the manifest's SHA-256"
+  openssl ts -reply -in "$1" -text 2> /dev/null | grep -E '^(Time stamp|Serial number|Policy OID):'
+}}
+stamp_check MANIFEST.sha256.tsr tsa-ca.pem
+if [ -f tsa2-ca.pem ]; then stamp_check MANIFEST.sha256.tsr2 tsa2-ca.pem; fi
 
 # 6. The audit-log excerpt: every row recomputes and the case's chain is complete.
 {AUDIT_SNIPPET}
@@ -104,9 +109,9 @@ echo "The files are in $work/files"
 
 
 def verify_md_render(*, reference: str, fingerprint: str, files: list[str], annex: bool, external_tsa: bool,
-                     site: str = "", tsa_label: str = "") -> bytes:
+                     site: str = "", tsa_label: str = "", second_tsa: str = "") -> bytes:
     listed = "\n".join(f"- `{name}`" for name in sorted({*files, bundle.SIGNING_PUB, bundle.TSA_CA,
-                                                          bundle.VERIFY_MD}))
+                                                          bundle.VERIFY_MD, *([bundle.TSA2_CA] if second_tsa else [])}))
     tsa_note = (
         f"a public time-stamping authority ({tsa_label or 'named on the operator page below'}); `tsa-ca.pem` holds "
         "its CA certificates, which you can also obtain from that authority directly"
@@ -115,6 +120,9 @@ def verify_md_render(*, reference: str, fingerprint: str, files: list[str], anne
         "itself (it publishes that choice, below): the stamp shows when the operator says the file was made, not a "
         "third party's word; `tsa-ca.pem` is that authority's CA certificate"
     )
+    if second_tsa:
+        tsa_note += (f", and stamped again by a second, independent authority ({second_tsa}): "
+                     "`MANIFEST.sha256.tsr2`, checked against `tsa2-ca.pem`")
     site = site.rstrip("/")
     well_known = f"{site}{WELL_KNOWN_PATH}" if site else WELL_KNOWN_PATH
     keys_page = f"{site}{KEYS_PAGE_PATH}" if site else KEYS_PAGE_PATH

@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from django.conf import settings
+from django.test import override_settings
 
 from takedown.core.audit import Actor
 from takedown.exports import bundle
@@ -251,3 +252,39 @@ def test_the_public_key_pem_is_what_the_fingerprint_names(export_zip: bytes) -> 
     import hashlib
 
     assert hashlib.sha256(der).hexdigest() == _fingerprint()
+
+
+@pytest.mark.slow
+def test_a_second_authority_stamps_too_and_its_stamp_cannot_be_dropped_or_swapped(
+        db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client) -> None:
+    from takedown.exports import services
+
+    second, second_ca = _other_tsa()
+    (tmp_path / "tsa2-ca.pem").write_bytes(second_ca)
+    monkeypatch.setattr(services, "remote_timestamp", lambda url, request, timeout: second.respond(request))
+    with override_settings(EXPORT_TSA2_URL="https://tsa2.example/rfc3161",
+                           EXPORT_TSA2_CA_FILE=str(tmp_path / "tsa2-ca.pem")):
+        data = case_export_build(case=case_make("TOOLS-0003", urls=1, images=0), actor=Actor.system()).data
+        published = client.get("/.well-known/takedown-export-keys").json()["time_stamping"]["second_authority"]
+    assert published["url"] == "https://tsa2.example/rfc3161"
+    members = zip_members(data)
+    assert bundle.TIMESTAMP2 in members and bundle.TSA2_CA in bundle.manifest_parse(members[bundle.MANIFEST])
+    pubkey = tmp_path / "operator.pub.pem"
+    pubkey.write_bytes(pinned_key())
+    third, _ = _other_tsa()
+    variants: dict[str, bytes] = {
+        "untouched": data,
+        "second stamp dropped": zip_build({k: v for k, v in members.items() if k != bundle.TIMESTAMP2}),
+        "second stamp and its CA dropped": zip_build({k: v for k, v in members.items()
+                                                      if k not in (bundle.TIMESTAMP2, bundle.TSA2_CA)}),
+        "second stamp byte": zip_build(_flipped(members, bundle.TIMESTAMP2, len(members[bundle.TIMESTAMP2]) - 5)),
+        "second stamp by a third TSA": zip_build({**members,
+                                                  bundle.TIMESTAMP2: _stamper(third)(members[bundle.MANIFEST])}),
+    }
+    for number, (label, changed) in enumerate(variants.items()):
+        path = tmp_path / f"two stamps {number}.zip"
+        path.write_bytes(changed)
+        tools_ok, output = script_run(path, "", tmp_path / f"run{number}")
+        ours = verify_command(path, "--pubkey", str(pubkey))
+        assert tools_ok == (ours.returncode == 0) == (label == "untouched"), (label, output, ours.stdout, ours.stderr)
+    assert "also stamped" in verify_command(tmp_path / "two stamps 0.zip", "--pubkey", str(pubkey)).stdout
