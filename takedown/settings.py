@@ -418,14 +418,13 @@ DEMO_DATA_STEPS: list[str] = [
     "takedown.remedies.demo.remedies_demo_data",
 ]
 # Hooks other apps fill (dotted paths; see victims.services and victims.status for their signatures).
-CASE_QUEUED_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_queued"]
-CASE_WITHDRAW_HOOKS: list[str] = ["takedown.remedies.intake_hooks.case_withdrawn"]
+CASE_QUEUED_HOOKS: list[str] = ["takedown.moderation.intake_hooks.case_queued"]
+CASE_WITHDRAW_HOOKS: list[str] = ["takedown.moderation.intake_hooks.case_withdrawn"]
 # Called once intake has hashed a case's new images: queues detector and provenance analysis (gpu queue).
 CASE_PROCESSED_HOOKS: list[str] = ["takedown.cases.services.case_processed"]
 CASE_REMEDY_PROVIDERS: list[str] = ["takedown.remedies.intake_hooks.remedy_rows"]
-# Purge of a case past its retention window (takedown.cases.services): `hook(case=, actor=)`, inside the purge's
-# transaction, for what other apps keep about a case outside its foreign keys (the hash bank's sources, ...).
-CASE_PURGE_HOOKS: list[str] = ["victims.hashbank.bank_purge_case"]
+# The retention purge tells other apps through the `takedown.cases.hooks.case_purging` signal, which they
+# connect to at start-up (victims' hash-bank links): takedown never names them.
 
 # --- Remedy delivery (takedown.remedies.smtp, takedown.remedies.bounces) --------------------------------------
 # The envelope sender of requests sent by e-mail. With "bounces@operator.example" each message goes out from

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from detection.signals import hash_value_clean
 from takedown.cases.locations import NormalisedURL, urls_normalise
 from takedown.cases.models import ContentKind
 from victims.images import ImageRefused, image_inspect
@@ -21,7 +22,6 @@ MAX_URLS = 50
 MAX_IMAGES = 10
 MAX_DESCRIPTION = 2000
 MAX_MESSAGE = 4000
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -143,12 +143,17 @@ class DeviceHashesField(forms.CharField):
         bad = forms.ValidationError(_("The hashes from this page could not be read. Try again."), code="invalid")
         if not isinstance(item, dict):
             raise bad
-        sha256 = str(item.get("sha256") or "").lower()
-        pdq = str(item.get("pdq") or "").lower()
+        raw_sha256, raw_pdq = item.get("sha256"), item.get("pdq") or ""
+        # Our own page sends bare hex: anything around it (a trailing newline, ...) is not a hash we made.
+        if any(isinstance(raw, str) and raw != raw.strip() for raw in (raw_sha256, raw_pdq)):
+            raise bad
+        try:
+            sha256 = hash_value_clean("sha256", raw_sha256)
+            pdq = hash_value_clean("pdq", raw_pdq) if raw_pdq else ""
+        except ValueError as exc:
+            raise bad from exc
         quality = item.get("quality")
         width, height = item.get("width"), item.get("height")
-        if not _HEX64.match(sha256) or (pdq and not _HEX64.match(pdq)):
-            raise bad
         # bool is an int to Python, but `true` is not a quality or a size.
         if quality is not None and (type(quality) is not int or not 0 <= quality <= 100):
             raise bad

@@ -6,17 +6,17 @@ confirmation makes them Active, which is the bank's business), looks them up to 
 bank already knows the image, and on withdrawal marks every hash the case brought Withdrawn so partners drop
 it on their next sync.
 
-The bank is `detection.bank`; a deployment without it (or a test that removes it) gets `available=False` and
-the case still goes to review, where moderators see that no lookup was made.
+The bank is `detection.bank`, always installed: a failure there raises, so the task that called it is retried
+by the outbox and the reason is logged, rather than a case going on as if no bank existed.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from detection import bank
 
 if TYPE_CHECKING:
     from takedown.cases.models import Case, CaseImage
@@ -29,16 +29,8 @@ BANK_SOURCE_KIND = "case"
 
 @dataclass(frozen=True)
 class BankResult:
-    available: bool
     entered: int = 0
     matches: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _bank() -> ModuleType | None:
-    try:
-        return importlib.import_module("detection.bank")
-    except ModuleNotFoundError:
-        return None
 
 
 def image_hashes(data: bytes) -> Any:
@@ -74,9 +66,6 @@ def _signals(image: CaseImage) -> list[tuple[str, str, int | None]]:
 
 def bank_enter_image(*, image: CaseImage) -> BankResult:
     """Add the image's hashes to the bank (source: its case) and look the PDQ hash up."""
-    bank = _bank()
-    if bank is None:
-        return BankResult(available=False)
     entered = 0
     for signal_type, value, quality in _signals(image):
         variants = list(image.pdq_dihedral or []) if signal_type == "pdq" else []
@@ -87,21 +76,17 @@ def bank_enter_image(*, image: CaseImage) -> BankResult:
     if image.pdq:
         for match in bank.bank_lookup(signal_type="pdq", value=image.pdq, exclude_source_id=str(image.case_id)):
             matches.append({"entry": str(getattr(match, "entry_id", "")), "distance": int(match.distance)})
-    return BankResult(available=True, entered=entered, matches=matches)
+    return BankResult(entered=entered, matches=matches)
 
 
 def bank_withdraw_case(*, case: Case) -> BankResult:
     """Mark every bank entry this case brought Withdrawn; returns how many changed."""
-    bank = _bank()
-    if bank is None:
-        return BankResult(available=False)
     changed = bank.bank_withdraw_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))
-    return BankResult(available=True, entered=int(changed))
+    return BankResult(entered=int(changed))
 
 
-def bank_purge_case(*, case: Case, actor: Any = None) -> None:
-    """CASE_PURGE_HOOKS: the retention purge removes the case's links to the bank; hashes no other source holds
-    become Deleted tombstones, which partners' next sync deletes."""
-    bank = _bank()
-    if bank is not None:
-        bank.bank_delete_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))
+def bank_purge_case(*, case: Case, actor: Any = None, **_signal: Any) -> None:
+    """Connected to the retention purge (takedown.cases.hooks.case_purging) at start-up: the purge removes the
+    case's links to the bank; hashes no other source holds become Deleted tombstones, which partners' next sync
+    deletes."""
+    bank.bank_delete_source(source_kind=BANK_SOURCE_KIND, source_id=str(case.id))

@@ -76,7 +76,6 @@ class WithdrawalReceipt:
     # (short id, where it came from, bytes stored (0 for hashes made on the device), when it was deleted)
     deleted_files: list[tuple[str, str, int, datetime]]
     hashes_withdrawn: int
-    bank_available: bool
     other_lines: list[str] = field(default_factory=list)
 
 
@@ -279,7 +278,7 @@ def case_process(*, case_id: uuid.UUID) -> dict[str, int]:
     case = Case.objects.filter(id=case_id).first()
     if case is None or case.status == CaseStatus.WITHDRAWN:
         return {}
-    counts = {"hashed": 0, "rejected": 0, "matches": 0, "bank_unavailable": 0}
+    counts = {"hashed": 0, "rejected": 0, "matches": 0}
     for image in list(case.images.filter(state=CaseImage.State.PENDING)):
         _process_image(image, counts)
     with transaction.atomic():
@@ -318,12 +317,11 @@ def _process_image(image: CaseImage, counts: dict[str, int]) -> None:
         image.dhash = hashes.dhash or ""
     result = hashbank.bank_enter_image(image=image)
     image.state = CaseImage.State.HASHED
-    image.analysis = {**(image.analysis or {}), "bank": {"available": result.available,
-                                                       "matches": result.matches}}
+    # "available" records that the lookup was made (court files of older cases read it).
+    image.analysis = {**(image.analysis or {}), "bank": {"available": True, "matches": result.matches}}
     image.save(update_fields=["pdq", "pdq_quality", "pdq_dihedral", "phash", "dhash", "state", "analysis"])
     counts["hashed"] += 1
     counts["matches"] += len(result.matches)
-    counts["bank_unavailable"] += 0 if result.available else 1
 
 
 def case_withdraw(*, case: Case) -> WithdrawalReceipt:
@@ -358,7 +356,7 @@ def case_withdraw(*, case: Case) -> WithdrawalReceipt:
         # The audit event is the lasting record of the withdrawal; the receipt is rebuilt from it.
         audit_record(actor=Actor.victim(), action="case.withdrawn", case_id=case.id, object_type="case",
                      object_id=case.id, detail={"files_deleted": deleted, "hashes_withdrawn": bank.entered,
-                                                "bank_available": bank.available, "notes": other_lines[:20]})
+                                                "notes": other_lines[:20]})
         return withdrawal_receipt(case=case)
 
 
@@ -377,6 +375,5 @@ def withdrawal_receipt(*, case: Case) -> WithdrawalReceipt:
         withdrawn_at=case.withdrawn_at,
         deleted_files=files,
         hashes_withdrawn=int(event.get("hashes_withdrawn", 0)),
-        bank_available=bool(event.get("bank_available", False)),
         other_lines=[str(line) for line in event.get("notes", [])],
     )

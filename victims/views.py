@@ -1,7 +1,7 @@
 """The victim's pages. Each view translates a request into one service or selector call and back.
 
 Bad input answers 400 with the form as the person filled it in (files must be chosen again: browsers never
-refill a file input); too many tries answer 429. A case page is reached only through `victims.selectors`.
+refill a file input); too many tries answer 429. A case page is reached only through `victims.access`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from takedown.core.http import client_address
 from takedown.exports.forms import StatusGrantForm, StatusRevokeForm
 from takedown.exports.services import GrantError, grant_create_by_victim, grant_revoke, victim_grants
 from victims import forms
-from victims.selectors import (
+from victims.access import (
     SESSION_KEY,
     CaseAccessLimited,
     CaseNotFound,

@@ -23,8 +23,7 @@ and committing its row) are deleted after RETENTION_ORPHAN_HOURS.
 
 What remains of a purged case is its audit trail (append-only; it holds ids and counts, never content) and the
 "case.purged" event that closes it. Other apps purge what they keep about a case outside its foreign keys through
-settings.CASE_PURGE_HOOKS: `hook(case=, actor=) -> None`, called inside the purge's transaction before the rows
-are deleted.
+the `takedown.cases.hooks.case_purging` signal, sent inside the purge's transaction before the rows are deleted.
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from takedown.cases.hooks import case_purging
 from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.cases.verdicts import VERDICT_KEYS
 from takedown.core.audit import Actor, audit_record
@@ -234,8 +233,7 @@ def case_purge(*, case_id: uuid.UUID, now: datetime | None = None) -> tuple[str,
         for blob_name in CaseImage.objects.filter(case=case).exclude(blob_name="").values_list("blob_name", flat=True):
             files += int(evidence_delete(blob_name))
         actor = Actor.system()
-        for path in getattr(settings, "CASE_PURGE_HOOKS", []):
-            import_string(path)(case=case, actor=actor)
+        case_purging.send(sender=Case, case=case, actor=actor)
         _links_without_foreign_keys_delete(case.id)
         status = case.status
         audit_record(actor=actor, action="case.purged", case_id=case.id, object_type="case", object_id=case.id,

@@ -205,6 +205,8 @@ def outbox_backlog() -> dict[str, int]:
 
 
 def outbox_prune(*, older_than_days: int = 7) -> int:
+    """Delete rows whose task completed more than `older_than_days` ago. A row that never completed is never
+    deleted, however old: it is the only trace of work that was lost or given up on (see outbox_backlog)."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted, _ = OutboxMessage.objects.filter(dispatched_at__lt=cutoff).delete()
+    deleted, _ = OutboxMessage.objects.filter(completed_at__isnull=False, completed_at__lt=cutoff).delete()
     return deleted

@@ -8,6 +8,7 @@ message on the case, never through anything sent to a contact address.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -20,9 +21,13 @@ from django.utils import timezone
 
 from takedown.cases.models import Case, CaseImage, CaseStatus, CaseURL, Message
 from takedown.core.audit import Actor, audit_record
+from takedown.core.crypto import DecryptionError
+from takedown.core.evidence import evidence_get
 from takedown.moderation.models import DECIDABLE_KINDS, Decision, DecisionKind, ItemKind, ReviewItem
 from takedown.remedies.models import OPEN_STATES, RemedyRequest, RequestKind
 from takedown.remedies.services import remedies_cancel_for_case, remedies_generate_for_case
+
+logger = logging.getLogger(__name__)
 
 
 class ModerationError(ValueError):
@@ -244,6 +249,30 @@ def moderation_case_open(*, item_id: uuid.UUID, user: User) -> ReviewItem:
         audit_record(actor=Actor.for_user(user), action="moderation.case_view", case_id=item.case_id,
                      object_type="review_item", object_id=item.id, detail={"kind": item.kind})
         return item
+
+
+class EvidenceUnreadable(Exception):
+    """A stored image exists but cannot be read back (a missing key, a damaged file): an operator's problem."""
+
+
+def moderation_image_read(*, item_id: uuid.UUID, image_id: uuid.UUID, user: User, revealed: bool) -> bytes:
+    """The stored bytes of one image of a held item. Showing it unblurred is audited; a file that cannot be read
+    is logged with its reason and raised as EvidenceUnreadable, never passed off as "not found"."""
+    with transaction.atomic():
+        item = _held(item_id, user)
+        image = CaseImage.objects.filter(id=image_id, case_id=item.case_id).exclude(blob_name="").first()
+        if image is None:
+            raise ModerationError("that image is not stored on this case")
+        try:
+            data = evidence_get(image.blob_name)
+        except (OSError, DecryptionError) as exc:
+            logger.error("stored image %s of case %s cannot be read: %s", image.id, item.case_id,
+                         type(exc).__name__)
+            raise EvidenceUnreadable(type(exc).__name__) from exc
+        if revealed:
+            audit_record(actor=Actor.for_user(user), action="moderation.image_view", case_id=item.case_id,
+                         object_type="case_image", object_id=image.id, detail={"revealed": True})
+        return data
 
 
 def moderation_image_reveal(*, item_id: uuid.UUID, image_id: uuid.UUID, user: User) -> CaseImage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 import uuid
 
@@ -17,9 +18,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from takedown.cases.models import CaseImage
 from takedown.core.audit import Actor, audit_record
-from takedown.core.evidence import evidence_get
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
 from takedown.exports.keys import trust_anchors
 from takedown.moderation.forms import DecideForm, ReplyForm, SecondReviewForm
@@ -27,12 +26,14 @@ from takedown.moderation.models import DECIDABLE_KINDS, ItemKind, ReviewItem
 from takedown.moderation.selectors import case_review, queue_counts, queue_items
 from takedown.moderation.services import (
     ClaimError,
+    EvidenceUnreadable,
     ModerationError,
     moderation_case_open,
     moderation_claim,
     moderation_claim_check,
     moderation_claim_next,
     moderation_decide,
+    moderation_image_read,
     moderation_image_reveal,
     moderation_item_done,
     moderation_queue_sync,
@@ -43,6 +44,7 @@ from takedown.moderation.services import (
 from takedown.moderation.transparency import transparency_chart_svg, transparency_csv, transparency_report
 from takedown.remedies.models import RequestState
 
+logger = logging.getLogger(__name__)
 staff = staff_required(MODERATOR, ADMIN)
 
 
@@ -176,25 +178,24 @@ def image(request: HttpRequest, item_id: uuid.UUID, image_id: uuid.UUID) -> Http
     """The image, re-encoded (no metadata): blurred and grey unless this moderator revealed it just now."""
     from PIL import Image, ImageFilter, ImageOps
 
+    revealed = _revealed_image(request) == str(image_id)
     try:
-        item = moderation_claim_check(item_id=item_id, user=_user(request))
-    except ReviewItem.DoesNotExist as exc:
-        raise Http404 from exc
+        data = moderation_image_read(item_id=item_id, image_id=image_id, user=_user(request), revealed=revealed)
     except ClaimError:
         return HttpResponse(status=403)
-    case_image = CaseImage.objects.filter(id=image_id, case_id=item.case_id).exclude(blob_name="").first()
-    if case_image is None:
-        raise Http404
-    revealed = _revealed_image(request) == str(case_image.id)
-    try:
-        opened = Image.open(io.BytesIO(evidence_get(case_image.blob_name)))
-        picture: Image.Image = ImageOps.exif_transpose(opened).convert("RGB")
-    except Exception as exc:
+    except (ReviewItem.DoesNotExist, ModerationError) as exc:
         raise Http404 from exc
-    if revealed:
-        audit_record(actor=Actor.for_user(request.user), action="moderation.image_view", case_id=item.case_id,
-                     object_type="case_image", object_id=case_image.id, detail={"revealed": True})
-    else:
+    except EvidenceUnreadable:
+        return HttpResponse(_("This image cannot be read from storage. The reason is in the server log: tell the "
+                              "operator."), status=500, content_type="text/plain; charset=utf-8")
+    try:
+        opened = Image.open(io.BytesIO(data))
+        picture: Image.Image = ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        logger.error("stored image %s does not decode: %s", image_id, type(exc).__name__)
+        return HttpResponse(_("This stored image does not decode. The reason is in the server log: tell the "
+                              "operator."), status=500, content_type="text/plain; charset=utf-8")
+    if not revealed:
         # The shield is applied here too, not only by CSS: unrevealed pixels never reach the browser.
         picture.thumbnail((SHIELD_MAX_SIDE, SHIELD_MAX_SIDE))
         picture = ImageOps.grayscale(picture).filter(ImageFilter.GaussianBlur(radius=max(picture.size) / 18))

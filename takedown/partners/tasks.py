@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from celery import shared_task
 
 from takedown.partners.services import webhook_bank_changes_publish, webhook_delivery_attempt
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(name="partners.webhook_deliver", ignore_result=True)
@@ -19,9 +16,4 @@ def webhook_deliver(delivery_id: str) -> str:
 
 @shared_task(name="partners.webhook_bank_changes", ignore_result=True)
 def webhook_bank_changes() -> int:
-    try:
-        return webhook_bank_changes_publish()
-    except (ImportError, RuntimeError) as exc:
-        # No bank in this deployment yet: nothing to announce; the watermark waits where it is.
-        logger.warning("hash webhooks wait for the bank: %s", type(exc).__name__)
-        return 0
+    return webhook_bank_changes_publish()

@@ -1,4 +1,5 @@
-"""Adapters that plug moderation and remedies into the intake's hooks (settings.CASE_*_HOOKS / PROVIDERS)."""
+"""The remedies' side of the intake's status page (settings.CASE_REMEDY_PROVIDERS): each request in the person's
+words. Queueing and withdrawal hooks, which need moderation too, live in takedown.moderation.intake_hooks."""
 
 from __future__ import annotations
 
@@ -8,24 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from takedown.cases.models import Case
-from takedown.core.audit import Actor
-from takedown.moderation.models import ItemKind
-from takedown.moderation.services import moderation_close_for_case, moderation_item_open
 from takedown.remedies.selectors import RemedyStatus, remedies_status_for_case
-from takedown.remedies.services import remedies_cancel_for_case
-
-
-def case_queued(*, case: Case, actor: Actor) -> None:
-    moderation_item_open(case=case, kind=ItemKind.NEW_REPORT)
-
-
-def case_withdrawn(*, case: Case, actor: Actor) -> list[str]:
-    cancelled = remedies_cancel_for_case(case=case, actor=actor)
-    closed = moderation_close_for_case(case=case, actor=actor)
-    return [
-        _("%(n)d pending requests to platforms cancelled") % {"n": cancelled},
-        _("%(n)d review items closed") % {"n": closed},
-    ]
 
 
 def _clock(status: RemedyStatus) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -17,6 +18,7 @@ from django.db import models
 from django.test import Client
 from django.utils import timezone
 
+from takedown.cases.hooks import case_purging
 from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.cases.services import case_purge, evidence_orphans_purge, retention_purge
 from takedown.core.audit import Actor
@@ -32,8 +34,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 purged_by_hook: list[uuid.UUID] = []
 
 
-def record_purge(*, case: Case, actor: Actor) -> None:
+def record_purge(*, case: Case, actor: Actor, **_signal: Any) -> None:
     purged_by_hook.append(case.id)
+
+
+@pytest.fixture
+def purge_recorder() -> Iterator[list[uuid.UUID]]:
+    purged_by_hook.clear()
+    case_purging.connect(record_purge, dispatch_uid="tests.record_purge")
+    yield purged_by_hook
+    case_purging.disconnect(dispatch_uid="tests.record_purge")
 
 
 def rows_naming(case_id: uuid.UUID) -> dict[str, int]:
@@ -82,12 +92,11 @@ def a_full_case(client: Client) -> Case:
 
 
 def test_withdrawal_then_purge_leaves_no_file_and_no_row(client: Client, fake_bank: FakeBank, storage: Path,
-                                                          settings: Any, moderator: Any) -> None:
+                                                          settings: Any, moderator: Any,
+                                                          purge_recorder: list[uuid.UUID]) -> None:
     from takedown.moderation.models import DecisionKind, ReviewItem
     from takedown.moderation.services import moderation_claim, moderation_decide
 
-    settings.CASE_PURGE_HOOKS = ["tests.cases.test_retention.record_purge"]
-    purged_by_hook.clear()
     case = a_full_case(client)
     # Confirmed by a moderator: a decision and removal, blocking and de-linking requests with their events.
     item = ReviewItem.objects.get(case=case)
@@ -116,7 +125,7 @@ def test_withdrawal_then_purge_leaves_no_file_and_no_row(client: Client, fake_ba
     assert rows_naming(case.id) == {}
     assert not RequestEvent.objects.filter(request_id__in=request_ids).exists()  # rows hanging off those rows
     assert files_under(storage / "evidence") == []
-    assert purged_by_hook == [case.id]
+    assert purge_recorder == [case.id]
     purged = AuditEvent.objects.get(case_id=case.id, action="case.purged")
     assert purged.detail == {"status": "withdrawn", "files_deleted": 0}
     call_command("audit_verify", stdout=StringIO())

@@ -78,3 +78,23 @@ def test_periodic_command_runs_the_beat_schedule_in_process(settings) -> None:
     call_command("periodic", "--once")
     assert RUNS == ["periodic"]
     assert cache.get("worker:heartbeat")
+
+
+@pytest.mark.django_db
+def test_prune_deletes_old_completed_rows_and_never_an_unfinished_one() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from takedown.core.outbox import outbox_prune
+
+    long_ago = timezone.now() - timedelta(days=30)
+    done = OutboxMessage.objects.create(task="t.done", available_at=long_ago, dispatched_at=long_ago,
+                                        completed_at=long_ago)
+    lost = OutboxMessage.objects.create(task="t.lost", available_at=long_ago, dispatched_at=long_ago, attempts=6)
+    never_sent = OutboxMessage.objects.create(task="t.waiting", available_at=long_ago)
+    recent = OutboxMessage.objects.create(task="t.recent", available_at=long_ago, dispatched_at=long_ago,
+                                          completed_at=timezone.now())
+    assert outbox_prune(older_than_days=7) == 1
+    assert set(OutboxMessage.objects.values_list("id", flat=True)) == {lost.id, never_sent.id, recent.id}
+    assert not OutboxMessage.objects.filter(id=done.id).exists()

@@ -115,10 +115,8 @@ def test_url_normalise_is_idempotent_on_stray_percent_signs(url: str) -> None:
 def test_hash_image_command_reports_hostile_files_without_a_traceback(tmp_path: Path) -> None:
     import io as _io
 
-    from django.core.management import CommandError, call_command, get_commands
+    from django.core.management import CommandError, call_command
 
-    if "hash_image" not in get_commands():
-        pytest.skip("the hash_image command has not landed on this branch")
     paths = []
     for item in [item for item in IMAGES if item.hash == "refuse"][::8]:
         path = tmp_path / f"{item.name}.img"

@@ -37,7 +37,7 @@ from tests.conftest import make_staff
 from tests.core.test_settings import _production_env
 from tests.victims.conftest import FakeBank, file_upload_report, jpeg_with_gps, report_data
 from victims import credentials
-from victims.selectors import CaseNotFound, case_open
+from victims.access import CaseNotFound, case_open
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_TRANSPORT = {

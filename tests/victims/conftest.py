@@ -75,7 +75,7 @@ class FakeBank:
 @pytest.fixture
 def fake_bank(monkeypatch: pytest.MonkeyPatch) -> FakeBank:
     bank = FakeBank()
-    monkeypatch.setattr(hashbank, "_bank", lambda: bank)
+    monkeypatch.setattr(hashbank, "bank", bank)
     return bank
 
 

@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from takedown.core.models import AuditEvent
 from tests.victims.conftest import FiledCase, file_upload_report, open_case
-from victims import selectors
+from victims import access
+from victims.access import CaseNotFound, case_from_grant
 from victims.credentials import reference_parse, secret_canonical
-from victims.selectors import CaseNotFound, case_from_grant
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_five_wrong_secrets_lock_the_reference(filed: FiledCase) -> None:
 def test_too_many_tries_from_one_client(filed: FiledCase) -> None:
     client = Client(REMOTE_ADDR="203.0.113.50")
     statuses = [_try(client, f"{n:04d}-0000-0000-0000", "tds_" + "0" * 25).status_code
-                for n in range(selectors.CLIENT_TRIES_LIMIT)]
+                for n in range(access.CLIENT_TRIES_LIMIT)]
     assert set(statuses) == {404}
     assert _try(client, filed.reference, filed.secret).status_code == 429
 
@@ -90,10 +90,10 @@ def test_blank_access_form_keeps_input(client: Client) -> None:
 
 
 def test_grant_expires_and_dies_with_the_secret(filed: FiledCase) -> None:
-    grant = selectors.case_grant(filed.case).as_session()
+    grant = access.case_grant(filed.case).as_session()
     assert case_from_grant(grant=grant, purpose="t").id == filed.case.id
     with pytest.raises(CaseNotFound):
-        case_from_grant(grant=grant, purpose="t", now=time.time() + selectors.GRANT_IDLE_SECONDS + 1)
+        case_from_grant(grant=grant, purpose="t", now=time.time() + access.GRANT_IDLE_SECONDS + 1)
     with pytest.raises(CaseNotFound):
         case_from_grant(grant={**grant, "token": "0" * 64}, purpose="t")
     with pytest.raises(CaseNotFound):

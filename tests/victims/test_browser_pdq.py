@@ -76,8 +76,8 @@ def bits_to_hex(vector: np.ndarray) -> str:
 
 @pytest.fixture(scope="session")
 def server_pdq() -> ServerHash:
-    """The server's PDQ of a file's bytes (detection.hashing, once it is on this branch)."""
-    hashing = pytest.importorskip("detection.hashing", reason="detection.hashing (issue 4) is not merged yet")
+    """The server's PDQ of a file's bytes (detection.hashing)."""
+    from detection import hashing
 
     def compute(data: bytes) -> tuple[str, int]:
         hashes = hashing.hash_image(data)
@@ -452,7 +452,8 @@ _SIZES_JS = """async (sizes) => {
 
 
 def test_target_size_and_jpeg_scale_match_the_server(browser: Any, harness_url: str) -> None:
-    downscale = pytest.importorskip("detection.downscale", reason="detection.downscale (issue 4) is not merged yet")
+    from detection import downscale
+
     rng = np.random.default_rng(7)
     sizes = [(int(w), int(h)) for w, h in rng.integers(1, 9000, (400, 2))]
     sizes += [(512, 512), (513, 512), (512, 513), (1, 9000), (9000, 1), (1024, 1024), (4096, 4096), (8192, 8193)]
@@ -477,7 +478,8 @@ _JPEG_JS = """async ({ url, scale }) => {
 def test_reduced_jpeg_decoding_matches_the_server_pixel_for_pixel(
     browser: Any, harness_url: str, tmp_path: Path
 ) -> None:
-    jpegdct = pytest.importorskip("detection._jpegdct", reason="detection._jpegdct (issue 4) is not built here")
+    from detection import _jpegdct as jpegdct
+
     assert _HarnessHandler.pixels_dir is not None
     files = [p for p in _drawn_files(tmp_path) if p.suffix == ".jpg"] + sorted(
         (TESTDATA / "bridge-mods").glob("s*.jpg")

@@ -66,14 +66,32 @@ def test_device_hashes_go_to_the_bank(client: Client, fake_bank: FakeBank) -> No
     assert ("pdq", "b" * 64) in fake_bank.entries and ("sha256", "a" * 64) in fake_bank.entries
 
 
-def test_without_a_bank_the_case_still_reaches_review(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from victims import hashbank
+def test_a_failing_bank_leaves_the_case_unprocessed_and_retried_never_reviewed_without_a_lookup(
+        client: Client, fake_bank: FakeBank, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
 
-    monkeypatch.setattr(hashbank, "_bank", lambda: None)
+    from django.utils import timezone
+
+    from takedown.core.models import OutboxMessage
+    from takedown.core.outbox import outbox_relay_one
+
+    def bank_down(**_: object) -> int:
+        raise RuntimeError("bank down")
+
+    monkeypatch.setattr(fake_bank, "bank_add", bank_down)
     filed = file_upload_report(client)
     case = Case.objects.get(id=filed.case.id)
+    # Not passed off as "no match": the case waits, its task is left unfinished for the relay to run again.
+    assert case.status != CaseStatus.IN_REVIEW
+    assert case.images.get().state != CaseImage.State.HASHED
+    unfinished = OutboxMessage.objects.filter(completed_at__isnull=True, dispatched_at__isnull=False)
+    assert unfinished.count() == 1
+    monkeypatch.undo()
+    monkeypatch.setattr("victims.hashbank.bank", fake_bank)
+    assert outbox_relay_one(message_id=unfinished.get().id, dispatched_before=timezone.now() + timedelta(1))
+    case.refresh_from_db()
     assert case.status == CaseStatus.IN_REVIEW
-    assert case.images.get().analysis["bank"]["available"] is False
+    assert case.images.get().analysis["bank"] == {"available": True, "matches": []}
 
 
 def test_reports_enter_the_real_bank_match_each_other_and_withdraw(client: Client) -> None:

@@ -1,10 +1,21 @@
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import models, transaction
 
-from takedown.cases.models import Case, Message
 from takedown.core.evidence import evidence_names_on_disk, evidence_reencrypt
+from takedown.core.fields import EncryptedTextField
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
+    """Every concrete model with encrypted fields, whichever app declares it (core names none of them)."""
+    found = []
+    for model in apps.get_models():
+        names = [field.name for field in model._meta.concrete_fields if isinstance(field, EncryptedTextField)]
+        if names and not model._meta.proxy:
+            found.append((model, names))
+    return found
 
 
 class Command(BaseCommand):
@@ -17,15 +28,11 @@ class Command(BaseCommand):
         files = sum(1 for name in evidence_names_on_disk() if evidence_reencrypt(name))
         rows = 0
         # The field decrypts with whichever key wrote it and encrypts with the first key on the way back.
-        for case in Case.objects.iterator(chunk_size=200):
-            with transaction.atomic():
-                Case.objects.filter(pk=case.pk).update(
-                    description=case.description, signature=case.signature, contact=case.contact
-                )
-            rows += 1
-        for message in Message.objects.iterator(chunk_size=500):
-            Message.objects.filter(pk=message.pk).update(body=message.body)
-            rows += 1
+        for model, names in encrypted_fields():
+            for row in model._default_manager.only("pk", *names).iterator(chunk_size=200):
+                with transaction.atomic():
+                    model._default_manager.filter(pk=row.pk).update(**{name: getattr(row, name) for name in names})
+                rows += 1
         rows += _sent_messages_reencrypt()
         self.stdout.write(f"re-encrypted {files} evidence files and {rows} rows")
 

@@ -7,7 +7,8 @@ any kind from one client address, it refuses with `CaseAccessLimited` (the view 
 passes. A correct secret earns a grant: an HMAC of the case id and its secret hash, kept in the session, that
 `case_from_grant` checks in constant time on later pages, so the secret itself is never stored anywhere.
 
-Both write an audit event for every access, granted or refused, in the same transaction as the read.
+Both write an audit event for every access, granted or refused, in the same transaction as the read, and count
+tries: they are services (writes), not selectors, which only read.
 """
 
 from __future__ import annotations
