@@ -93,7 +93,7 @@ def test_the_person_sees_exactly_what_the_advocate_will_receive(holder: Client, 
     holder.post(URL, _grant_form(code, filed.secret, **{"advocate-identity_for_court": "Real Name"}))
     page = holder.get(reverse("victims-case-status")).content.decode()
     assert 'data-receives="identity"' in page and 'data-receives="images"' not in page
-    assert "Not your images" in page
+    assert "not your images" in page
     profile = advocate_profile_ensure(user=advocate)
     profile.annex_certificate = ""
     profile.save()
