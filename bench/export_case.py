@@ -134,7 +134,7 @@ def case_build(reference: str, *, urls: int, images: int, image_size: tuple[int,
     # Each removal request as it left: an e-mail of about 3 KB, stored encrypted, cited as an exhibit.
     messages = []
     for request in requests:
-        if request.kind != RequestKind.REMOVAL:
+        if request.kind != RequestKind.REMOVAL or request.host is None or request.sent_at is None:
             continue
         message = SentMessage(request=request, channel=Channel.EMAIL, recipient=f"abuse@{request.host.domain}",
                               recipient_guessed=False, message_id=f"<{request.id}@bench.example>",

@@ -247,15 +247,15 @@ EXHIBIT_EXTENSIONS = {"message/rfc822": "eml", "application/json": "json"}
 RECEIVED_DELIVERIES = frozenset({DeliveryState.ACCEPTED, DeliveryState.ACKNOWLEDGED})
 
 
-def exhibit_file_name(message: SentMessage) -> str:
-    return f"exhibits/{message.id.hex}.{EXHIBIT_EXTENSIONS.get(message.content_type, 'bin')}"
+def exhibit_file_name(message: SentMessage, number: int) -> str:
+    return f"exhibits/M-{number}.{EXHIBIT_EXTENSIONS.get(message.content_type, 'bin')}"
 
 
 def _exhibit(message: SentMessage, number: int) -> dict[str, Any]:
     return {
         "exhibit": f"M-{number}",
         "message": str(message.id),
-        "file": exhibit_file_name(message),
+        "file": exhibit_file_name(message, number),
         "sha256": message.sha256,
         "size": message.size,
         "content_type": message.content_type,

@@ -32,7 +32,7 @@ from takedown.core.ratelimit import ratelimit_hit, ratelimit_peek, ratelimit_res
 from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, user_role
 from takedown.exports import bundle, keys
 from takedown.exports.annex import annex_certificate_load, annex_seal
-from takedown.exports.dossier import DossierOptions, dossier_assemble, exhibit_file_name, iso, section_audit
+from takedown.exports.dossier import DossierOptions, dossier_assemble, iso, section_audit
 from takedown.exports.filing import filing_pack
 from takedown.exports.models import AdvocateGrant, AdvocateProfile, CaseExport
 from takedown.exports.pdf import case_pdf_render
@@ -339,16 +339,19 @@ def _image_files(case: Case) -> dict[str, tuple[str, bytes]]:
     return files
 
 
-def _exhibit_files(case: Case) -> dict[str, bytes]:
-    """Each stored sent message's exact bytes, under the name case.json cites; checked against its SHA-256."""
+def _exhibit_files(dossier: dict[str, Any]) -> dict[str, bytes]:
+    """Each cited sent message's exact bytes, under the name case.json gives it; checked against its SHA-256."""
+    cited = {e["message"]: e["file"] for r in dossier["requests"] for e in r["exhibits"]}
     files: dict[str, bytes] = {}
-    for message in SentMessage.objects.filter(request__case=case).order_by("sent_at", "id"):
+    for message in SentMessage.objects.filter(id__in=list(cited)):
         try:
-            files[exhibit_file_name(message)] = message.raw_bytes()
+            files[cited[str(message.id)]] = message.raw_bytes()
         except SentMessageTampered as exc:
             raise ExhibitUnreadable(
                 "A stored sent message no longer matches the SHA-256 recorded when it was sent; the export stops "
                 "rather than cite it. Tell the operator.") from exc
+    if len(files) != len(cited):
+        raise ExhibitUnreadable("A sent message cited in the case file could not be read; the export stops.")
     return files
 
 
@@ -397,7 +400,7 @@ def case_export_build(
         }
         for name, content in images.values():
             files[name] = content
-        files.update(_exhibit_files(case))
+        files.update(_exhibit_files(dossier))
         files.update(filing_pack(dossier, audit))
         annex = False
         if grant is not None and grant.identity_for_court:

@@ -149,7 +149,8 @@ def test_each_request_is_cited_as_sent_from_the_stored_bytes_and_names_the_perso
     assert exhibit["message_id"] == message.message_id and exhibit["delivery"] == message.delivery == "acknowledged"
     assert fast["received_by_recipient"] is True
     # case.pdf's exhibit list cites the file and its hash.
-    assert f"Exhibit {exhibit['exhibit']}" in pdf and exhibit["file"] in pdf and exhibit["sha256"] in pdf
+    assert f"exhibit {exhibit['exhibit']} to {exhibit['recipient']}" in pdf  # cited beside its request
+    assert exhibit["file"] in pdf and exhibit["sha256"] in pdf and exhibit["message_id"] in pdf
     plain = json.dumps(dossier) + pdf
     for private in ("Real Name", "real@example.org"):
         assert private not in plain

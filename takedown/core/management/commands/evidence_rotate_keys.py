@@ -40,5 +40,9 @@ class Command(BaseCommand):
 def _sent_messages_reencrypt() -> int:
     """Rows whose model encrypts its own payload (e.g. the stored bytes of sent messages) declare
     `evidence_reencrypt_all()`; core finds them through the app registry, importing no app of its own."""
-    return sum(model.evidence_reencrypt_all() for model in apps.get_models()
-               if callable(getattr(model, "evidence_reencrypt_all", None)))
+    rows = 0
+    for model in apps.get_models():
+        reencrypt = getattr(model, "evidence_reencrypt_all", None)
+        if callable(reencrypt):
+            rows += int(reencrypt())
+    return rows
