@@ -128,7 +128,8 @@ class VictimUser(HttpUser):
                  for i in range(self.rnd.choice((1, 1, 2)))]
         data = {"csrfmiddlewaretoken": token, "content_kind": self.rnd.choice(("deepfake", "real", "unsure")),
                 "urls": f"https://images.example.net/{seed:x}.jpg\nhttps://forum.example.org/t/{seed % 99991}",
-                "description": "", "good_faith": "on", "signature": "L. T.", "contact": ""}
+                "description": "", "authority": "self", "good_faith": "on", "authorise_agent": "on",
+                "signature": "L. T.", "contact": ""}
         with self._post("/report/", "submit report", data=data, files=files) as response:
             self.browser.keep(response)
             if response.status_code != 302 or not response.headers.get("Location", "").endswith("/report/done/"):

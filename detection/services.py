@@ -93,28 +93,28 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def detector_health() -> tuple[bool, dict[str, Any]]:
-    """(ok, info): the detector's state, "on" or "off" with a reason; ok is false when weights are configured
-    but missing or do not match DETECTOR_WEIGHTS_SHA256. No torch import.
+def detector_report(detector: Detector | None = None) -> dict[str, Any]:
+    """This process's detector as a worker heartbeat or /healthz shows it: "on" or "off" with the reason,
+    and the device, precision, threshold and calibration it really has (loads it when not yet loaded)."""
+    status = (detector or detector_current()).status
+    return {"state": "on" if status.enabled else "off", **status.as_dict()}
 
-    The full load (architecture, state_dict, device) happens in the worker; its failures show there and
-    in every stored verdict's detector status.
-    """
+
+def detector_weights_check() -> tuple[bool, dict[str, Any]]:
+    """(ok, info) from what the web process can see without torch: is the configured weights file there and
+    does its SHA-256 match? Never says "on": only the process that loads the model knows (detector_report)."""
     path = settings.DETECTOR_WEIGHTS
-    info: dict[str, Any] = {"device": settings.DETECTOR_DEVICE, "threshold": settings.DETECTOR_THRESHOLD}
     if not path:
-        # Off by choice is a healthy state (the operator trains or supplies weights when ready); "ok" turns
-        # false only for a configuration that cannot work.
-        return True, {**info, "state": "off", "reason": "no weights configured (DETECTOR_WEIGHTS is empty)"}
+        return True, {"weights": "none configured (DETECTOR_WEIGHTS is empty)"}
     try:
         stat = os.stat(path)
         actual = _file_sha256(path, stat.st_size, stat.st_mtime_ns)
     except OSError as exc:
-        return False, {**info, "state": "off", "reason": f"weights file unreadable ({type(exc).__name__})"}
+        return False, {"weights": f"weights file unreadable ({type(exc).__name__})"}
     expected = settings.DETECTOR_WEIGHTS_SHA256.strip().lower()
     if actual != expected:
-        return False, {**info, "state": "off", "reason": "weights SHA-256 does not match DETECTOR_WEIGHTS_SHA256"}
-    return True, {**info, "state": "on", "weights_sha256": actual}
+        return False, {"weights": "weights SHA-256 does not match DETECTOR_WEIGHTS_SHA256"}
+    return True, {"weights": "file present and its SHA-256 matches", "weights_sha256": actual}
 
 
 def detector_expected_weights_sha256() -> str:

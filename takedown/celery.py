@@ -5,7 +5,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, worker_init
+from celery.signals import task_postrun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "takedown.settings")
 
@@ -38,3 +38,12 @@ def _outbox_mark_completed(task_id: str | None = None, state: str | None = None,
         # The database went away after the task's own work: the row is published again and the task, being
         # idempotent, finds nothing left to do.
         logger.warning("could not mark task %s completed", task_id)
+
+
+@worker_process_init.connect
+def _heartbeat_start(sender: object = None, **kwargs: object) -> None:
+    # In each process that runs tasks (every prefork child, the solo pool's process): report now, then periodically.
+    from takedown.core.heartbeat import heartbeat_start
+
+    queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
+    heartbeat_start(hostname=str(sender or "worker"), queues=queues)

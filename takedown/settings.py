@@ -66,6 +66,10 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 # Set when a reverse proxy in front of the app sets X-Forwarded-For (its last hop is taken as the client).
 TRUST_X_FORWARDED_FOR = envbool("TRUST_X_FORWARDED_FOR", False)
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The name the public pages and receipts use. Not "Take It Down": that is NCMEC's service.
+SITE_NAME = env("SITE_NAME", "Safe Removal")
+# Where Quick exit lands: a neutral page that says nothing about why the person was here.
+QUICK_EXIT_URL = env("QUICK_EXIT_URL", "https://www.wikipedia.org/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -119,6 +123,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "takedown.core.roles.role_context",
+                "takedown.core.branding.branding_context",
             ],
         },
     },
@@ -189,6 +194,10 @@ OUTBOX_RELAY_GRACE_SECONDS = envint("OUTBOX_RELAY_GRACE_SECONDS", 5)
 # Keep it above the longest a task waits in the queue plus runs, or busy periods cause (harmless) second runs.
 OUTBOX_REDELIVER_SECONDS = envint("OUTBOX_REDELIVER_SECONDS", 900)
 OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 6)
+# Every worker process reports its queues and detector state this often; /healthz counts a worker live while its
+# last report is younger than WORKER_HEARTBEAT_STALE_SECONDS.
+WORKER_HEARTBEAT_SECONDS = envint("WORKER_HEARTBEAT_SECONDS", 30)
+WORKER_HEARTBEAT_STALE_SECONDS = envint("WORKER_HEARTBEAT_STALE_SECONDS", 90)
 # Tests run relayed tasks synchronously at commit; the embedded default runs them on a background thread.
 OUTBOX_EAGER_SYNC = TESTING
 
@@ -227,8 +236,11 @@ DETECTOR_PRECISION = env("DETECTOR_PRECISION", "auto")  # auto (bf16/fp16 on CUD
 DETECTOR_BATCH_SIZE = envint("DETECTOR_BATCH_SIZE", 32)
 # Torch threads on the CPU; 0 = one per core. Set 1 where the worker shares its cores (docs/benchmarks.md).
 DETECTOR_CPU_THREADS = envint("DETECTOR_CPU_THREADS", 0)
+# Empty: the threshold calibrated into the weights file for a target false-positive rate on held-out real images
+# (detector_train / detector_eval --calibrate). A number overrides it; outside (0, 1) the detector refuses it and is
+# off with that reason (healthz says so) rather than scoring with a threshold that can never or always fire.
 try:
-    DETECTOR_THRESHOLD = float(env("DETECTOR_THRESHOLD", "0.5"))
+    DETECTOR_THRESHOLD: float | None = float(env("DETECTOR_THRESHOLD")) if env("DETECTOR_THRESHOLD") else None
 except ValueError as exc:
     raise ImproperlyConfigured("DETECTOR_THRESHOLD must be a number between 0 and 1") from exc
 # PEM bundle of C2PA trust anchors the operator accepts; empty means no C2PA signer counts as trusted.
@@ -283,8 +295,15 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- i18n -----------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("es", "Español")]
+# The victim's pages in each; Arabic is written right to left (base.html sets dir="rtl", the CSS uses logical
+# properties). Every catalogue is complete (tests/victims/test_translations.py).
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("pt", "Português"), ("de", "Deutsch"),
+             ("ar", "العربية")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The chosen language rides in a cookie as strict as the others (no script reads it; never sent cross-site).
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Strict"
+LANGUAGE_COOKIE_SECURE = not (DEBUG or TESTING)
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True

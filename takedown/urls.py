@@ -19,4 +19,6 @@ urlpatterns = [
     path("", include("takedown.api.urls")),
     path("", include("takedown.exports.urls")),
     path("admin/", admin.site.urls),
+    # The language switch in every page's footer (Django's set_language: a POST that works without JavaScript).
+    path("i18n/", include("django.conf.urls.i18n")),
 ]

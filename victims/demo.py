@@ -45,6 +45,8 @@ def demo_case() -> str | None:
         signature="J. D.",
         contact="",
         good_faith=True,
+        authority="self",
+        authorise_agent=True,
         images=images,
     )
     case_message_send(case=submitted.case, body="Thank you for your report. We are looking at it now.",

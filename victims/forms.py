@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from detection.signals import hash_value_clean
 from takedown.cases.locations import NormalisedURL, urls_normalise
-from takedown.cases.models import ContentKind
+from takedown.cases.models import Authority, ContentKind
 from victims.images import ImageRefused, image_inspect
 from victims.services import DeviceHash, UploadedImage
 
@@ -109,22 +109,27 @@ class DeviceHashesField(forms.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", MAX_IMAGES * 400)
+        # The person sees "The images" beside an error, never the field's name in English.
+        kwargs.setdefault("label", _("The images"))
+        kwargs.setdefault("error_messages", {
+            "required": _("Choose your images and let this page make their fingerprints first."),
+            "max_length": _("The fingerprints from this page could not be read. Try again.")})
         super().__init__(**kwargs)
 
     def clean(self, value: Any) -> list[DeviceHash]:
         text = super().clean(value)
         if not text:
             if self.required:
-                raise forms.ValidationError(_("Choose your images and let this page hash them first."),
+                raise forms.ValidationError(_("Choose your images and let this page make their fingerprints first."),
                                             code="required")
             return []
         try:
             items = json.loads(text)
         except (ValueError, RecursionError):  # deep nesting ("[[[[...") exhausts the parser's recursion limit
-            raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
+            raise forms.ValidationError(_("The fingerprints from this page could not be read. Try again."),
                                         code="invalid") from None
         if not isinstance(items, list) or not items:
-            raise forms.ValidationError(_("The hashes from this page could not be read. Try again."),
+            raise forms.ValidationError(_("The fingerprints from this page could not be read. Try again."),
                                         code="invalid")
         if len(items) > MAX_IMAGES:
             raise forms.ValidationError(
@@ -140,7 +145,7 @@ class DeviceHashesField(forms.CharField):
 
     @staticmethod
     def _one(item: Any) -> DeviceHash:
-        bad = forms.ValidationError(_("The hashes from this page could not be read. Try again."), code="invalid")
+        bad = forms.ValidationError(_("The fingerprints from this page could not be read. Try again."), code="invalid")
         if not isinstance(item, dict):
             raise bad
         raw_sha256, raw_pdq = item.get("sha256"), item.get("pdq") or ""
@@ -196,14 +201,25 @@ class ReportForm(DescribedForm):
         label=_("Anything else we should know (optional)"), required=False, max_length=MAX_DESCRIPTION,
         help_text=_("For example apps or groups where it was shared without a link. Do not write your name."),
         widget=forms.Textarea(attrs={"rows": 3}))
+    authority = forms.ChoiceField(
+        label=_("Who are you?"), choices=Authority.choices, widget=forms.RadioSelect,
+        help_text=_("You can report for yourself, or for someone you act for. The requests say which."),
+        error_messages={"required": _("Choose whether you are the person shown or act for them.")})
     good_faith = forms.BooleanField(
         label=_("I believe in good faith that this image was shared without consent of the person shown, and "
                 "that what I have written is accurate."),
         error_messages={"required": _("Tick this box to confirm. A removal request cannot be sent without it.")})
+    authorise_agent = forms.BooleanField(
+        required=False,
+        label=_("I authorise the operator of this service to ask websites to remove the images and search engines "
+                "to drop them from their results, on behalf of the person shown, as their agent, and to receive "
+                "the replies."),
+        help_text=_("Without this we still review your report and can block copies on partner platforms with the "
+                    "images' fingerprints, but we ask no website or search engine to remove anything for you."))
     signature = forms.CharField(
         label=_("Your electronic signature"), max_length=200,
-        help_text=_("Type your initials or a name you choose. It is stored encrypted and platforms are sent it "
-                    "only when the law asks for a signature."),
+        help_text=_("Type your initials or a name you choose. Our requests to websites and search engines are signed "
+                    "with it (as /s/ and what you type), so they will see it. It is stored encrypted."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
         error_messages={"required": _("Type a signature: your initials or a name you choose.")})
     contact = forms.CharField(
@@ -216,15 +232,19 @@ class UploadReportForm(ReportForm):
     images = ImagesField(
         label=_("The images"),
         help_text=_("JPEG, PNG, WebP or GIF, up to 10 images. Location and camera details are removed before "
-                    "anything is stored."))
+                    "anything is stored. Before removing them we only note whether the file says it was made or "
+                    "edited by an AI tool (which tool, and who signed that label); never where or with what camera "
+                    "it was taken."))
 
-    field_order = ["images", "content_kind", "urls", "description", "good_faith", "signature", "contact"]
+    field_order = ["images", "content_kind", "urls", "description", "authority", "good_faith", "authorise_agent",
+                   "signature", "contact"]
 
 
 class DeviceReportForm(ReportForm):
     device_hashes = DeviceHashesField()
 
-    field_order = ["device_hashes", "content_kind", "urls", "description", "good_faith", "signature", "contact"]
+    field_order = ["device_hashes", "content_kind", "urls", "description", "authority", "good_faith",
+                   "authorise_agent", "signature", "contact"]
 
 
 class AccessForm(DescribedForm):
@@ -241,13 +261,24 @@ class ReceiptForm(forms.Form):
     secret = forms.CharField(max_length=80)
 
 
+class ReceiptSavedForm(DescribedForm):
+    saved = forms.BooleanField(
+        label=_("I have saved my case reference and secret somewhere safe."),
+        error_messages={"required": _("Save the reference and secret first (download, print or copy them), then "
+                                      "tick this box. Without them nobody can open your case again.")})
+
+
 class URLAddForm(DescribedForm):
     urls = URLsField(label=_("More web addresses"), help_text=_("One per line."))
 
 
 class EvidenceForm(DescribedForm):
+    """More images later, in either mode of the first report: the files (`images`) or device hashes only."""
+
     images = ImagesField(label=_("More images"), required=False)
     device_hashes = DeviceHashesField(required=False)
+    mode = forms.ChoiceField(choices=[("upload", "upload"), ("device", "device")], required=False,
+                             widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -263,9 +294,15 @@ class MessageForm(DescribedForm):
 
 class WithdrawForm(DescribedForm):
     confirm = forms.BooleanField(
-        label=_("I understand: my images will be deleted, the hashes withdrawn from every partner, and pending "
-                "requests cancelled. This cannot be undone."),
+        label=_("I understand: my images will be deleted, their fingerprints withdrawn from every partner, and "
+                "pending requests cancelled. This cannot be undone."),
         error_messages={"required": _("Tick this box to confirm the withdrawal.")})
+    secret = forms.CharField(
+        label=_("Your secret"), max_length=80, strip=True,
+        help_text=_("The secret from your receipt (it starts with tds_). We ask again so that nobody else who "
+                    "picks up this device can delete your case."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}),
+        error_messages={"required": _("Type the secret from your receipt.")})
 
 
 def urls_added_message(count: int) -> str:

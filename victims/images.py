@@ -5,6 +5,12 @@ person sees a clear message on the form instead of a failed case later: empty, t
 unsupported format, damaged or cut short, or a decompression bomb (a small file that would unpack to an
 enormous picture) are each refused with their own message.
 
+`image_provenance_findings` reads, from the original bytes in memory and before anything is removed, what the
+file says about its own origin (a C2PA manifest, an IPTC DigitalSourceType claim in XMP, generator metadata such as
+Software, CreatorTool or PNG generation parameters) and keeps only those findings: the generator or tool named, the
+claim, the C2PA signer and whether it is trusted. Camera make and model, GPS, dates and every other tag are never
+read into a finding, and prompts are never copied (detection.provenance.signals).
+
 `image_strip_metadata` returns the bytes that are kept. JPEG and PNG are rewritten segment by segment, without
 re-encoding, so the pixels (and the PDQ hash) stay exactly those of the original: every EXIF block (GPS,
 camera, dates, thumbnails that may show the uncropped picture), XMP, IPTC, comments, maker notes, multi-picture
@@ -20,6 +26,7 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -97,6 +104,17 @@ def image_inspect(data: bytes, *, max_bytes: int) -> InspectedImage:
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, MemoryError):
         raise ImageRefused(_("This image is damaged or incomplete. Try saving it again."), code="damaged") from None
     return InspectedImage(format=fmt, media_type=ACCEPTED_FORMATS[fmt], width=width, height=height)
+
+
+def image_provenance_findings(data: bytes) -> dict[str, Any]:
+    """What the original file says about its origin (ProvenanceReport.as_dict(): signals, unreadable parts), read
+    before its metadata is stripped. No pixel checks: the stored copy keeps the same pixels and they run there."""
+    from detection.provenance import provenance_read
+    from detection.services import provenance_limits
+
+    report = provenance_read(data, limits=provenance_limits(), pixels=False).as_dict()
+    return {"format": report["format"], "signals": report["signals"], "unreadable": report["unreadable"],
+            "skipped": [line for line in report["skipped"] if not line.startswith("watermark")]}
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,24 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from takedown.cases.locations import NormalisedURL
-from takedown.cases.models import Case, CaseImage, CaseStatus, CaseURL, ContentKind, IntakeMode, Message
+from takedown.cases.models import (
+    Authority,
+    Case,
+    CaseImage,
+    CaseStatus,
+    CaseURL,
+    ContentKind,
+    IntakeMode,
+    Message,
+)
+from takedown.cases.services import INTAKE_PROVENANCE_KEY
 from takedown.core.audit import Actor, audit_record
 from takedown.core.evidence import evidence_delete, evidence_get, evidence_put
 from takedown.core.models import AuditEvent
 from takedown.core.outbox import outbox_enqueue
 from victims import hashbank
 from victims.credentials import pseudonym_new, reference_new, secret_hash, secret_new
-from victims.images import InspectedImage, image_strip_metadata
+from victims.images import InspectedImage, image_provenance_findings, image_strip_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +97,9 @@ def _store_images(*, case: Case, images: Sequence[UploadedImage], source: str, w
     for upload in images:
         # Exact-copy hashes describe the file as it was posted online, so they come from the original bytes;
         # what is kept on disk is the copy without metadata (same pixels, so the same perceptual hashes).
+        # Provenance (C2PA, XMP/IPTC, generator metadata) is read from the original in memory first, and only its
+        # findings are kept: after stripping there would be nothing left to read.
+        findings = image_provenance_findings(upload.data)
         stripped = image_strip_metadata(upload.data, fmt=upload.inspected.format)
         name = evidence_put(stripped.data)
         written.append(name)
@@ -101,6 +114,7 @@ def _store_images(*, case: Case, images: Sequence[UploadedImage], source: str, w
             height=upload.inspected.height,
             sha256=hashlib.sha256(upload.data).hexdigest(),
             md5=hashlib.md5(upload.data, usedforsecurity=False).hexdigest(),
+            analysis={INTAKE_PROVENANCE_KEY: findings},
         )
     return len(images)
 
@@ -146,11 +160,20 @@ def report_submit(
     signature: str,
     contact: str,
     good_faith: bool,
+    authority: str = "",
+    authorise_agent: bool = False,
     images: Sequence[UploadedImage] = (),
     device_hashes: Sequence[DeviceHash] = (),
     locale: str = "en",
 ) -> SubmittedCase:
-    """Open a case from a completed report and queue its processing after commit."""
+    """Open a case from a completed report and queue its processing after commit.
+
+    `authority`: who signs (takedown.cases.models.Authority); `authorise_agent`: the person authorised the operator
+    to send requests on their behalf. Without that authorisation the case is still reviewed, hashed and blocked
+    (the hash bank needs no agent), but no removal or de-linking request is sent for it.
+    """
+    if authority and authority not in Authority.values:
+        raise ValueError("unknown authority")
     if not good_faith:
         raise ValueError("a report needs the good-faith statement")
     if not images and not device_hashes:
@@ -174,6 +197,8 @@ def report_submit(
                         signature=signature,
                         contact=contact,
                         good_faith_at=timezone.now(),
+                        authority=authority,
+                        agent_authorised_at=timezone.now() if authorise_agent else None,
                         locale=locale[:8],
                     )
                     url_count = _add_urls(case=case, urls=urls, source=CaseURL.Source.REPORT)
@@ -184,7 +209,8 @@ def report_submit(
                     audit_record(actor=Actor.victim(), action="case.submitted", case_id=case.id,
                                  object_type="case", object_id=case.id,
                                  detail={"mode": case.intake_mode, "urls": url_count, "uploads": image_count,
-                                         "device_hashes": hash_count, "kind": content_kind})
+                                         "device_hashes": hash_count, "kind": content_kind,
+                                         "authority": authority, "agent_authorised": authorise_agent})
                     outbox_enqueue(task=PROCESS_TASK, kwargs={"case_id": str(case.id)})
                 return SubmittedCase(case=case, secret=secret)
             except IntegrityError:

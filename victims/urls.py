@@ -4,6 +4,10 @@ from victims import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("start/", views.report_start, name="victims-report-start"),
+    path("under-18/", views.under_18, name="victims-under-18"),
+    path("help/", views.help_page, name="victims-help"),
+    path("privacy/", views.privacy, name="victims-privacy"),
     path("report/", views.report_upload, name="victims-report-upload"),
     path("report/device/", views.report_device, name="victims-report-device"),
     path("report/done/", views.report_done, name="victims-report-done"),
@@ -18,4 +22,5 @@ urlpatterns = [
     path("case/withdraw/", views.case_withdraw_view, name="victims-case-withdraw"),
     path("case/withdrawal-receipt/", views.case_withdrawal_receipt, name="victims-withdrawal-receipt"),
     path("case/leave/", views.case_leave, name="victims-case-leave"),
+    path("exit/", views.quick_exit, name="quick-exit"),
 ]

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -31,6 +31,8 @@ from takedown.exports.forms import StatusGrantForm, StatusRevokeForm
 from takedown.exports.services import GrantError, grant_create_by_victim, grant_revoke, victim_grants
 from victims import forms
 from victims.access import (
+    GRANT_IDLE_SECONDS,
+    SECRET_FAILURES_LIMIT,
     SESSION_KEY,
     CaseAccessLimited,
     CaseNotFound,
@@ -38,6 +40,7 @@ from victims.access import (
     case_grant,
     case_open,
 )
+from victims.helplines import helplines
 from victims.services import (
     CaseClosed,
     case_evidence_add,
@@ -53,7 +56,9 @@ from victims.status import case_status_context
 from victims.uploads import BoundedMemoryUploadHandler
 
 RECEIPT_COOKIE = "victims_receipt"
-RECEIPT_COOKIE_SECONDS = 600
+RECEIPT_WINDOW_SECONDS = 600
+# NCMEC's service for images made when the person was under 18 (this platform does not take those reports).
+TAKE_IT_DOWN_URL = "https://takeitdown.ncmec.org/"
 
 ViewFunc = Callable[..., HttpResponseBase]
 
@@ -83,6 +88,38 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "victims/home.html")
 
 
+@require_GET
+def report_start(request: HttpRequest) -> HttpResponse:
+    """The two ways to report, reached by answering "18 or older" on the home page (a link: nothing is sent)."""
+    return render(request, "victims/report_start.html")
+
+
+@require_GET
+def under_18(request: HttpRequest) -> HttpResponse:
+    """Where a person under 18 is sent, and why. The answer was a link: nothing about them was sent or kept."""
+    return render(request, "victims/under_18.html", {"take_it_down_url": TAKE_IT_DOWN_URL})
+
+
+@require_GET
+def help_page(request: HttpRequest) -> HttpResponse:
+    countries, everywhere, checked = helplines()
+    return render(request, "victims/help.html", {"countries": countries, "everywhere": everywhere,
+                                                 "helplines_checked": checked})
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    """What is stored and for how long, read from the settings that govern it (not written out by hand)."""
+    return render(request, "victims/privacy.html", {
+        "retention_withdrawn_days": settings.RETENTION_WITHDRAWN_DAYS,
+        "retention_rejected_days": settings.RETENTION_REJECTED_DAYS,
+        "retention_orphan_hours": settings.RETENTION_ORPHAN_HOURS,
+        "grant_idle_minutes": GRANT_IDLE_SECONDS // 60,
+        "receipt_minutes": RECEIPT_WINDOW_SECONDS // 60,
+        "secret_failures_limit": SECRET_FAILURES_LIMIT,
+    })
+
+
 # --- Reporting ----------------------------------------------------------------------------------------------
 
 
@@ -100,16 +137,21 @@ def _report(request: HttpRequest, form_class: type[forms.ReportForm], template: 
         signature=data["signature"],
         contact=data["contact"],
         good_faith=data["good_faith"],
+        authority=data["authority"],
+        authorise_agent=data["authorise_agent"],
         images=data.get("images", []),
         device_hashes=data.get("device_hashes", []),
         locale=get_language() or "en",
     )
-    # Post/redirect/get without keeping the secret on the server: it rides to the receipt page once, encrypted,
-    # in a short-lived cookie that page deletes.
+    # Post/redirect/get without keeping the secret on the server: it rides to the receipt page encrypted, in a
+    # browser-session cookie (no expiry date: it dies with the browser session) that also carries when it was made,
+    # so a reload within RECEIPT_WINDOW_SECONDS (phones reload a page on app switch) shows it again, and after
+    # that, or once the person says they saved it, it is gone.
     response = redirect("victims-report-done")
-    token = crypto.encrypt_text(f"{submitted.case.reference}\n{submitted.secret}", associated=RECEIPT_COOKIE)
-    response.set_cookie(RECEIPT_COOKIE, token, max_age=RECEIPT_COOKIE_SECONDS, httponly=True, samesite="Strict",
-                        secure=request.is_secure(), path=reverse("victims-report-done"))
+    token = crypto.encrypt_text(f"{submitted.case.reference}\n{submitted.secret}\n{int(time.time())}",
+                                associated=RECEIPT_COOKIE)
+    response.set_cookie(RECEIPT_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure(),
+                        path=reverse("victims-report-done"))
     return response
 
 
@@ -125,19 +167,46 @@ def report_device(request: HttpRequest) -> HttpResponse:
     return _report(request, forms.DeviceReportForm, "victims/report_device.html")
 
 
-@require_GET
-def report_done(request: HttpRequest) -> HttpResponse:
+def _receipt_from_cookie(request: HttpRequest) -> tuple[str, str]:
+    """The reference and secret the receipt cookie carries, or two empty strings (absent, forged or too old)."""
     token = request.COOKIES.get(RECEIPT_COOKIE, "")
-    reference = secret = ""
-    if token:
-        try:
-            reference, secret = crypto.decrypt_text(token, associated=RECEIPT_COOKIE).split("\n", 1)
-        except (crypto.DecryptionError, ValueError):
-            reference = secret = ""
-    response = render(request, "victims/report_done.html", {"reference": reference, "secret": secret},
-                      status=200 if secret else 410)
+    if not token:
+        return "", ""
+    try:
+        reference, secret, made = crypto.decrypt_text(token, associated=RECEIPT_COOKIE).split("\n", 2)
+        age = time.time() - int(made)
+    except (crypto.DecryptionError, ValueError):
+        return "", ""
+    if not 0 <= age <= RECEIPT_WINDOW_SECONDS:
+        return "", ""
+    return reference, secret
+
+
+def _forget_receipt(response: HttpResponse) -> HttpResponse:
     response.delete_cookie(RECEIPT_COOKIE, path=reverse("victims-report-done"), samesite="Strict")
     return response
+
+
+def _groups(code: str) -> list[str]:
+    """A reference or secret cut where a line may break: after each dash, never inside a group."""
+    parts = code.split("-")
+    return [part + "-" for part in parts[:-1]] + parts[-1:] if code else []
+
+
+@require_http_methods(["GET", "POST"])
+@csrf_protect
+def report_done(request: HttpRequest) -> HttpResponse:
+    """The reference and secret, with ways to save them; the person confirms they did before the page forgets."""
+    reference, secret = _receipt_from_cookie(request)
+    form = forms.ReceiptSavedForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and (form.is_valid() or not secret):
+        return _forget_receipt(redirect("victims-case-access"))
+    context = {"reference": reference, "secret": secret, "form": form,
+               "reference_groups": _groups(reference), "secret_groups": _groups(secret),
+               "window_minutes": RECEIPT_WINDOW_SECONDS // 60}
+    if not secret:
+        return _forget_receipt(render(request, "victims/report_done.html", context, status=410))
+    return render(request, "victims/report_done.html", context, status=400 if request.method == "POST" else 200)
 
 
 def _receipt_text(*, reference: str, secret: str, request: HttpRequest) -> str:
@@ -230,11 +299,37 @@ def case_leave(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
+# Cookies (the session and CSRF ones) and anything the pages stored in the browser are wiped too; "cache" is left
+# out because Chromium can stall a navigation for seconds while it clears it, and case pages are `no-store` anyway.
+QUICK_EXIT_CLEAR_SITE_DATA = '"cookies", "storage"'
+
+
+@require_http_methods(["GET", "POST"])
+@csrf_protect  # the POST (the page's beacon) carries the page's CSRF token like every other form
+def quick_exit(request: HttpRequest) -> HttpResponse:
+    """End the case session on the server at once, then leave for a neutral site.
+
+    The page's script sends a POST beacon here (answered 204) and replaces itself in the history with a GET of
+    this address; without JavaScript the Quick exit link is a plain GET of it. Either way the session row is
+    deleted, so `/case/status/` asks for the reference and secret again on this device.
+    """
+    request.session.flush()
+    response: HttpResponse
+    if request.method == "POST":
+        response = HttpResponse(status=204)
+    else:
+        response = HttpResponseRedirect(settings.QUICK_EXIT_URL)
+    response["Clear-Site-Data"] = QUICK_EXIT_CLEAR_SITE_DATA
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _status(request: HttpRequest, case: Case, *, status: int = 200, **forms_bound: Any) -> HttpResponse:
     context = case_status_context(case)
     context.update({
         "url_form": forms_bound.get("url_form") or forms.URLAddForm(),
         "evidence_form": forms_bound.get("evidence_form") or forms.EvidenceForm(),
+        "evidence_device_form": forms_bound.get("evidence_device_form") or forms.EvidenceForm(),
         "message_form": forms_bound.get("message_form") or forms.MessageForm(),
         "notice": forms_bound.get("notice", ""),
         # Advocate access for a court case (issue 8): the exports app's panel in the advocate_consent block.
@@ -277,12 +372,16 @@ def case_urls(request: HttpRequest, case: Case) -> HttpResponse:
 def case_evidence(request: HttpRequest, case: Case) -> HttpResponse:
     form = forms.EvidenceForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _status(request, case, status=400, evidence_form=form)
+        bound = "evidence_device_form" if request.POST.get("mode") == "device" else "evidence_form"
+        return _status(request, case, status=400, **{bound: form})
     try:
         case_evidence_add(case=case, images=form.cleaned_data["images"],
                           device_hashes=form.cleaned_data["device_hashes"])
     except CaseClosed:
         return _status(request, case, status=409, notice=_("This case was withdrawn; nothing can be added."))
+    if form.cleaned_data["device_hashes"] and not form.cleaned_data["images"]:
+        return _after_change(request, _("Thank you. The fingerprints of the new images were added to your case; "
+                                        "the images themselves were not sent."))
     return _after_change(request, _("Thank you. The new images were added to your case."))
 
 
@@ -358,10 +457,19 @@ def case_image(request: HttpRequest, case: Case, image_id: uuid.UUID) -> HttpRes
 def case_withdraw_view(request: HttpRequest, case: Case) -> HttpResponse:
     if case.status == CaseStatus.WITHDRAWN:
         return render(request, "victims/withdrawn.html", {"case": case, "receipt": withdrawal_receipt(case=case)})
-    form = forms.WithdrawForm(request.POST or None)
+    form = forms.WithdrawForm(request.POST if request.method == "POST" else None)
     if request.method != "POST":
         return render(request, "victims/withdraw.html", {"case": case, "form": form})
     if not form.is_valid():
+        return render(request, "victims/withdraw.html", {"case": case, "form": form}, status=400)
+    # The secret again: a case page left open on a shared phone must not be enough to delete the case.
+    try:
+        case_open(reference=case.reference, secret=form.cleaned_data["secret"], address=client_address(request),
+                  purpose="withdraw")
+    except CaseAccessLimited as limited:
+        return _too_many(request, limited.retry_after)
+    except CaseNotFound:
+        form.add_error("secret", _("That is not the secret of this case."))
         return render(request, "victims/withdraw.html", {"case": case, "form": form}, status=400)
     receipt = case_withdraw(case=case)
     return render(request, "victims/withdrawn.html", {"case": case, "receipt": receipt})

@@ -19,7 +19,8 @@ ImageInput: TypeAlias = Image.Image | npt.NDArray[np.uint8]
 
 
 class DetectorUnavailable(RuntimeError):
-    """Raised by `score` on a detector that is off; the message is the status's reason."""
+    """Raised by `score` on a detector that is off (or that just turned itself off, e.g. on a NaN score);
+    the message is the status's reason."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,13 @@ class DetectorStatus:
     device: str = ""
     precision: str = ""
     threshold: float | None = None
+    # The false-positive rate measured at `threshold` on held-out real images (Calibration.as_dict()), or
+    # None: an uncalibrated model scores, but its scores are never evidence (detection/detector/calibration.py).
+    calibration: dict[str, Any] | None = None
+
+    @property
+    def calibrated(self) -> bool:
+        return self.enabled and self.threshold is not None and self.calibration is not None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

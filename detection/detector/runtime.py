@@ -16,7 +16,14 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from detection.detector.interface import Detector, DetectorStatus, DisabledDetector, ImageInput
+from detection.detector.calibration import CalibrationError, calibration_from_record
+from detection.detector.interface import (
+    Detector,
+    DetectorStatus,
+    DetectorUnavailable,
+    DisabledDetector,
+    ImageInput,
+)
 from detection.detector.preprocess import CROP_SIZE, images_to_batch
 from detection.detector.registry import DEFAULT_ARCHITECTURE, ArchitectureError, architecture_build
 from detection.detector.weights import WeightsError, weights_read
@@ -40,7 +47,9 @@ class DetectorConfig:
     device: str = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
     precision: str = "auto"  # "auto" = bf16 (fp16 where bf16 is unsupported) on CUDA, fp32 on CPU
     batch_size: int = 32
-    threshold: float = 0.5
+    # None: the threshold the weights file was calibrated at. A number overrides it; the false-positive rate at
+    # that threshold is then re-measured from the calibration's held-out real scores.
+    threshold: float | None = None
     # Intra-op threads on the CPU; 0 keeps torch's default (one per core). On cores shared with other busy
     # processes, OpenMP threads that spin-wait for each other were measured up to 30x slower than one thread
     # (docs/benchmarks.md), so a worker beside others should use 1.
@@ -88,9 +97,10 @@ class TorchDetector:
         device: torch.device,
         precision: str,
         batch_size: int,
-        threshold: float,
+        threshold: float | None,
         architecture: str,
         weights_sha256: str,
+        calibration: dict[str, Any] | None = None,
     ) -> None:
         if batch_size < 1:
             raise DetectorConfigError("detector batch size must be at least 1")
@@ -105,12 +115,14 @@ class TorchDetector:
         self._model = model
         self._status = DetectorStatus(
             enabled=True,
-            reason="weights loaded and verified",
+            reason="weights loaded and verified"
+            + ("" if calibration is not None else "; uncalibrated: scores are not used as evidence"),
             architecture=architecture,
             weights_sha256=weights_sha256,
             device=device_describe(device),
             precision=precision,
             threshold=threshold,
+            calibration=calibration,
         )
 
     @property
@@ -122,6 +134,8 @@ class TorchDetector:
         return self._device
 
     def score(self, images: Sequence[ImageInput]) -> npt.NDArray[np.float32]:
+        if not self._status.enabled:
+            raise DetectorUnavailable(self._status.reason)
         out = np.empty(len(images), dtype=np.float32)
         for start in range(0, len(images), self._batch_size):
             batch = images_to_batch(images[start : start + self._batch_size], CROP_SIZE)
@@ -141,7 +155,24 @@ class TorchDetector:
         dtype = _DTYPES.get(self._precision)
         with torch.autocast(device_type=self._device.type, dtype=dtype, enabled=dtype is not None):
             logits = self._model(x)
-        return _probabilities(logits.float(), len(batch)).cpu().numpy()
+        probabilities = _probabilities(logits.float(), len(batch)).cpu().numpy()
+        if not np.isfinite(probabilities).all():
+            # A NaN is not "no evidence": it means the weights or the numerics are broken. Turn off for good
+            # (until a restart with other weights) and say why, rather than store or compare a NaN.
+            bad = int((~np.isfinite(probabilities)).sum())
+            self.disable(f"the model produced {bad} non-finite score(s) (NaN or infinity) in a batch of {len(batch)}")
+            raise DetectorUnavailable(self._status.reason)
+        return probabilities
+
+    def disable(self, reason: str) -> None:
+        self._status = DetectorStatus(
+            enabled=False,
+            reason=reason,
+            architecture=self._status.architecture,
+            weights_sha256=self._status.weights_sha256,
+            device=self._status.device,
+            precision=self._status.precision,
+        )
 
 
 def _probabilities(logits: torch.Tensor, n: int) -> torch.Tensor:
@@ -167,8 +198,7 @@ def detector_load(config: DetectorConfig, *, strict: bool = False) -> Detector:
 def _detector_build(config: DetectorConfig) -> TorchDetector:
     if not config.weights_path:
         raise WeightsError("no weights configured (DETECTOR_WEIGHTS is empty): the detector is off")
-    if not 0.0 < config.threshold < 1.0:
-        raise DetectorConfigError(f"detector threshold must be between 0 and 1, got {config.threshold}")
+    threshold_check(config.threshold)
     device = device_resolve(config.device)
     precision = precision_resolve(config.precision, device)
     if config.cpu_threads < 0:
@@ -176,24 +206,66 @@ def _detector_build(config: DetectorConfig) -> TorchDetector:
     if config.cpu_threads and device.type == "cpu":
         torch.set_num_threads(config.cpu_threads)  # per process: the worker holds one detector
     weights = weights_read(config.weights_path, expected_sha256=config.weights_sha256)
-    architecture = config.architecture or weights.architecture or DEFAULT_ARCHITECTURE
-    if config.architecture and weights.architecture and config.architecture != weights.architecture:
-        raise ArchitectureError(
-            f"settings name architecture {config.architecture!r} but the weights were trained "
-            f"for {weights.architecture!r}"
-        )
+    if config.architecture:
+        # Named by the operator (settings or the command line): a dotted path is allowed.
+        if weights.architecture and config.architecture != weights.architecture:
+            raise ArchitectureError(
+                f"settings name architecture {config.architecture!r} but the weights were trained "
+                f"for {weights.architecture!r}"
+            )
+        architecture, from_settings = config.architecture, True
+    else:
+        # Named by the file (or the default for a bare state_dict): only a registered name, never code.
+        architecture, from_settings = weights.architecture or DEFAULT_ARCHITECTURE, False
+    for name, tensor in weights.state_dict.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"weights tensor {name!r} holds NaN or infinity")
     arch_kwargs = {**weights.arch_kwargs, **config.arch_kwargs}
-    model = architecture_build(architecture, arch_kwargs)
+    model = architecture_build(architecture, arch_kwargs, from_settings=from_settings)
     try:
         model.load_state_dict(weights.state_dict, strict=True)
     except RuntimeError as exc:
         raise WeightsError(f"weights do not fit architecture {architecture!r}: {exc}") from exc
-    return TorchDetector(
+    calibration: dict[str, Any] | None = None
+    threshold = config.threshold
+    record = weights.meta.get("calibration")
+    if record is not None:
+        try:
+            measured = calibration_from_record(record, threshold=config.threshold)
+        except CalibrationError as exc:
+            raise WeightsError(str(exc)) from exc
+        calibration, threshold = measured.as_dict(), measured.threshold
+    detector = TorchDetector(
         model,
         device=device,
         precision=precision,
         batch_size=config.batch_size,
-        threshold=config.threshold,
+        threshold=threshold,
         architecture=architecture,
         weights_sha256=weights.sha256,
+        calibration=calibration,
     )
+    _probe(detector)
+    return detector
+
+
+def threshold_check(threshold: float | None) -> None:
+    """A threshold must lie strictly between 0 and 1: at 0 every image is "generated", at 1 or above none
+    ever is, and either would make a stated false-positive rate meaningless."""
+    if threshold is None:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, float | int) or not (0.0 < threshold < 1.0):
+        raise DetectorConfigError(f"detector threshold must be between 0 and 1 (exclusive), got {threshold!r}")
+
+
+def _probe(detector: TorchDetector) -> None:
+    """Score two fixed images at load, so weights that yield NaN (or a device that cannot run the model)
+    turn the detector off now, in its status and the worker's heartbeat, not at the first report."""
+    rng = np.random.default_rng(0)
+    probe = [np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8), rng.integers(0, 256, (CROP_SIZE, CROP_SIZE, 3), np.uint8)]
+    try:
+        detector.score(probe)
+    except DetectorUnavailable as exc:
+        raise WeightsError(f"weights loaded but unusable: {exc}") from exc
+    except RuntimeError as exc:  # torch's own errors (CUDA, shapes) are RuntimeErrors
+        raise DetectorConfigError(f"the model cannot run on {detector.status.device}: {exc}") from exc

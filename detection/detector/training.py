@@ -28,7 +28,14 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from detection.detector.interface import Detector
+from detection.detector.calibration import (
+    DEFAULT_TARGET_FPR,
+    Calibration,
+    CalibrationError,
+    calibration_choose,
+    calibration_record,
+)
+from detection.detector.interface import Detector, DetectorUnavailable
 from detection.detector.metrics import EvalMetrics, metrics_compute
 from detection.detector.preprocess import (
     CROP_SIZE,
@@ -38,7 +45,7 @@ from detection.detector.preprocess import (
     random_crop,
 )
 from detection.detector.registry import DEFAULT_ARCHITECTURE, architecture_build
-from detection.detector.runtime import device_resolve
+from detection.detector.runtime import TorchDetector, device_resolve
 from detection.detector.weights import weights_write
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -129,6 +136,8 @@ class TrainConfig:
     device: str = "auto"
     max_minutes: float = 0.0  # 0 = no time budget; else stop after the epoch that crosses it
     max_pixels: int = 80_000_000
+    # The operating threshold is chosen so that at most this share of held-out real images score at or above it.
+    target_fpr: float = DEFAULT_TARGET_FPR
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +153,8 @@ class TrainResult:
     held_out: list[Sample]
     skipped: list[str]
     losses: list[float]
+    calibration: Calibration | None = None
+    calibration_problem: str = ""
 
 
 def _jpeg(crop: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
@@ -240,9 +251,16 @@ def detector_train(
             disable=not progress,
             leave=False,
         )
-        for x, y in bar:
+        for step, (x, y) in enumerate(bar):
             x, y = x.to(device), y.to(device)
             loss = F.binary_cross_entropy_with_logits(model(x), y, pos_weight=pos_weight)
+            if not bool(torch.isfinite(loss)):
+                # Stepping on a NaN/inf loss would write NaN into every weight; stop with the last good
+                # checkpoint (the previous epoch's) on disk and no weights file written.
+                raise TrainingError(
+                    f"loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}; training stopped "
+                    f"(the last finished epoch's checkpoint is {checkpoint}). Lower --lr or check the images."
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -273,6 +291,12 @@ def detector_train(
             break
     epochs_done = len(losses)
     seconds = time.monotonic() - began
+    model.eval()
+    calibration, calibration_problem, real_scores = _calibrate(model, held_out, config, device, skipped)
+    if calibration is not None:
+        log(f"calibration: {calibration.sentence()}")
+    else:
+        log(f"not calibrated: {calibration_problem}")
     sha = weights_write(
         out,
         architecture=config.architecture,
@@ -291,11 +315,70 @@ def detector_train(
             "train_fingerprint": fingerprint,
             "input": f"RGB uint8 crop {CROP_SIZE}x{CROP_SIZE}, native resolution, 8-pixel grid aligned",
             "torch": str(torch.__version__),
+            "train_seconds": round(seconds, 1),
+            **({"calibration": calibration_record(calibration, real_scores)} if calibration is not None else {}),
         },
     )
     return TrainResult(
-        sha, epochs_done, stopped_by_budget, seconds, list(train), list(held_out), sorted(skipped), losses
+        sha,
+        epochs_done,
+        stopped_by_budget,
+        seconds,
+        list(train),
+        list(held_out),
+        sorted(skipped),
+        losses,
+        calibration,
+        calibration_problem,
     )
+
+
+def held_out_description(config: TrainConfig, fingerprint: str) -> str:
+    return (
+        f"the training run's held-out real images (group-wise split, seed {config.seed}, "
+        f"{config.holdout_fraction:.0%} of groups; held-out set fingerprint {fingerprint[:12]})"
+    )
+
+
+def _calibrate(
+    model: torch.nn.Module, held_out: Sequence[Sample], config: TrainConfig, device: torch.device, skipped: set[str]
+) -> tuple[Calibration | None, str, list[float]]:
+    """Score the held-out real images exactly as production does (centre window, fp32) and choose the
+    threshold for the target false-positive rate. Returns (calibration or None, why not, the real scores)."""
+    real = [s for s in held_out if s.label == REAL]
+    detector = TorchDetector(
+        model,
+        device=device,
+        precision="fp32",
+        batch_size=16,
+        threshold=None,
+        architecture=config.architecture,
+        weights_sha256="",
+    )
+    scores: list[float] = []
+    for start in range(0, len(real), 16):
+        images = []
+        for sample in real[start : start + 16]:
+            try:
+                images.append(image_load(sample.path, max_pixels=config.max_pixels))
+            except ImageRejected:
+                skipped.add(str(sample.path))
+        if images:
+            try:
+                scores.extend(float(v) for v in detector.score(images))
+            except DetectorUnavailable as exc:
+                return None, f"the trained model's scores are not finite ({exc})", []
+    try:
+        calibration = calibration_choose(
+            scores,
+            target_fpr=config.target_fpr,
+            measured_on=held_out_description(config, dataset_fingerprint(held_out)),
+            device=str(device),
+            precision="fp32",
+        )
+    except CalibrationError as exc:
+        return None, str(exc), scores
+    return calibration, "", scores
 
 
 # Degradations a deepfake meets on its way to a victim's feed; evaluation can apply one to every image.

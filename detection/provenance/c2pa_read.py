@@ -1,9 +1,10 @@
 """C2PA manifests through c2pa-python (the Content Authenticity Initiative's Rust SDK), offline.
 
 Remote manifests and OCSP are never fetched. Validation answers "Trusted" only against trust anchors
-the operator configures (PEM); without them a manifest whose signature and hashes check out is "valid,
-signer not on a trust list": it proves the file is unchanged since a certificate holder signed it, not
-who that holder is.
+the operator configures (PEM), and only then is the signal "verified". A manifest whose signature and hashes
+check out but whose signer is not under those anchors is a "claimed" signal like unsigned metadata: it proves
+the file is unchanged since a certificate holder signed it, not who that holder is, and anyone can make a
+certificate (an abuser can sign their own deepfake "digitalCapture").
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from detection.provenance.metadata import generator_named
 from detection.provenance.signals import (
     CAPTURED_SOURCE_TYPES,
     GENERATED_SOURCE_TYPES,
     ProvenanceSignal,
+    Strength,
     clip,
     source_type_code,
 )
 
 # c2pa-python's error subclasses (C2paError.<Name>) that mean "nothing to read here", not "broken".
 _NOT_APPLICABLE = frozenset({"ManifestNotFound", "NotSupported"})
+# Validation failure codes that say only "signer not trusted" (C2PA 2.x section 15.7).
+_UNTRUSTED_CODES = frozenset({"signingCredential.untrusted"})
 
 
 class C2paUnavailable(RuntimeError):
@@ -66,7 +71,7 @@ def c2pa_read(data: bytes, *, mime: str = "", trust_anchors_pem: str = "") -> tu
         return [], f"c2pa: manifest or file structure unreadable ({name or 'error'})"
     except (ValueError, UnicodeDecodeError) as exc:
         return [], f"c2pa: manifest report is not valid JSON ({type(exc).__name__})"
-    return [_signal(store)], ""
+    return [_signal(store, trust_anchors_pem=trust_anchors_pem)], ""
 
 
 def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -84,7 +89,7 @@ def _agent_name(agent: object) -> str:
     return str(agent) if agent else ""
 
 
-def _signal(store: dict[str, Any]) -> ProvenanceSignal:
+def _signal(store: dict[str, Any], *, trust_anchors_pem: str) -> ProvenanceSignal:
     state = str(store.get("validation_state", ""))
     manifests: dict[str, Any] = store.get("manifests") or {}
     active_label = str(store.get("active_manifest", ""))
@@ -99,6 +104,9 @@ def _signal(store: dict[str, Any]) -> ProvenanceSignal:
             agent = _agent_name(action.get("softwareAgent"))
             if code in GENERATED_SOURCE_TYPES:
                 generated.append({"type": code, "agent": clip(agent, 80), "where": where})
+            elif code not in CAPTURED_SOURCE_TYPES and (named := generator_named(agent)):
+                # No source type, but the action's softwareAgent (a structured field) names a generator.
+                generated.append({"type": f"softwareAgent names {named}", "agent": clip(agent, 80), "where": where})
             elif code in CAPTURED_SOURCE_TYPES and label == active_label:
                 captured.append(code)
     active = manifests.get(active_label) or {}
@@ -118,12 +126,27 @@ def _signal(store: dict[str, Any]) -> ProvenanceSignal:
             if isinstance(entry, dict)
         }
     )
-    if state == "Trusted":
-        validity = f"valid, signed by {signer or 'unknown signer'} on the configured trust list"
-    elif state == "Valid":
-        validity = f"valid signature by {signer or 'unknown signer'}, not on a configured trust list"
+    # With trust anchors configured, c2pa-rs marks a signer outside them as a validation failure; the
+    # signature and hashes still check out, so that is "valid but untrusted", not "tampered".
+    untrusted_only = bool(failures) and set(failures) <= _UNTRUSTED_CODES
+    trusted = state == "Trusted"
+    if trusted:
+        validity = f"valid, signed by {signer or 'unknown signer'}, trusted"
+        trust = "the signer chains to a trust anchor the operator configured (C2PA_TRUST_ANCHORS_PEM)"
+        strength: Strength = "verified"
+    elif state == "Valid" or (state == "Invalid" and untrusted_only):
+        validity = f"valid signature by {signer or 'unknown signer'}, NOT trusted"
+        trust = (
+            "the signer does not chain to any trust anchor the operator configured"
+            if trust_anchors_pem
+            else "no C2PA trust anchors are configured (C2PA_TRUST_ANCHORS_PEM is empty), so no signer is trusted; "
+            "anyone can make a certificate and sign any claim"
+        )
+        strength = "claimed"
     else:
         validity = f"fails validation ({', '.join(failures[:5]) or state or 'unknown state'})"
+        trust = "the manifest fails validation"
+        strength = "invalid"
     says: bool | None = None
     if generated:
         says = True
@@ -133,15 +156,19 @@ def _signal(store: dict[str, Any]) -> ProvenanceSignal:
     elif captured:
         says = False
         what = f"says captured ({captured[0]})"
+        if not trusted:
+            what += ": an untrusted claim, not weighed against other evidence"
     else:
         what = "makes no claim about generation"
     return ProvenanceSignal(
         kind="c2pa",
-        strength="verified" if state in ("Valid", "Trusted") else "invalid",
+        strength=strength,
         says_generated=says,
         summary=f"C2PA manifest ({validity}) {what}",
         detail={
             "validation_state": state,
+            "trusted": trusted,
+            "trust": trust,
             "signer": signer,
             "claim_generators": claim_generators,
             "generated_actions": generated[:10],

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
 
 from PIL import Image
 
@@ -31,14 +33,27 @@ _DIGITAL_SOURCE_TYPE = re.compile(
 _SOURCE_TYPE_CODE = re.compile(r"[A-Za-z]{3,64}")
 _CREATOR_TOOL = re.compile(rb"""CreatorTool\s*(?:=\s*["']|>\s*)([^"'<>]{1,300})""")
 
-# Product names that only generators use, matched as whole words in Software / CreatorTool / Make.
-# Generic words ("designer", "imagen" is Spanish for image) are left out on purpose.
-_GENERATOR_NAMES = re.compile(
-    r"\b(midjourney|dall[-·]?e|stable[ -]?diffusion|sdxl|novelai|adobe firefly|leonardo\.ai|ideogram|"
-    r"comfyui|automatic1111|invokeai|fooocus|dreamstudio|nightcafe|craiyon|bing image creator|"
-    r"gemini|grok|flux\.1|black forest labs|kandinsky|made with google ai)\b",
-    re.IGNORECASE,
-)
+# Generator names, from a data file (detection/provenance/generators.json), matched as whole words ONLY in
+# fields whose meaning is "the software that made this file": EXIF/PNG Software, PNG Source, XMP CreatorTool
+# (and a C2PA action's softwareAgent, c2pa_read). Never in captions, titles, descriptions or comments: a photo
+# of "the Gemini telescope" or "Grok the cat" says nothing about how it was made.
+GENERATORS_FILE = Path(__file__).with_name("generators.json")
+
+
+@lru_cache(maxsize=1)
+def _generators() -> list[tuple[str, re.Pattern[str]]]:
+    entries = json.loads(GENERATORS_FILE.read_text(encoding="utf-8"))["generators"]
+    return [(str(e["name"]), re.compile(rf"(?<![\w.-])(?:{e['pattern']})(?![\w])", re.IGNORECASE)) for e in entries]
+
+
+def generator_named(value: str) -> str:
+    """The generator a structured software field names ("" when none). The value is clipped first."""
+    value = clip(value, 300)
+    for name, pattern in _generators():
+        if pattern.search(value):
+            return name
+    return ""
+
 
 # PNG text keys written by generator front-ends: key -> tool.
 _PNG_KEYS = {
@@ -56,8 +71,6 @@ _A1111_PARAMETERS = re.compile(r"Steps:\s*\d+.*Sampler:", re.DOTALL)
 _A1111_MODEL = re.compile(r"\bModel:\s*([^,\n]{1,100})")
 
 EXIF_SOFTWARE = 0x0131
-EXIF_MAKE = 0x010F
-EXIF_IMAGE_DESCRIPTION = 0x010E
 EXIF_IFD = 0x8769
 EXIF_USER_COMMENT = 0x9286
 
@@ -87,16 +100,16 @@ def xmp_signals(data: bytes) -> list[ProvenanceSignal]:
 
 
 def _named_tool(field: str, value: str) -> list[ProvenanceSignal]:
-    match = _GENERATOR_NAMES.search(value)
-    if match is None:
+    generator = generator_named(value)
+    if not generator:
         return []
     return [
         ProvenanceSignal(
             kind="generator_metadata",
             strength="claimed",
             says_generated=True,
-            summary=f"{field} names a known image generator: {clip(value, 80)}",
-            detail={"field": field, "value": clip(value, 80), "generator": match.group(1)},
+            summary=f"{field} names a known image generator ({generator}): {clip(value, 80)} (unsigned claim)",
+            detail={"field": field, "value": clip(value, 80), "generator": generator},
         )
     ]
 
@@ -131,7 +144,9 @@ def png_text_signals(text: Mapping[str, object]) -> list[ProvenanceSignal]:
                 detail={"tool": tool, "keys": keys, **detail},
             )
         )
-    for key in ("software", "source", "comment", "description"):
+    # "Software" and "Source" (the PNG spec's "device used to create the image") are generator fields;
+    # "Comment", "Description" and "Title" are free text and are never searched for names.
+    for key in ("software", "source"):
         value = lowered.get(key)
         if isinstance(value, str):
             signals.extend(_named_tool(f"PNG text {key!r}", value))
@@ -151,11 +166,9 @@ def _looks_like_comfy_graph(value: str) -> bool:
 def exif_signals(image: Image.Image) -> list[ProvenanceSignal]:
     exif = image.getexif()
     signals: list[ProvenanceSignal] = []
-    for tag, field in (
-        (EXIF_SOFTWARE, "EXIF Software"),
-        (EXIF_MAKE, "EXIF Make"),
-        (EXIF_IMAGE_DESCRIPTION, "EXIF ImageDescription"),
-    ):
+    # Only the Software tag names the program that wrote the file; ImageDescription is a caption, Make the
+    # camera maker. Neither is searched for generator names.
+    for tag, field in ((EXIF_SOFTWARE, "EXIF Software"),):
         value = exif.get(tag)
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")

@@ -30,7 +30,9 @@ class ProvenanceLimits:
     c2pa_trust_anchors_pem: str = ""
 
 
-def provenance_read(data: bytes, *, limits: ProvenanceLimits | None = None) -> ProvenanceReport:
+def provenance_read(data: bytes, *, limits: ProvenanceLimits | None = None, pixels: bool = True) -> ProvenanceReport:
+    """Every check on one file. `pixels=False` reads only what the file says (C2PA, XMP/IPTC, generator metadata),
+    not the watermark: what intake does on the original bytes before it removes the metadata."""
     limits = limits or ProvenanceLimits()
     report = ProvenanceReport()
     if len(data) > limits.max_bytes:
@@ -51,7 +53,8 @@ def provenance_read(data: bytes, *, limits: ProvenanceLimits | None = None) -> P
     report.signals.extend(xmp_signals(data))
     if image is not None:
         _metadata(image, report)
-        _watermark(image, limits, report)
+        if pixels:
+            _watermark(image, limits, report)
     return report
 
 

@@ -1,9 +1,11 @@
 """What a file says about its own origin, as JSON-serialisable signals.
 
 Strength tells how far a signal can be believed:
-* "verified": a C2PA manifest whose signature and hashes validate (the signer may still be untrusted);
+* "verified": a C2PA manifest whose signature and hashes validate and whose signer chains to a trust anchor
+  the operator configured (C2PA_TRUST_ANCHORS_PEM);
 * "invalid": a C2PA manifest that fails validation (tampered or broken): reported, never relied on;
-* "claimed": unsigned metadata (XMP, PNG text, EXIF). Anyone can write or strip it;
+* "claimed": unsigned metadata (XMP, PNG text, EXIF), or a C2PA manifest signed by a signer nobody vouches
+  for. Anyone can write or strip it;
 * "statistical": an invisible watermark decoded at high bit agreement.
 
 Prompts and other free text found in metadata are never copied into a signal: a prompt for a deepfake

@@ -327,3 +327,18 @@ def urls_normalise(lines: Iterable[str], *, exclude: Iterable[str] = ()) -> URLB
         seen.add(normalised.url)
         urls.append(normalised)
     return URLBatch(urls=urls, errors=errors, duplicates=duplicates)
+
+
+def registrable_domain(url: str) -> str:
+    """The platform a stored address belongs to: its registrable domain in ASCII (`www.reddit.com` and
+    `i.reddit.com` are both "reddit.com"), from the bundled public suffix list (never fetched).
+
+    Every part that groups addresses by platform (the host directory, requests, clocks, transparency counts)
+    asks this one function, so that none of them keys on a full host name. An address that no longer passes
+    `url_normalise` (stored before a check existed) falls back to its host name without a leading "www.".
+    """
+    try:
+        return url_normalise(url).registrable_domain
+    except URLRejected:
+        name = (urlsplit(url).hostname or "").lower().strip(".")
+        return name.removeprefix("www.")

@@ -31,6 +31,15 @@ class ContentKind(models.TextChoices):
     UNSURE = "unsure", _("Not sure")
 
 
+class Authority(models.TextChoices):
+    """Who filed the report, in relation to the person shown (the Act's "authorized person acting on behalf")."""
+
+    SELF = "self", _("I am the person shown")
+    PARENT_GUARDIAN = "parent_guardian", _("I am their parent or guardian")
+    LAWYER = "lawyer", _("I am their lawyer")
+    OTHER_AUTHORISED = "other_authorised", _("Another person they have authorised to act for them")
+
+
 class IntakeMode(models.TextChoices):
     UPLOAD = "upload", _("Images uploaded")
     DEVICE = "device", _("Hashed on the person's device")
@@ -60,6 +69,11 @@ class Case(models.Model):
     signature = EncryptedTextField(blank=True)
     contact = EncryptedTextField(blank=True)
     good_faith_at = models.DateTimeField(null=True, blank=True)
+    # Who signed: the person shown or someone acting for them; blank on cases filed before intake asked.
+    authority = models.CharField(max_length=16, choices=Authority.choices, blank=True)
+    # When the person authorised the operator to send requests on their behalf as their agent. Without it no
+    # removal or de-linking request is sent (hashing and blocking need no agent and still go ahead).
+    agent_authorised_at = models.DateTimeField(null=True, blank=True)
     locale = models.CharField(max_length=8, default="en")
     severity = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)

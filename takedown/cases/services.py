@@ -61,6 +61,15 @@ STRIPPED_NOTE = (
     "metadata: the stored copy had its metadata (EXIF, XMP, IPTC, C2PA, PNG text) removed at intake to "
     "protect the person reporting, so only checks on the pixels (watermark, detector) ran"
 )
+# Images reported since intake reads provenance first: the metadata checks ran on the original, the pixel checks
+# on the stored copy.
+INTAKE_NOTE = (
+    "metadata: C2PA, XMP/IPTC and generator metadata were read from the original file at intake, before its "
+    "metadata was removed to protect the person reporting; only those findings were kept. The watermark and "
+    "detector ran on the stored copy (same pixels)"
+)
+# The CaseImage.analysis key under which intake (victims.services) keeps what the original file said about its origin.
+INTAKE_PROVENANCE_KEY = "provenance_at_intake"
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,14 @@ def _verdict_current(analysis: Any) -> bool:
     if status.get("weights_sha256", "") != expected:
         return False
     # The label depends on the threshold too: a changed threshold makes every verdict of the detector stale.
-    return not expected or status.get("threshold") == float(settings.DETECTOR_THRESHOLD)
+    if not expected:
+        return True
+    configured = settings.DETECTOR_THRESHOLD
+    if configured is None:
+        # The weights' own calibrated threshold: current if the verdict was made at the threshold it was calibrated at.
+        calibration = status.get("calibration")
+        return isinstance(calibration, dict) and status.get("threshold") == calibration.get("threshold")
+    return bool(status.get("threshold") == float(configured))
 
 
 def _analysable(images: Any) -> Any:
@@ -147,11 +163,18 @@ def case_images_analyse(*, image_ids: Sequence[uuid.UUID]) -> AnalysisResult:
     if not readable:
         return AnalysisResult(skipped=skipped, unreadable_files=unreadable)
     detector = detector_current()
+    intake = [_intake_findings(image.analysis) for image, _ in readable]
     verdicts = images_analyse([data for _, data in readable], detector=detector, limits=provenance_limits(),
-                              provenance_notes=[STRIPPED_NOTE])
+                              intake=intake,
+                              file_notes=[[INTAKE_NOTE if found is not None else STRIPPED_NOTE] for found in intake])
     changed = sum(_verdict_store(image_id=image.id, verdict=verdict.as_dict())
                   for (image, _), verdict in zip(readable, verdicts, strict=True))
     return AnalysisResult(analysed=len(readable), changed=changed, skipped=skipped, unreadable_files=unreadable)
+
+
+def _intake_findings(analysis: Any) -> dict[str, Any] | None:
+    found = analysis.get(INTAKE_PROVENANCE_KEY) if isinstance(analysis, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def _verdict_store(*, image_id: uuid.UUID, verdict: dict[str, Any]) -> bool:

@@ -11,22 +11,27 @@ from typing import Any
 
 # What each verdict label means, in the words the court reads (detection.verdict defines the labels).
 VERDICT_MEANINGS = {
-    "generated": "A validating C2PA manifest says the image was generated, or a generator's watermark was decoded.",
-    "likely_generated": (
-        "The detector scored the image at or above its threshold, or unsigned metadata (or a manifest that fails "
-        "validation) says it was generated."
+    "generated": (
+        "A C2PA manifest from a signer the operator trusts says the image was generated, or a generator's watermark "
+        "was decoded."
     ),
-    "conflicting_evidence": "A validating C2PA manifest says captured, but other evidence says generated.",
+    "likely_generated": (
+        "The detector, whose false-positive rate was measured on held-out real images, scored the image at or above "
+        "its threshold, or unsigned metadata (or an untrusted or invalid C2PA manifest) says it was generated."
+    ),
+    "conflicting_evidence": "A C2PA manifest from a trusted signer says captured, but other evidence says generated.",
     "no_evidence_of_generation": (
         "The detector scored the image below its threshold and nothing says generated. This is not a finding that "
         "the image is authentic."
     ),
-    "undetermined": "The detector was off or could not score the image, and nothing says generated.",
+    "undetermined": (
+        "The detector was off, uncalibrated or could not score the image, and nothing says generated."
+    ),
 }
 # The keys detection.verdict's `as_dict()` writes into CaseImage.analysis; other keys belong to other parts
 # (the hash bank's lookup under "bank").
 VERDICT_KEYS = frozenset(
-    {"version", "label", "supports_digital_forgery", "reasons", "limits", "detector", "provenance", "extra"}
+    {"version", "label", "supports_digital_forgery", "reasons", "limits", "detector", "provenance", "claims", "extra"}
 )
 
 
@@ -63,6 +68,7 @@ def verdict_summary(analysis: Any) -> dict[str, Any] | None:
             "architecture": status.get("architecture", ""),
             "weights_sha256": status.get("weights_sha256", ""),
             "off_reason": "" if status.get("enabled") else str(status.get("reason", "")),
+            "calibration": _mapping(status.get("calibration")) or None,
             "error": str(detector.get("error", "") or ""),
         },
         "provenance": {
@@ -75,6 +81,8 @@ def verdict_summary(analysis: Any) -> dict[str, Any] | None:
             "unreadable": _text_list(provenance.get("unreadable")),
             "skipped": _text_list(provenance.get("skipped")),
         },
+        # Which claims about the file's origin were trusted, and why (detection.verdict._claims).
+        "claims": [claim for claim in analysis.get("claims") or [] if isinstance(claim, dict)],
     }
 
 

@@ -7,9 +7,16 @@ class CoreConfig(AppConfig):
     verbose_name = "Operator core: audit log, outbox, roles"
 
     def ready(self) -> None:
-        from detection.services import detector_health
         from takedown.core import checks  # noqa: F401 - registers the deploy checks
         from takedown.core.health import CheckResult, health_register
+        from takedown.core.heartbeat import detector_health, workers_health
+
+        def workers_check() -> CheckResult:
+            ok, info = workers_health()
+            # Required: with the broker up but no live worker, nothing queued is ever done.
+            return CheckResult(ok, info, required=True)
+
+        health_register("workers", workers_check)
 
         def detector_check() -> CheckResult:
             ok, info = detector_health()

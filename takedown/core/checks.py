@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register(deploy=True)
@@ -31,3 +31,13 @@ def export_tsa_configured() -> list[CheckMessage]:
         hint="Set EXPORT_TSA_URL to a public RFC 3161 authority (and EXPORT_TSA_CA_FILE to its CA certificates), or "
              "set EXPORT_TSA_LOCAL_ACCEPTED=true to state that the local TSA is accepted.",
         id="takedown.E002")]
+
+
+@register()
+def detector_threshold_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    # The detector refuses such a threshold at load (off, with the reason in /healthz); say so at startup too.
+    threshold = settings.DETECTOR_THRESHOLD
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        return [Warning(f"DETECTOR_THRESHOLD={threshold} is outside (0, 1): the detector refuses it and stays off",
+                        id="takedown.W001")]
+    return []

@@ -79,6 +79,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
         try:
             checks[name] = check()
         except Exception as exc:
+            # A check that cannot even run (its database table unreachable, say) cannot vouch for anything.
             checks[name] = CheckResult(False, {"error": type(exc).__name__}, required=False)
     healthy = all(result.ok for result in checks.values() if result.required)
     body = {

@@ -76,3 +76,22 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} {self.id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The latest report of one worker process: the queues it consumes and its detector's real state.
+
+    Each Celery worker process writes its row every WORKER_HEARTBEAT_SECONDS (takedown.core.heartbeat);
+    `/healthz` judges liveness from `reported_at` and shows the detector state the process that runs the
+    analyses actually has (loaded or off, and why), not what the web process guesses from settings.
+    Holds no case data.
+    """
+
+    worker = models.CharField(max_length=200, unique=True)  # "<celery hostname>/<pid>"
+    queues = models.JSONField(default=list)
+    detector = models.JSONField(default=dict)
+    started_at = models.DateTimeField()
+    reported_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.worker

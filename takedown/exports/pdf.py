@@ -370,7 +370,7 @@ def _exhibits_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
               for r, e in exhibits])
     pdf.ln(2)
     pdf.rows([14, 40, 126], ["Exhibit", "File in this export", "SHA-256 of the file"],
-             [[e["exhibit"], e["file"], e["sha256"]] for _, e in exhibits])
+             [[e["exhibit"], e["file"] or "held under seal (*)", e["sha256"]] for _, e in exhibits])
     pdf.ln(2)
     pdf.rows([14, 18, 34, 114], ["Exhibit", "Channel", "Size, type", "Message id; what the recipient's system said"],
              [[e["exhibit"], e["channel"], f"{e['size']} B, {e['content_type'].split('/')[-1]}",
@@ -378,6 +378,10 @@ def _exhibits_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
               for _, e in exhibits])
     pdf.para("* The recipient's address was guessed (abuse@ the domain, RFC 2142), not taken from a directory.",
              style="I")
+    if any(e.get("held_under_seal") for _, e in exhibits):
+        pdf.para("(*) Held under seal: the message as sent carries the person's own signature, which may be their "
+                 "name, so its bytes are not in this file. The SHA-256 above identifies the exact bytes; the copy "
+                 "lodged under seal must match it.", style="I")
 
 
 def _audit_chapter(pdf: CaseFilePDF, audit: dict[str, Any]) -> None:

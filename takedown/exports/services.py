@@ -339,18 +339,32 @@ def _image_files(case: Case) -> dict[str, tuple[str, bytes]]:
     return files
 
 
-def _exhibit_files(dossier: dict[str, Any]) -> dict[str, bytes]:
-    """Each cited sent message's exact bytes, under the name case.json gives it; checked against its SHA-256."""
-    cited = {e["message"]: e["file"] for r in dossier["requests"] for e in r["exhibits"]}
+def _exhibit_files(dossier: dict[str, Any], *, signature: str) -> dict[str, bytes]:
+    """Each cited sent message's exact bytes, under the name case.json gives it; checked against its SHA-256.
+
+    A message that carries the person's own signature (which may be their name) does not go into the plain
+    file: its exhibit entry keeps the SHA-256 and says it is held under seal, so the court can check the copy
+    it receives under seal against this file. Nothing is rendered again either way.
+    """
+    cited = {e["message"]: e for r in dossier["requests"] for e in r["exhibits"]}
     files: dict[str, bytes] = {}
+    found = 0
     for message in SentMessage.objects.filter(id__in=list(cited)):
         try:
-            files[cited[str(message.id)]] = message.raw_bytes()
+            body = message.raw_bytes()
         except SentMessageTampered as exc:
             raise ExhibitUnreadable(
                 "A stored sent message no longer matches the SHA-256 recorded when it was sent; the export stops "
                 "rather than cite it. Tell the operator.") from exc
-    if len(files) != len(cited):
+        found += 1
+        exhibit = cited[str(message.id)]
+        if signature.strip() and signature.strip().encode() in body:
+            exhibit["held_under_seal"] = True
+            exhibit["file"] = None
+            continue
+        exhibit["held_under_seal"] = False
+        files[exhibit["file"]] = body
+    if found != len(cited):
         raise ExhibitUnreadable("A sent message cited in the case file could not be read; the export stops.")
     return files
 
@@ -393,6 +407,7 @@ def case_export_build(
                                  image_files={k: v[0] for k, v in images.items()})
         dossier = dossier_assemble(case, options)
         audit = section_audit(case, options)
+        exhibit_files = _exhibit_files(dossier, signature=case.signature)
         files: dict[str, bytes] = {
             bundle.CASE_JSON: json.dumps(dossier, ensure_ascii=False, indent=1, sort_keys=False).encode(),
             bundle.AUDIT_JSON: json.dumps(audit, ensure_ascii=False, indent=1).encode(),
@@ -400,7 +415,7 @@ def case_export_build(
         }
         for name, content in images.values():
             files[name] = content
-        files.update(_exhibit_files(dossier))
+        files.update(exhibit_files)
         files.update(filing_pack(dossier, audit))
         annex = False
         if grant is not None and grant.identity_for_court:

@@ -21,5 +21,9 @@ class SecondReviewForm(forms.Form):
     note = forms.CharField(required=False, max_length=300)
 
 
+class MessageCloseForm(forms.Form):
+    reason = forms.CharField(max_length=300, label=_("Close without a reply: why does this message need none?"))
+
+
 class ReplyForm(forms.Form):
     body = forms.CharField(max_length=4000, widget=forms.Textarea, label=_("Reply to the person"))

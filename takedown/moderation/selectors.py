@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -38,6 +38,24 @@ def queue_items(*, kind: str = "") -> QuerySet[ReviewItem]:
     return queue_order(items)
 
 
+@dataclass(frozen=True)
+class UnansweredMessage:
+    item_id: Any
+    reference: str
+    oldest_at: datetime
+    count: int
+
+
+def unanswered_messages() -> list[UnansweredMessage]:
+    """Cases whose person wrote and got no reply yet, the longest-waiting first (the item to open for each)."""
+    items = {item.case_id: item for item in ReviewItem.objects.filter(
+        kind=ItemKind.VICTIM_MESSAGE, state=ReviewItem.State.OPEN).select_related("case")}
+    waiting = (Message.objects.filter(author=Message.Author.VICTIM, read_at__isnull=True, case_id__in=items)
+               .values("case_id").annotate(oldest=Min("created_at"), count=Count("id")).order_by("oldest"))
+    return [UnansweredMessage(item_id=items[row["case_id"]].id, reference=items[row["case_id"]].case.reference,
+                              oldest_at=row["oldest"], count=row["count"]) for row in waiting]
+
+
 def queue_counts() -> dict[str, int]:
     counts = Counter(ReviewItem.objects.filter(state=ReviewItem.State.OPEN).values_list("kind", flat=True))
     return {kind: counts.get(kind, 0) for kind in ItemKind.values}
@@ -58,10 +76,11 @@ VERDICT_LABELS = {
     "generated": gettext_lazy("Generated: signed provenance or a generator's watermark says so"),
     "likely_generated": gettext_lazy("Likely generated"),
     "conflicting_evidence": gettext_lazy(
-        "Conflicting evidence: a signed manifest says captured, other evidence says generated"),
+        "Conflicting evidence: a manifest from a trusted signer says captured, other evidence says generated"),
     "no_evidence_of_generation": gettext_lazy(
         "No evidence of generation (this is not a finding that the image is authentic)"),
-    "undetermined": gettext_lazy("Undetermined: the detector did not score it and nothing says generated"),
+    "undetermined": gettext_lazy(
+        "Undetermined: the detector did not score it (or is uncalibrated) and nothing says generated"),
 }
 
 
@@ -99,17 +118,27 @@ def _strings(value: Any) -> list[str]:
 
 def verdict_view(analysis: Any) -> VerdictView | None:
     """The verdict stored with an image, or None when it has none (not analysed yet, or an unknown version)."""
-    if not isinstance(analysis, dict) or analysis.get("version") != 1 or analysis.get("label") not in VERDICT_LABELS:
+    # Version 1 verdicts (before calibration and C2PA trust) read the same; they are re-analysed on the next trigger.
+    if not isinstance(analysis, dict) or analysis.get("version") not in (1, 2) \
+            or analysis.get("label") not in VERDICT_LABELS:
         return None
     detector = _mapping(analysis.get("detector"))
     status = _mapping(detector.get("status"))
     score = detector.get("score")
     if not status.get("enabled"):
         detector_text = _("off: %(reason)s") % {"reason": status.get("reason") or _("no reason given")}
+    elif isinstance(score, int | float) and isinstance(status.get("calibration"), dict):
+        calibration = status["calibration"]
+        detector_text = _(
+            "score %(score).2f, threshold %(threshold).2f (%(arch)s, weights %(weights)s, %(device)s); at this "
+            "threshold %(fp)s of %(n)s held-out real images were called generated") % {
+            "score": score, "threshold": float(status.get("threshold") or 0), "arch": status.get("architecture", ""),
+            "weights": str(status.get("weights_sha256", ""))[:12], "device": status.get("device", ""),
+            "fp": calibration.get("false_positives", "?"), "n": calibration.get("real_images", "?")}
     elif isinstance(score, int | float):
         detector_text = _(
-            "score %(score).2f, threshold %(threshold).2f (%(arch)s, weights %(weights)s, %(device)s)") % {
-            "score": score, "threshold": float(status.get("threshold") or 0), "arch": status.get("architecture", ""),
+            "score %(score).2f (%(arch)s, weights %(weights)s, %(device)s): uncalibrated, not used as evidence") % {
+            "score": score, "arch": status.get("architecture", ""),
             "weights": str(status.get("weights_sha256", ""))[:12], "device": status.get("device", "")}
     else:
         detector_text = _("could not score this file: %(error)s") % {"error": detector.get("error") or _("no score")}

@@ -374,10 +374,16 @@ def moderation_decide(*, item_id: uuid.UUID, user: User, decision: str, reason: 
                          object_id=record.id, detail={"item_kind": item.kind})
         else:
             raise ModerationError("unknown decision")
-        _mark_messages_read(case, now)
+        # A person's message is answered only by words written to them: asking for information is that; a
+        # confirmation or a rejection is not, so their message stays open until a reply or an explicit close.
+        if decision == DecisionKind.ASK_INFO:
+            _mark_messages_read(case, now)
         _resolve(item, decision, now)
-        # One decision covers every other open decidable item of the case (a flag, a message, a match).
-        for other in ReviewItem.objects.filter(case=case, state=ReviewItem.State.OPEN, kind__in=DECIDABLE_KINDS):
+        # One decision covers every other open decidable item of the case (a flag, a match), but not a message.
+        covered = ReviewItem.objects.filter(case=case, state=ReviewItem.State.OPEN, kind__in=DECIDABLE_KINDS)
+        if decision != DecisionKind.ASK_INFO:
+            covered = covered.exclude(kind=ItemKind.VICTIM_MESSAGE)
+        for other in covered:
             _resolve(other, f"covered:{decision}", now)
         return record
 
@@ -395,7 +401,6 @@ def _decide_on_confirmed(item: ReviewItem, case: Case, *, decision: str, actor: 
         raise ModerationError("this case is confirmed; reply to the person instead, or reject a match")
     else:
         raise ModerationError("unknown decision")
-    _mark_messages_read(case, now)
     _resolve(item, decision, now)
 
 
@@ -443,6 +448,28 @@ def moderation_reply(*, item_id: uuid.UUID, user: User, body: str) -> Message:
         audit_record(actor=Actor.for_user(user), action="moderation.reply", case_id=item.case_id,
                      object_type="message", object_id=message.id, detail={"item_kind": item.kind})
         return message
+
+
+def moderation_message_close(*, item_id: uuid.UUID, user: User, reason: str) -> ReviewItem:
+    """Close a person's message without a reply (e.g. a duplicate, or answered in another message), with a reason.
+
+    The reason is kept on the item and in the audit log; the person's messages up to now count as handled.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ModerationError("say why this message needs no reply")
+    with transaction.atomic():
+        item = _held(item_id, user)
+        if item.kind != ItemKind.VICTIM_MESSAGE:
+            raise ModerationError("only a message from the person can be closed this way")
+        now = timezone.now()
+        _mark_messages_read(item.case, now)
+        item.note = reason[:300]
+        item.save(update_fields=["note"])
+        _resolve(item, "closed_without_reply", now)
+        audit_record(actor=Actor.for_user(user), action="moderation.message_closed", case_id=item.case_id,
+                     object_type="review_item", object_id=item.id, detail={"reason": reason[:300]})
+        return item
 
 
 def moderation_item_done(*, item_id: uuid.UUID, user: User, note: str = "") -> ReviewItem:

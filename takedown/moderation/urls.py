@@ -13,6 +13,8 @@ urlpatterns = [
          name="moderation-second-review"),
     path("staff/moderation/items/<uuid:item_id>/reply/", views.reply, name="moderation-reply"),
     path("staff/moderation/items/<uuid:item_id>/done/", views.item_done, name="moderation-item-done"),
+    path("staff/moderation/items/<uuid:item_id>/close-message/", views.message_close,
+         name="moderation-message-close"),
     path("staff/moderation/items/<uuid:item_id>/shield/", views.shield, name="moderation-shield"),
     path("staff/moderation/items/<uuid:item_id>/images/<uuid:image_id>/reveal/", views.reveal,
          name="moderation-reveal"),

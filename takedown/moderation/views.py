@@ -21,9 +21,9 @@ from django.views.decorators.http import require_GET, require_POST
 from takedown.core.audit import Actor, audit_record
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
 from takedown.exports.keys import trust_anchors
-from takedown.moderation.forms import DecideForm, ReplyForm, SecondReviewForm
+from takedown.moderation.forms import DecideForm, MessageCloseForm, ReplyForm, SecondReviewForm
 from takedown.moderation.models import DECIDABLE_KINDS, ItemKind, ReviewItem
-from takedown.moderation.selectors import case_review, queue_counts, queue_items
+from takedown.moderation.selectors import case_review, queue_counts, queue_items, unanswered_messages
 from takedown.moderation.services import (
     ClaimError,
     EvidenceUnreadable,
@@ -36,6 +36,7 @@ from takedown.moderation.services import (
     moderation_image_read,
     moderation_image_reveal,
     moderation_item_done,
+    moderation_message_close,
     moderation_queue_sync,
     moderation_release,
     moderation_reply,
@@ -75,6 +76,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "kinds": [(value, label, counts[value]) for value, label in ItemKind.choices],
         "kind": kind,
         "now": timezone.now(),
+        "unanswered": unanswered_messages(),
     })
 
 
@@ -145,6 +147,7 @@ def review(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
         "decidable": item.kind in DECIDABLE_KINDS,
         "decide_form": DecideForm(),
         "reply_form": ReplyForm(),
+        "close_form": MessageCloseForm(),
         "second_review_form": SecondReviewForm(),
         "confirmed": item.case.status == "confirmed",
         "open_states": [RequestState.DRAFT, RequestState.SENT, RequestState.ACKNOWLEDGED],
@@ -272,6 +275,23 @@ def reply(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
     if item.kind == ItemKind.VICTIM_MESSAGE:
         return redirect("moderation-queue")
     return redirect("moderation-review", item_id=item_id)
+
+
+@require_POST
+@staff
+def message_close(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
+    form = MessageCloseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why this message needs no reply."))
+        return redirect("moderation-review", item_id=item_id)
+    try:
+        moderation_message_close(item_id=item_id, user=_user(request), reason=form.cleaned_data["reason"])
+    except ReviewItem.DoesNotExist as exc:
+        raise Http404 from exc
+    except ModerationError as exc:
+        return _claim_error(request, exc)
+    messages.success(request, _("Message closed without a reply."))
+    return redirect("moderation-queue")
 
 
 @require_POST

@@ -9,7 +9,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from takedown.cases.models import Case, CaseImage, CaseURL, ContentKind
+from takedown.cases.models import Authority, Case, CaseImage, CaseURL, ContentKind
 from takedown.core.evidence import evidence_put
 from takedown.remedies.directory import host_directory_seed
 from takedown.remedies.models import Host
@@ -48,7 +48,8 @@ def remedies_demo_data() -> str | None:
         case = Case.objects.create(
             reference=DEMO_REFERENCE, secret_hash=make_password(secrets.token_urlsafe(24)), pseudonym="Jane Doe 1",
             content_kind=ContentKind.DEEPFAKE, description="Demo report: a drawn test image, not a real person.",
-            signature="Jane Doe 1", good_faith_at=timezone.now(),
+            signature="Jane Doe 1", good_faith_at=timezone.now(), authority=Authority.SELF,
+            agent_authorised_at=timezone.now(),
         )
         for url, domain in (("https://imageboard.example/t/123", "imageboard.example"),
                             ("https://fotoforum.example/bild/9", "fotoforum.example")):

@@ -12,11 +12,13 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from takedown.cases.models import Case
 from takedown.core import crypto
+from takedown.core.fields import EncryptedTextField
 
 # The TAKE IT DOWN Act gives a covered platform 48 hours from receipt; we escalate before it runs out.
 STATUTORY_HOURS = 48
@@ -38,6 +40,8 @@ class Channel(models.TextChoices):
     PARTNER = "partner", _("Partner API")
     WEB_FORM = "web_form", _("The host's own web form (sent by a moderator)")
     HASH_BANK = "hash_bank", _("Hash bank (partners sync it)")
+    # The directory knows no way to reach the host: a moderator must find one; such a request is never "sent".
+    NONE = "none", _("Needs a channel: no contact known")
 
 
 class Host(models.Model):
@@ -74,6 +78,11 @@ class Host(models.Model):
     def dsa_applies(self) -> bool:
         return self.offers_services_in_eu or self.jurisdiction.upper() in EU_COUNTRIES | {"EU"}
 
+    @property
+    def contact_guessed(self) -> bool:
+        """The abuse address is the RFC 2142 `abuse@` mailbox, guessed, not a curated directory entry."""
+        return bool(self.abuse_email) and self.contact_source == self.ContactSource.RFC2142
+
 
 class RequestKind(models.TextChoices):
     REMOVAL = "removal", _("Removal")
@@ -102,6 +111,41 @@ OPEN_STATES = (RequestState.DRAFT, RequestState.SENDING, RequestState.SENT, Requ
 RECEIVED_STATES = (RequestState.SENT, RequestState.ACKNOWLEDGED)
 FINAL_STATES = (RequestState.COMPLIED, RequestState.REFUSED, RequestState.CANCELLED)
 
+# The largest court order PDF an advocate may upload (orders are a few pages; scans stay well under this).
+COURT_ORDER_MAX_BYTES = 10 * 1024 * 1024
+
+
+class CourtOrder(models.Model):
+    """A court's order directing removal, blocking or de-linking (Citron's injunctive remedies) for a case.
+
+    Recorded by an advocate holding a grant to the case. Its PDF is kept encrypted in the evidence store; the
+    requests it gives rise to cite it and run on their own clocks (RemedyRequest.court_order).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="court_orders")
+    court = models.CharField(max_length=200)
+    # A docket number can lead to the (sealed) file of a pseudonymous plaintiff: stored encrypted.
+    docket_number = EncryptedTextField()
+    order_date = models.DateField()
+    # The kinds of request the order directs: RequestKind values.
+    scope = models.JSONField(default=list)
+    document_blob = models.CharField(max_length=100)
+    document_sha256 = models.CharField(max_length=64)
+    document_size = models.PositiveIntegerField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("recorded_at",)
+
+    def __str__(self) -> str:
+        return f"{self.court} {self.order_date}"
+
+    def scope_labels(self) -> list[str]:
+        return [str(RequestKind(kind).label) for kind in self.scope if kind in RequestKind.values]
+
 
 class RemedyRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -115,6 +159,9 @@ class RemedyRequest(models.Model):
     # What the request was about, as generated: it must not change under a request that was already sent.
     urls = models.JSONField(default=list, blank=True)
     dsa_notice = models.BooleanField(default=False)
+    # Set on a request made because a court ordered it; it cites the order and keeps its own clock.
+    court_order = models.ForeignKey(CourtOrder, on_delete=models.RESTRICT, null=True, blank=True,
+                                    related_name="requests")
     priority = models.PositiveSmallIntegerField(default=0)
     escalation_level = models.PositiveSmallIntegerField(default=0)
     send_count = models.PositiveSmallIntegerField(default=0)
@@ -141,8 +188,11 @@ class RemedyRequest(models.Model):
         # A host may get a second removal request for URLs found after the first was sent; blocking is one per
         # case (re-running it re-activates every hash of the case).
         constraints = [
-            models.UniqueConstraint(fields=("case", "kind"), condition=models.Q(host__isnull=True),
+            models.UniqueConstraint(fields=("case", "kind"),
+                                    condition=models.Q(host__isnull=True, court_order__isnull=True),
                                     name="remedy_one_hostless_per_case_kind"),
+            models.UniqueConstraint(fields=("case", "kind", "court_order"), condition=models.Q(host__isnull=True),
+                                    name="remedy_one_hostless_per_order_kind"),
         ]
         indexes = [models.Index(fields=("state", "deadline_at"))]
 

@@ -18,7 +18,8 @@ def remedies_for_case(case: Case) -> QuerySet[RemedyRequest]:
     """Removal first (it has the statutory clock), then blocking, then de-linking."""
     rank = Case_(*(When(kind=kind, then=Value(i)) for i, kind in enumerate(RequestKind.values)),
                  output_field=IntegerField())
-    return (RemedyRequest.objects.filter(case=case).select_related("host").prefetch_related("events")
+    return (RemedyRequest.objects.filter(case=case).select_related("host", "court_order")
+            .prefetch_related("events")
             .annotate(kind_rank=rank).order_by("kind_rank", "created_at"))
 
 

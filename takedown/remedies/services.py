@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import formatdate, parseaddr
 from typing import Any
@@ -26,7 +26,12 @@ from takedown.cases.models import Case, CaseStatus
 from takedown.core.audit import Actor, audit_record
 from takedown.core.outbox import outbox_enqueue
 from takedown.remedies.delivery import sent_message_delivery_set, sent_message_record
-from takedown.remedies.directory import domain_of, host_for_domain
+from takedown.remedies.directory import (
+    channel_for,
+    dsa_notice_due,
+    host_for_url,
+    is_search_results_page,
+)
 from takedown.remedies.documents import document_json, document_pdf, document_text, request_document
 from takedown.remedies.models import (
     ESCALATION_HOURS,
@@ -34,6 +39,7 @@ from takedown.remedies.models import (
     RECEIVED_STATES,
     STATUTORY_HOURS,
     Channel,
+    CourtOrder,
     DeliveryState,
     Host,
     HostKind,
@@ -59,74 +65,123 @@ def _event(request: RemedyRequest, *, action: str, actor: Actor, note: str = "",
                                 note=note[:500])
 
 
-def _channel_for(host: Host) -> str:
-    if host.partner_id:
-        return Channel.PARTNER
-    if host.abuse_email:
-        return Channel.EMAIL
-    return Channel.WEB_FORM
-
-
-def _urls_already_requested(case: Case, kind: str) -> dict[uuid.UUID | None, set[str]]:
+def _urls_already_requested(case: Case, kind: str, court_order: CourtOrder | None = None
+                            ) -> dict[uuid.UUID | None, set[str]]:
     covered: dict[uuid.UUID | None, set[str]] = defaultdict(set)
-    requests = case.remedy_requests.filter(kind=kind).exclude(state=RequestState.CANCELLED)
+    requests = (case.remedy_requests.filter(kind=kind, court_order=court_order)
+                .exclude(state=RequestState.CANCELLED))
     for request in requests:
         covered[request.host_id].update(request.urls)
     return covered
+
+
+@dataclass
+class _Targets:
+    # Hosts that hold the imagery, each with the exact URLs to remove there (registrable domain = one platform).
+    removal: dict[uuid.UUID, tuple[Host, list[str]]] = field(default_factory=dict)
+    # URLs to de-list: every URL that is not itself a page of search results.
+    delist: list[str] = field(default_factory=list)
+
+
+def _targets(case: Case) -> _Targets:
+    targets = _Targets()
+    for case_url in case.urls.order_by("added_at"):
+        host = host_for_url(case_url.url)
+        if host.kind == HostKind.SEARCH_ENGINE:
+            # A search engine does not host the image: never a removal request. A results page is de-listed by
+            # naming the pages it links to (the de-linking request cites it as where they were seen); any other
+            # page on the engine's domain is de-listed like any URL.
+            if not is_search_results_page(case_url.url):
+                targets.delist.append(case_url.url)
+            continue
+        targets.removal.setdefault(host.id, (host, []))[1].append(case_url.url)
+        targets.delist.append(case_url.url)
+    return targets
+
+
+def _generate(case: Case, *, kinds: Iterable[str], court_order: CourtOrder | None = None) -> list[RemedyRequest]:
+    kinds = set(kinds)
+    targets = _targets(case)
+    created: list[RemedyRequest] = []
+    if RequestKind.REMOVAL in kinds:
+        covered = _urls_already_requested(case, RequestKind.REMOVAL, court_order)
+        for host, urls in targets.removal.values():
+            new_urls = [url for url in urls if url not in covered[host.id]]
+            if new_urls:
+                created.append(RemedyRequest.objects.create(
+                    case=case, kind=RequestKind.REMOVAL, host=host, channel=channel_for(host), urls=new_urls,
+                    dsa_notice=dsa_notice_due(host), priority=case.severity, court_order=court_order,
+                ))
+    if RequestKind.BLOCKING in kinds and case.images.exists() and not case.remedy_requests.filter(
+            kind=RequestKind.BLOCKING, court_order=court_order).exists():
+        created.append(RemedyRequest.objects.create(
+            case=case, kind=RequestKind.BLOCKING, host=None, channel=Channel.HASH_BANK, priority=case.severity,
+            court_order=court_order,
+        ))
+    if RequestKind.DELINKING in kinds:
+        covered = _urls_already_requested(case, RequestKind.DELINKING, court_order)
+        for engine in Host.objects.filter(kind=HostKind.SEARCH_ENGINE).order_by("domain"):
+            new_urls = [url for url in targets.delist if url not in covered[engine.id]]
+            if new_urls:
+                created.append(RemedyRequest.objects.create(
+                    case=case, kind=RequestKind.DELINKING, host=engine, channel=channel_for(engine), urls=new_urls,
+                    priority=case.severity, court_order=court_order,
+                ))
+    return created
 
 
 def remedies_generate_for_case(*, case: Case, actor: Actor) -> list[RemedyRequest]:
     """Create every request a confirmed case supports that does not exist yet, and queue the sendable ones.
 
     Idempotent: URLs already covered by a request of the same kind are skipped, so calling it again after new
-    URLs were confirmed adds requests for those alone.
+    URLs were confirmed adds requests for those alone. Court orders on the case add their own requests
+    (RemedyRequest.court_order), covered separately, with their own clocks.
     """
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
         if case.status != CaseStatus.CONFIRMED:
             raise RemedyError("requests are generated for confirmed cases only")
-        by_domain: dict[str, list[str]] = defaultdict(list)
-        for case_url in case.urls.order_by("added_at"):
-            by_domain[domain_of(url=case_url.url, host=case_url.host)].append(case_url.url)
-        created: list[RemedyRequest] = []
-        removal_covered = _urls_already_requested(case, RequestKind.REMOVAL)
-        all_urls: list[str] = []
-        for domain, urls in by_domain.items():
-            host = host_for_domain(domain)
-            all_urls += urls
-            if host.kind == HostKind.SEARCH_ENGINE:
-                continue  # a search result page is de-listed by the de-linking request, not removed
-            new_urls = [url for url in urls if url not in removal_covered[host.id]]
-            if new_urls:
-                created.append(RemedyRequest.objects.create(
-                    case=case, kind=RequestKind.REMOVAL, host=host, channel=_channel_for(host), urls=new_urls,
-                    dsa_notice=host.dsa_applies, priority=case.severity,
-                ))
-        if not case.remedy_requests.filter(kind=RequestKind.BLOCKING).exists() and case.images.exists():
-            created.append(RemedyRequest.objects.create(
-                case=case, kind=RequestKind.BLOCKING, host=None, channel=Channel.HASH_BANK, priority=case.severity,
-            ))
-        delinking_covered = _urls_already_requested(case, RequestKind.DELINKING)
-        for engine in Host.objects.filter(kind=HostKind.SEARCH_ENGINE).order_by("domain"):
-            new_urls = [url for url in all_urls if url not in delinking_covered[engine.id]]
-            if new_urls:
-                created.append(RemedyRequest.objects.create(
-                    case=case, kind=RequestKind.DELINKING, host=engine, channel=_channel_for(engine), urls=new_urls,
-                    priority=case.severity,
-                ))
-        for request in created:
-            _event(request, action="created", actor=actor)
-            _queue_send_if_automatic(request)
-        audit_record(actor=actor, action="remedies.generate", case_id=case.id, object_type="case",
-                     object_id=case.id, detail={"created": [r.kind for r in created]})
+        created = _generate(case, kinds=RequestKind.values)
+        for order in case.court_orders.order_by("recorded_at"):
+            created += _generate(case, kinds=order.scope, court_order=order)
+        _created_record(case, created, actor=actor)
         return created
 
 
-def _sendable(request: RemedyRequest) -> bool:
-    if request.kind == RequestKind.REMOVAL:
-        from takedown.remedies.documents import removal_elements_missing
+def remedies_generate_for_court_order(*, order: CourtOrder, actor: Actor) -> list[RemedyRequest]:
+    """Create the requests a court order directs (its scope), citing it; runs in the caller's transaction too.
 
+    A court order does not wait for a moderator's confirmation: the court has decided. Only a withdrawn case gets
+    nothing (the person took it back; nothing of it is left to act on).
+    """
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=order.case_id)
+        if case.status == CaseStatus.WITHDRAWN:
+            raise RemedyError("the case was withdrawn")
+        created = _generate(case, kinds=order.scope, court_order=order)
+        _created_record(case, created, actor=actor)
+        return created
+
+
+def _created_record(case: Case, created: list[RemedyRequest], *, actor: Actor) -> None:
+    for request in created:
+        _event(request, action="created", actor=actor,
+               note="court-ordered" if request.court_order_id else "")
+        _queue_send_if_automatic(request)
+    audit_record(actor=actor, action="remedies.generate", case_id=case.id, object_type="case",
+                 object_id=case.id, detail={"created": [r.kind for r in created],
+                                            "court_ordered": sum(1 for r in created if r.court_order_id)})
+
+
+def _sendable(request: RemedyRequest) -> bool:
+    from takedown.remedies.documents import delinking_elements_missing, removal_elements_missing
+
+    if request.channel == Channel.NONE:
+        return False  # needs a channel: nothing can be sent, so nothing is ever counted as sent
+    if request.kind == RequestKind.REMOVAL:
         return not removal_elements_missing(case=request.case, urls=list(request.urls))
+    if request.kind == RequestKind.DELINKING:
+        return not delinking_elements_missing(case=request.case, urls=list(request.urls))
     return True
 
 
@@ -340,8 +395,14 @@ def remedy_request_send(*, request: RemedyRequest, actor: Actor) -> RemedyReques
                    .get(pk=request.pk))
         if request.state not in OPEN_STATES:
             raise RemedyError("this request is closed")
+        if request.channel == Channel.NONE and request.host is not None:
+            # The directory may have learnt a contact since the request was made.
+            request.channel = channel_for(request.host)
+            request.save(update_fields=["channel"])
+        if request.channel == Channel.NONE:
+            raise RemedyError("no channel is known for this host: add its contact to the host directory first")
         if not _sendable(request):
-            raise RemedyError("this removal request lacks one of the Act's four elements")
+            raise RemedyError("this request lacks an element it needs (see 'Not yet complete' in its document)")
         if request.channel == Channel.WEB_FORM:
             now = timezone.now()
             _mark_handed_over(request, actor=actor, now=now, note="submitted through the host's web form")

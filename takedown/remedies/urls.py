@@ -7,4 +7,6 @@ urlpatterns = [
     path("staff/remedies/requests/<uuid:request_id>/document.<str:fmt>", views.document, name="remedies-document"),
     path("staff/remedies/requests/<uuid:request_id>/send/", views.send, name="remedies-send"),
     path("staff/remedies/requests/<uuid:request_id>/outcome/", views.outcome, name="remedies-outcome"),
+    path("staff/remedies/court-orders/<uuid:order_id>/order.pdf", views.court_order_pdf,
+         name="remedies-court-order-pdf"),
 ]

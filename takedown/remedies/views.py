@@ -15,8 +15,14 @@ from django.views.decorators.http import require_GET, require_POST
 from takedown.cases.models import Case
 from takedown.core.audit import Actor, audit_record
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
+from takedown.remedies.court_orders import court_order_document
 from takedown.remedies.documents import FORMATS, request_render
-from takedown.remedies.models import OPEN_STATES, RemedyRequest, RequestState
+from takedown.remedies.models import (
+    OPEN_STATES,
+    CourtOrder,
+    RemedyRequest,
+    RequestState,
+)
 from takedown.remedies.selectors import remedies_for_case
 from takedown.remedies.services import RemedyError, remedy_request_send, remedy_request_update
 
@@ -44,6 +50,7 @@ def case_requests(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
         "open_states": OPEN_STATES,
         "outcome_form": OutcomeForm(),
         "formats": FORMATS,
+        "court_orders": case.court_orders.order_by("recorded_at"),
     })
 
 
@@ -91,3 +98,16 @@ def outcome(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     else:
         messages.success(request, _("Recorded."))
     return redirect("remedies-case", case_id=remedy.case_id)
+
+
+# --- court orders --------------------------------------------------------------------------------------------
+
+
+@require_GET
+@staff
+def court_order_pdf(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
+    order = get_object_or_404(CourtOrder, id=order_id)
+    body = court_order_document(order=order, actor=Actor.for_user(request.user))
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="court-order-{order.id}.pdf"'
+    return response

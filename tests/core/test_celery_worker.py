@@ -82,3 +82,8 @@ def test_worker_process_completes_a_task_from_the_outbox(worker: str) -> None:
     finally:
         app.conf.task_always_eager = True
     assert cache.get("worker:heartbeat"), "the worker did not run the task within 60 s"
+    # The worker process reported itself at start: its queue, and that it does not serve the detector queue.
+    from takedown.core.models import WorkerHeartbeat
+
+    rows = [row for row in WorkerHeartbeat.objects.all() if worker in row.queues]
+    assert len(rows) == 1 and rows[0].detector["state"] == "not served", rows

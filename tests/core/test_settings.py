@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -20,9 +22,19 @@ def _production_env(tmp_path: Path) -> dict[str, str]:
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
             "VAR_DIR": str(tmp_path),
             "EXPORT_TSA_URL": "https://tsa.example.org/rfc3161",
+            # Who removal requests name as the person's agent: real values, or check --deploy refuses to pass.
+            "REMEDIES_OPERATOR_NAME": "Example Takedown Foundation",
+            "REMEDIES_OPERATOR_ADDRESS": "1 Example Street, 10115 Berlin, Germany",
+            "REMEDIES_OPERATOR_EMAIL": "requests@takedown.example.org",
+            "SITE_URL": "https://takedown.example.org",
         }
     )
     return env
+
+
+def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_check_deploy_is_clean_in_production_configuration(tmp_path: Path) -> None:
@@ -86,3 +98,27 @@ def test_check_deploy_refuses_the_local_tsa_unless_it_is_stated_as_accepted(tmp_
     env["EXPORT_TSA_LOCAL_ACCEPTED"] = "true"
     accepted = _check_deploy(env)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+@pytest.mark.parametrize(("variable", "value", "code"), [
+    ("REMEDIES_OPERATOR_NAME", None, "takedown.E010"),
+    ("REMEDIES_OPERATOR_NAME", "Takedown operator", "takedown.E010"),
+    ("REMEDIES_OPERATOR_ADDRESS", None, "takedown.E011"),
+    ("REMEDIES_OPERATOR_ADDRESS", "   ", "takedown.E011"),
+    ("REMEDIES_OPERATOR_EMAIL", None, "takedown.E012"),  # falls back to DEFAULT_FROM_EMAIL, takedown@localhost
+    ("REMEDIES_OPERATOR_EMAIL", "ops@127.0.0.1", "takedown.E012"),
+    ("SITE_URL", None, "takedown.E013"),  # the default, http://127.0.0.1:8000
+    ("SITE_URL", "http://localhost:8000", "takedown.E013"),
+    ("SITE_URL", "https://10.0.0.5", "takedown.E013"),
+])
+def test_check_deploy_refuses_operator_placeholders(tmp_path: Path, variable: str, value: str | None,
+                                                     code: str) -> None:
+    env = _production_env(tmp_path)
+    if value is None:
+        del env[variable]
+    else:
+        env[variable] = value
+    result = _check_deploy(env)
+    # An Error, so check --deploy fails whatever the fail level.
+    assert result.returncode != 0
+    assert "ERRORS:" in result.stderr and code in result.stderr, result.stderr

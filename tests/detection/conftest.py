@@ -29,6 +29,28 @@ def tiny_weights(tmp_path: Path) -> tuple[Path, str]:
 
 
 @pytest.fixture
+def calibrated_weights(tmp_path: Path) -> Callable[[list[float]], tuple[Path, str]]:
+    """The tiny model with a calibration record made from the given held-out real scores (1 % target)."""
+    from detection.detector.calibration import calibration_choose, calibration_record
+
+    def build(real_scores: list[float]) -> tuple[Path, str]:
+        torch.manual_seed(0)
+        model = NPRNet(**TINY_ARCH)
+        calibration = calibration_choose(real_scores, measured_on="test set of drawn images")
+        path = tmp_path / f"calibrated-{len(list(tmp_path.iterdir()))}.pt"
+        sha = weights_write(
+            path,
+            architecture="npr",
+            arch_kwargs=TINY_ARCH,
+            state_dict=model.state_dict(),
+            meta={"calibration": calibration_record(calibration, real_scores)},
+        )
+        return path, sha
+
+    return build
+
+
+@pytest.fixture
 def image_folders(tmp_path: Path) -> Callable[[int, int], tuple[Path, Path]]:
     """real/ holds noise photos (one group each); generated/ holds up-sampled ones in per-source folders."""
 
@@ -120,7 +142,7 @@ def c2pa_sign(c2pa_signer_pems: tuple[bytes, bytes, bytes]) -> Callable[[bytes, 
 
     chain, key, _ = c2pa_signer_pems
 
-    def sign(jpeg: bytes, source_type: str, agent: str) -> bytes:
+    def sign(jpeg: bytes, source_type: str, agent: str, mime: str = "image/jpeg") -> bytes:
         manifest = {
             "claim_generator_info": [{"name": "TestGen", "version": "1.0"}],
             "title": "image.jpg",
@@ -148,7 +170,7 @@ def c2pa_sign(c2pa_signer_pems: tuple[bytes, bytes, bytes]) -> Callable[[bytes, 
         context = c2pa.Context(settings=settings)
         signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key, None))
         out = io.BytesIO()
-        c2pa.Builder(manifest, context=context).sign(signer, "image/jpeg", io.BytesIO(jpeg), out)
+        c2pa.Builder(manifest, context=context).sign(signer, mime, io.BytesIO(jpeg), out)
         return out.getvalue()
 
     return sign

@@ -19,7 +19,7 @@ from detection.verdict import image_analyse
 from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.cases.services import (
     ANALYSE_TASK,
-    STRIPPED_NOTE,
+    INTAKE_NOTE,
     case_images_analyse,
     case_images_analysis_schedule,
     verdict_part,
@@ -52,9 +52,10 @@ def fresh_detector() -> Any:
 
 
 @pytest.fixture
-def detector_on(settings: Any, tiny_weights: tuple[Path, str]) -> str:
-    """A tiny randomly initialised NPR model, its weights file written by the fixture and its SHA-256 configured."""
-    path, sha = tiny_weights
+def detector_on(settings: Any, calibrated_weights: Any) -> str:
+    """A tiny randomly initialised NPR model with a calibration record, its weights file written by the fixture and
+    its SHA-256 configured."""
+    path, sha = calibrated_weights([0.2] * 100)
     settings.DETECTOR_WEIGHTS = str(path)
     settings.DETECTOR_WEIGHTS_SHA256 = sha
     settings.DETECTOR_THRESHOLD = 0.5
@@ -112,8 +113,9 @@ def test_intake_schedules_analysis_and_stores_the_detectors_real_score(settings:
         expected = image_analyse(evidence_get(image.blob_name), detector=reference).as_dict()
         assert detector["score"] == expected["detector"]["score"] and 0.0 <= detector["score"] <= 1.0
         assert any(reason.startswith(f"detector {detector['score']:.2f}") for reason in analysis["reasons"])
-        assert STRIPPED_NOTE in analysis["provenance"]["skipped"]
-    # Metadata is stripped at intake, but the pixel-level Stable Diffusion watermark survives and is decoded.
+        assert INTAKE_NOTE in analysis["provenance"]["skipped"]
+    # Metadata is stripped at intake (after provenance was read from the original), but the pixel-level Stable
+    # Diffusion watermark survives and is decoded.
     marked = _analysis(images[1])
     assert marked["label"] == "generated" and marked["supports_digital_forgery"] is True
     assert any("watermark" in reason.lower() for reason in marked["reasons"])

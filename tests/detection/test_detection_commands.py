@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from detection.detector.interface import DisabledDetector
-from detection.services import detector_config, detector_current, detector_health
+from detection.services import detector_config, detector_current, detector_weights_check
 
 Folders = Callable[..., tuple[Path, Path]]
 
@@ -31,10 +31,10 @@ def test_health_checks_the_weights_hash(settings, tiny_weights: tuple[Path, str]
     path, sha = tiny_weights
     settings.DETECTOR_WEIGHTS = str(path)
     settings.DETECTOR_WEIGHTS_SHA256 = "0" * 64
-    ok, info = detector_health()
-    assert not ok and "does not match" in info["reason"]
+    ok, info = detector_weights_check()
+    assert not ok and "does not match" in info["weights"]
     settings.DETECTOR_WEIGHTS_SHA256 = sha
-    ok, info = detector_health()
+    ok, info = detector_weights_check()
     assert ok and info["weights_sha256"] == sha
     settings.DETECTOR_DEVICE = "cpu"
     assert detector_current().status.enabled

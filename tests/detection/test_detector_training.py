@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from detection.detector.calibration import CalibrationError, calibration_choose, fpr_upper_bound
 from detection.detector.cli import EvalError, eval_run, train_run
 from detection.detector.metrics import metrics_compute, roc_auc
+from detection.detector.registry import architecture_register
 from detection.detector.runtime import DetectorConfig, detector_load
 from detection.detector.training import (
     FAKE,
@@ -216,3 +218,77 @@ def test_cli_train_then_eval_on_its_held_out_split(image_folders: Folders, tmp_p
     (real / "extra.png").write_bytes((real / "photo-0.png").read_bytes())
     with pytest.raises(EvalError, match="held-out split"):
         eval_run(eval_options, io.StringIO())
+
+
+def test_calibration_picks_the_lowest_threshold_meeting_the_target_and_bounds_the_rate() -> None:
+    scores = [i / 200 for i in range(200)]  # 0.000 .. 0.995
+    calibration = calibration_choose(scores, target_fpr=0.01, measured_on="drawn scores")
+    # 1 % of 200 = 2 real images may score at or above the threshold: 0.995 and 0.990, not 0.985.
+    assert calibration.false_positives == 2 and 0.985 < calibration.threshold <= 0.99 + 1e-12
+    assert calibration.measured_fpr == 0.01 and calibration.fpr_upper_95 > 0.01
+    # 0 of n: the exact one-sided bound is 1 - 0.05 ** (1 / n).
+    assert fpr_upper_bound(0, 14) == pytest.approx(1 - 0.05 ** (1 / 14), abs=1e-9)
+    with pytest.raises(CalibrationError, match=r"non|NaN"):
+        calibration_choose([0.1, float("nan")], measured_on="x")
+    with pytest.raises(CalibrationError, match=r"score 1\.0"):
+        calibration_choose([1.0] * 10, measured_on="x")
+
+
+def test_training_calibrates_the_threshold_on_held_out_real_images(image_folders: Folders, tmp_path: Path) -> None:
+    real, fake = image_folders(12, 12)
+    train, held = split_holdout(dataset_scan([real], [fake]), fraction=0.34, seed=0)
+    config = TrainConfig(**{**TINY.as_dict(), "epochs": 2, "target_fpr": 0.25})
+    result = detector_train(train, held, out=tmp_path / "w.pt", config=config, progress=False, log=lambda _: None)
+    assert result.calibration is not None
+    held_real = [s for s in held if s.label == REAL]
+    assert result.calibration.real_images == len(held_real)
+    assert result.calibration.measured_fpr <= 0.25 and "held-out real images" in result.calibration.measured_on
+    detector = detector_load(
+        DetectorConfig(weights_path=str(tmp_path / "w.pt"), weights_sha256=result.weights_sha256, device="cpu"),
+        strict=True,
+    )
+    assert detector.status.calibrated and detector.status.threshold == result.calibration.threshold
+    # The threshold does what it says on the images it was measured on, scored the way production scores them.
+    scores = detector_evaluate(detector, held, threshold=detector.status.threshold, bootstrap=0, progress=False)
+    assert scores.metrics.false_positive_rate == result.calibration.measured_fpr
+
+
+class _NaNNet(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.mean(dim=(1, 2, 3)) * self.scale) / 0.0 * 0.0  # NaN from the first step
+
+
+def test_training_stops_on_a_nan_loss_and_writes_no_weights(image_folders: Folders, tmp_path: Path) -> None:
+    architecture_register("test-nan", _NaNNet)
+    real, fake = image_folders(6, 6)
+    train, held = split_holdout(dataset_scan([real], [fake]), fraction=0.34, seed=0)
+    config = TrainConfig(**{**TINY.as_dict(), "architecture": "test-nan", "arch_kwargs": {}})
+    with pytest.raises(TrainingError, match="loss became nan at epoch 1, step 1"):
+        detector_train(train, held, out=tmp_path / "nan.pt", config=config, progress=False, log=lambda _: None)
+    assert not (tmp_path / "nan.pt").exists()
+
+
+def test_eval_calibrate_writes_new_weights_and_refuses_the_all_split(image_folders: Folders, tmp_path: Path) -> None:
+    real, fake = image_folders(6, 6)
+    train, held = split_holdout(dataset_scan([real], [fake]), fraction=0.34, seed=0)
+    config = TrainConfig(**{**TINY.as_dict(), "epochs": 1, "target_fpr": 0.01})
+    first = detector_train(train, held, out=tmp_path / "m.pt", config=config, progress=False, log=lambda _: None)
+    options = _options(
+        real, fake, weights=str(tmp_path / "m.pt"), sha256=first.weights_sha256, architecture="", split="holdout",
+        threshold=None, bootstrap=0, perturb=[], device="cpu", batch_size=4, json="",
+        calibrate=str(tmp_path / "c.pt"), target_fpr=0.5,
+    )
+    out = io.StringIO()
+    eval_run(options, out)
+    new_sha = out.getvalue().split("DETECTOR_WEIGHTS_SHA256=")[1].split()[0]
+    calibrated = detector_load(
+        DetectorConfig(weights_path=str(tmp_path / "c.pt"), weights_sha256=new_sha, device="cpu"), strict=True
+    )
+    assert calibrated.status.calibration is not None and calibrated.status.calibration["target_fpr"] == 0.5
+    assert calibrated.status.calibration["measured_fpr"] <= 0.5
+    with pytest.raises(EvalError, match="--split holdout"):
+        eval_run({**options, "split": "all"}, io.StringIO())

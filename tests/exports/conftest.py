@@ -64,6 +64,7 @@ def case_make(
         reference=reference, secret_hash=make_password(secret), pseudonym="Jane Doe 17",
         content_kind="deepfake", signature="Real Name Signed", contact="real@example.org",
         description="The real name of the person is Real Name.", good_faith_at=timezone.now(),
+        authority="self", agent_authorised_at=timezone.now(),
     )
     audit_record(actor=Actor.victim(), action="case.submit", case_id=case.id, object_type="case", object_id=case.id)
     for index in range(urls):

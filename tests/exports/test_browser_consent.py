@@ -5,6 +5,7 @@ advocate's page is gone.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,6 @@ from tests.victims.conftest import file_upload_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -53,8 +52,12 @@ def _code(user: Any, steps_ahead: int = 0) -> str:
 
 
 def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
+    # Only `python -m tests.screenshots` (which sets SCREENSHOTS_DIR) writes pictures: a test run leaves the tree clean.
+    target = os.environ.get("SCREENSHOTS_DIR")
+    if not target:
+        return
+    Path(target).mkdir(parents=True, exist_ok=True)
+    path = Path(target) / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     with Image.open(path) as shot:  # small committed pictures: a 64-colour palette is plenty for text
         shot.convert("RGB").quantize(colors=64).save(path, optimize=True)

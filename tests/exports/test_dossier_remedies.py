@@ -121,8 +121,9 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
 
     # Blocking and de-linking are there too, with no statutory clock.
     kinds = sorted((r["kind"], r["recipient"]) for r in late["requests"] if r["kind"] != "removal")
-    assert kinds == [("blocking", "Hash bank and every partner platform"), ("delinking", "Google Search"),
-                     ("delinking", "Microsoft Bing")]
+    assert kinds == [("blocking", "Hash bank and every partner platform"), ("delinking", "Baidu Search"),
+                     ("delinking", "DuckDuckGo"), ("delinking", "Google Search"), ("delinking", "Microsoft Bing"),
+                     ("delinking", "Yandex Search")]
     assert {r["deadline"]["outcome"] for r in late["requests"] if r["kind"] != "removal"} == {"not_applicable"}
 
     # The PDF says the same: per request its answers, and which deadlines were met or missed.
@@ -141,19 +142,38 @@ def test_each_request_is_cited_as_sent_from_the_stored_bytes_and_names_the_perso
     (exhibit,) = fast["exhibits"]
     message = SentMessage.objects.get(request_id=fast["id"])
     stored = message.raw_bytes()
-    assert members[exhibit["file"]] == stored
     assert exhibit["sha256"] == hashlib.sha256(stored).hexdigest() == message.sha256
-    assert f"{exhibit['sha256']}  {exhibit['file']}" in members[bundle.MANIFEST].decode()
     assert exhibit["recipient"] == "abuse@fast.example" and exhibit["recipient_guessed"] is False
     assert exhibit["channel"] == "email" and exhibit["content_type"] == "message/rfc822"
     assert exhibit["message_id"] == message.message_id and exhibit["delivery"] == message.delivery == "acknowledged"
     assert fast["received_by_recipient"] is True
-    # case.pdf's exhibit list cites the file and its hash.
+    # The e-mail as sent carries the person's signature (it may be their name): its bytes stay out of the plain
+    # file, and the exhibit keeps the SHA-256 and says it is held under seal.
+    assert b"Real Name Signed" in stored
+    assert exhibit["held_under_seal"] is True and exhibit["file"] is None
+    assert not any(name.startswith("exhibits/") for name in members)
     assert f"exhibit {exhibit['exhibit']} to {exhibit['recipient']}" in pdf  # cited beside its request
-    assert exhibit["file"] in pdf and exhibit["sha256"] in pdf and exhibit["message_id"] in pdf
-    plain = json.dumps(dossier) + pdf
+    assert exhibit["sha256"] in pdf and exhibit["message_id"] in pdf and "Held under seal" in pdf
+    plain = json.dumps(dossier) + pdf + "".join(v.decode("latin-1") for v in members.values())
     for private in ("Real Name", "real@example.org"):
         assert private not in plain
+
+
+def test_a_message_without_the_persons_signature_is_in_the_file_byte_for_byte(answered_case: Case) -> None:
+    answered_case.signature = ""
+    answered_case.save(update_fields=["signature"])
+    dossier, pdf, data = _export(answered_case)
+    members = zip_members(data)
+    (exhibit,) = _by_host(dossier)["fast.example"]["exhibits"]
+    stored = SentMessage.objects.get(id=exhibit["message"]).raw_bytes()
+    assert exhibit["held_under_seal"] is False and members[exhibit["file"]] == stored
+    assert f"{exhibit['sha256']}  {exhibit['file']}" in members[bundle.MANIFEST].decode()
+    assert exhibit["file"] in pdf and exhibit["sha256"] in pdf
+    assert verify_pinned(data).ok
+
+
+def test_the_timeline_names_each_answer(answered_case: Case) -> None:
+    dossier, _, _ = _export(answered_case)
     timeline = [(e["event"], e["subject"]) for e in dossier["timeline"]]
     assert ("Removal request complied with", "Fast Host") in timeline
     assert ("Removal request refused by the recipient", "Refuse Host") in timeline
@@ -202,7 +222,10 @@ def test_partner_reports_are_listed_without_their_notes(answered_case: Case) -> 
 
 def test_detector_verdict_and_bank_matches_are_shown_with_their_stated_limits(make_case: Any) -> None:
     case = make_case("VERDICT-0001", images=1)
-    status = DetectorStatus(enabled=True, reason="", architecture="npr", weights_sha256="ab" * 32, threshold=0.5)
+    status = DetectorStatus(enabled=True, reason="", architecture="npr", weights_sha256="ab" * 32, threshold=0.5,
+                            calibration={"threshold": 0.5, "target_fpr": 0.01, "real_images": 200, "false_positives": 2,
+                                         "measured_fpr": 0.01, "fpr_upper_95": 0.0315,
+                                         "measured_on": "held-out real images"})
     provenance = ProvenanceReport(format="png", signals=[ProvenanceSignal(
         kind="digital_source_type", strength="claimed", says_generated=True,
         summary="IPTC DigitalSourceType trainedAlgorithmicMedia (unsigned)")])

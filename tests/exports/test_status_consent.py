@@ -181,7 +181,7 @@ def test_unknown_advocate_code_is_a_form_error(holder: Client, filed: FiledCase)
 
 
 def test_a_withdrawn_case_gives_no_access(holder: Client, filed: FiledCase, code: str) -> None:
-    assert holder.post(reverse("victims-case-withdraw"), {"confirm": "on"}).status_code == 200
+    assert holder.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret}).status_code == 200
     response = holder.post(URL, _grant_form(code, filed.secret))
     assert response.status_code == 400
     assert not AdvocateGrant.objects.exists()

@@ -7,13 +7,16 @@ back into the console (302), including when they were refused for the item's sta
 
 from __future__ import annotations
 
+import hashlib
+from datetime import date
 from typing import Any
 
 from takedown.core.audit import Actor
+from takedown.core.evidence import evidence_put
 from takedown.moderation.models import ItemKind, ReviewItem
 from takedown.moderation.services import moderation_item_open
 from takedown.remedies.directory import host_directory_seed
-from takedown.remedies.models import RemedyRequest
+from takedown.remedies.models import CourtOrder, RemedyRequest
 from takedown.remedies.services import remedies_generate_for_case
 from tests.remedies.factory import case_make, confirm, host_make
 
@@ -42,6 +45,17 @@ def _request(scenario: dict[str, Any]) -> RemedyRequest:
     return request
 
 
+def _court_order(scenario: dict[str, Any]) -> CourtOrder:
+    if "court_order" not in scenario:
+        data = b"%PDF-1.4\n% a drawn test order\n%%EOF\n"
+        scenario["court_order"] = CourtOrder.objects.create(
+            case=_request(scenario).case, court="Test Court", docket_number="T-1", order_date=date(2026, 1, 2),
+            scope=["removal"], document_blob=evidence_put(data), document_sha256=hashlib.sha256(data).hexdigest(),
+            document_size=len(data))
+    order: CourtOrder = scenario["court_order"]
+    return order
+
+
 def _item_path(suffix: str) -> Any:
     return lambda s: f"/staff/moderation/items/{_item(s).id}/{suffix}"
 
@@ -62,6 +76,8 @@ def rows(row: Any) -> dict[str, Any]:
                                         data={"verdict": "uphold"}),
         "moderation-reply": row(_item_path("reply/"), ACTION, method="post", data={"body": "hello"}),
         "moderation-item-done": row(_item_path("done/"), ACTION, method="post"),
+        "moderation-message-close": row(_item_path("close-message/"), ACTION, method="post",
+                                        data={"reason": "answered in the other message"}),
         "moderation-shield": row(_item_path("shield/"), ACTION, method="post"),
         "moderation-reveal": row(lambda s: image_path(s) + "reveal/", ACTION, method="post"),
         "moderation-image": row(image_path, UNCLAIMED_IMAGE),
@@ -72,4 +88,5 @@ def rows(row: Any) -> dict[str, Any]:
         "remedies-send": row(lambda s: f"/staff/remedies/requests/{_request(s).id}/send/", ACTION, method="post"),
         "remedies-outcome": row(lambda s: f"/staff/remedies/requests/{_request(s).id}/outcome/", ACTION,
                                 method="post", data={"state": "acknowledged"}),
+        "remedies-court-order-pdf": row(lambda s: f"/staff/remedies/court-orders/{_court_order(s).id}/order.pdf", PAGE),
     }

@@ -101,7 +101,7 @@ def test_confirm_through_the_console_generates_and_sends_the_remedies(claimed, m
     case.refresh_from_db()
     assert case.status == CaseStatus.CONFIRMED and case.confirmed_at
     kinds = sorted(RemedyRequest.objects.filter(case=case).values_list("kind", flat=True))
-    assert kinds == ["blocking", "delinking", "delinking", "removal"]
+    assert kinds == ["blocking"] + ["delinking"] * 5 + ["removal"]  # one de-linking per search engine
     assert len(mail.outbox) == 1
     page = moderator_client.get(response["Location"]).content.decode()
     assert "Removal" in page and "48-hour deadline" in page and "Google Search" in page
@@ -166,3 +166,61 @@ def test_deciding_needs_a_live_claim(claimed) -> None:
     other = make_staff("m2", "moderator")
     with pytest.raises(ModerationError):
         moderation_decide(item_id=claimed.id, user=other, decision="confirm")
+
+
+def test_a_persons_message_stays_open_until_a_reply_or_a_close_with_reason(claimed, moderator) -> None:
+    """Confirming the case does not answer "Please hurry, I am scared": only a reply or an explicit close does."""
+    from takedown.moderation.selectors import unanswered_messages
+    from takedown.moderation.services import moderation_message_close, moderation_queue_sync
+
+    case = claimed.case
+    Message.objects.create(case=case, author="victim", body="Please hurry, I am scared")
+    moderation_queue_sync()
+    moderation_decide(item_id=claimed.id, user=moderator, decision="confirm")
+    moderation_queue_sync()
+    item = ReviewItem.objects.get(case=case, kind=ItemKind.VICTIM_MESSAGE, state="open")
+    assert Message.objects.get(case=case, author="victim").read_at is None
+    waiting = unanswered_messages()
+    assert [row.reference for row in waiting] == [case.reference] and waiting[0].count == 1
+    moderation_claim(item_id=item.id, user=moderator)
+    with pytest.raises(ModerationError):
+        moderation_message_close(item_id=item.id, user=moderator, reason="  ")
+    moderation_message_close(item_id=item.id, user=moderator, reason="Answered by phone through the advocate")
+    item.refresh_from_db()
+    assert item.state == "done" and item.resolution == "closed_without_reply"
+    assert item.note == "Answered by phone through the advocate"
+    moderation_queue_sync()
+    assert unanswered_messages() == []
+    assert not ReviewItem.objects.filter(case=case, kind=ItemKind.VICTIM_MESSAGE, state="open").exists()
+
+
+def test_queue_page_lists_unanswered_messages_oldest_first_and_the_close_form(claimed, moderator,
+                                                                              moderator_client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from takedown.moderation.services import moderation_queue_sync
+
+    older = case_make(images=0)
+    newer = case_make(images=0)
+    Message.objects.create(case=newer, author="victim", body="Any news?")
+    first = Message.objects.create(case=older, author="victim", body="Please hurry, I am scared")
+    Message.objects.filter(id=first.id).update(created_at=timezone.now() - timedelta(hours=5))
+    moderation_queue_sync()
+    body = moderator_client.get(reverse("moderation-queue")).content.decode()
+    section = body[body.index('id="unanswered"'):]
+    assert section.index(older.reference) < section.index(newer.reference)
+    assert "5\xa0hours" in section
+    assert "Please hurry" not in body  # the queue names cases, not what people wrote
+    item = ReviewItem.objects.get(case=older, kind=ItemKind.VICTIM_MESSAGE, state="open")
+    moderator_client.post(reverse("moderation-claim", args=[item.id]))
+    review = moderator_client.get(reverse("moderation-review", args=[item.id])).content.decode()
+    assert 'id="close-message"' in review
+    refused = moderator_client.post(reverse("moderation-message-close", args=[item.id]), {"reason": ""})
+    assert refused.status_code == 302
+    item.refresh_from_db()
+    assert item.state == "open"
+    moderator_client.post(reverse("moderation-message-close", args=[item.id]), {"reason": "Duplicate of the call"})
+    item.refresh_from_db()
+    assert item.state == "done" and AuditEvent.objects.filter(action="moderation.message_closed").exists()

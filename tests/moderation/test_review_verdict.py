@@ -19,8 +19,10 @@ from tests.remedies.factory import case_make, host_make, image_add
 
 pytestmark = pytest.mark.django_db
 
+CALIBRATION = {"threshold": 0.7, "target_fpr": 0.01, "real_images": 400, "false_positives": 3, "measured_fpr": 0.0075,
+               "fpr_upper_95": 0.0196, "measured_on": "held-out real images of the training run"}
 ON = DetectorStatus(enabled=True, reason="weights loaded and verified", architecture="npr",
-                    weights_sha256="cd" * 32, device="cpu", precision="fp32", threshold=0.7)
+                    weights_sha256="cd" * 32, device="cpu", precision="fp32", threshold=0.7, calibration=CALIBRATION)
 OFF = DetectorStatus(enabled=False, reason="no weights configured (DETECTOR_WEIGHTS is empty): the detector is off")
 WATERMARK = ProvenanceSignal(kind="watermark", strength="statistical", says_generated=True,
                              summary="Stable Diffusion invisible watermark decoded (48/48 bits agree)")

@@ -35,6 +35,14 @@ def _removed_after(host: str, hours: list[float]) -> None:
         remedy_request_update(request=removal, state="complied", actor=Actor.system(), at=sent + timedelta(hours=h))
 
 
+def test_subdomains_of_one_registrable_domain_count_as_one_platform() -> None:
+    host_make("reddit.com", name="Reddit")
+    _removed_after("www.reddit.com", [1])
+    _removed_after("i.reddit.com", [3])
+    timings = {t.platform: t for t in transparency_report().platforms}
+    assert set(timings) == {"Reddit"} and timings["Reddit"].removed == 2
+
+
 def test_report_counts_and_timings() -> None:
     host_make("fast.example", name="Fast")
     host_make("slow.example", name="Slow")
@@ -48,7 +56,8 @@ def test_report_counts_and_timings() -> None:
     assert timings["Slow"].within_deadline == 1 and timings["Fast"].removed == 10
     assert report.cases_by_status == {"confirmed": 13, "submitted": 1}
     assert report.requests_by_kind_and_state["removal"]["complied"] == 13
-    assert report.requests_by_kind_and_state["delinking"]["draft"] == 26
+    # 13 confirmed cases, one de-linking request each to the five search engines of the directory.
+    assert report.requests_by_kind_and_state["delinking"]["draft"] == 65
     svg = transparency_chart_svg(report)
     assert svg.startswith("<svg") and "Fast" in svg and "<script" not in svg
 

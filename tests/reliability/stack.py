@@ -326,6 +326,7 @@ class Stack:
             "content_kind": "deepfake",
             "urls": f"https://fault.example.org/{marker}",
             "description": "",
+            "authority": "self",
             "good_faith": "on",
             "signature": "F.T.",
             "contact": "",

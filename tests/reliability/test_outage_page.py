@@ -17,7 +17,7 @@ def _post_report(client: Client) -> object:
 
     image = SimpleUploadedFile("drawn.png", draw_image(3), content_type="image/png")
     return client.post("/report/", {"content_kind": "deepfake", "urls": "https://example.org/x", "good_faith": "on",
-                                    "signature": "F.T.", "images": [image]})
+                                    "authority": "self", "signature": "F.T.", "images": [image]})
 
 
 @pytest.mark.django_db

@@ -46,12 +46,14 @@ def image_add(case: Case, *, seed: int = 0, data: bytes | None = None, analysis:
 
 def case_make(*, urls: Iterable[tuple[str, str]] = (("https://pics.example/a/1", "pics.example"),),
               images: int = 1, seed: int = 0, kind: str = ContentKind.DEEPFAKE, status: str = CaseStatus.SUBMITTED,
-              severity: int = 1, signature: str = SIGNATURE, good_faith: bool = True) -> Case:
+              severity: int = 1, signature: str = SIGNATURE, good_faith: bool = True, authority: str = "self",
+              agent_authorised: bool = True) -> Case:
     n = next(_counter)
     case = Case.objects.create(
         reference=f"TD-TEST-{n:04d}", secret_hash=make_password("tds_not-a-real-secret"), pseudonym=f"Jane Doe {n}",
         content_kind=kind, status=status, severity=severity, description="Drawn shapes standing in for a report.",
         signature=signature, contact=CONTACT, good_faith_at=timezone.now() if good_faith else None,
+        authority=authority, agent_authorised_at=timezone.now() if agent_authorised else None,
     )
     for url, host in urls:
         CaseURL.objects.create(case=case, url=url, host=host)

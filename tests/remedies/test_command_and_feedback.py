@@ -32,7 +32,8 @@ def test_remedies_render_prints_every_request_as_json() -> None:
     # The output names the case by its court reference: the person's own reference opens their case.
     assert payload["case"] == case.court_reference
     kinds = sorted(r["kind"] for r in payload["requests"])
-    assert kinds == ["blocking", "delinking", "delinking", "removal"]
+    # One de-linking request per search engine in the directory (Baidu, Bing, DuckDuckGo, Google, Yandex).
+    assert kinds == ["blocking"] + ["delinking"] * 5 + ["removal"]
     removal = next(r for r in payload["requests"] if r["kind"] == "removal")
     assert removal["schema"] == "takedown.remedy-request/1" and removal["dsa_notice"]["notifier"]
     assert removal["take_it_down"]["identification_and_location"]["urls"] == ["https://pics.example/a/1"]

@@ -146,12 +146,24 @@ MATRIX: dict[str, Row] = {
     "victims-case-withdraw": row("/case/withdraw/", CASE_PAGE),
     "victims-withdrawal-receipt": row("/case/withdrawal-receipt/", NOT_WITHDRAWN),
     "victims-case-leave": row("/case/leave/", dict.fromkeys(PEOPLE, 302), method="post"),
+    # Quick exit ends whatever session the browser has and sends it to a neutral site, for anyone.
+    "quick-exit": row("/exit/", dict.fromkeys(PEOPLE, 302)),
+    # Help, privacy, the age question's two pages and the language switch are open to anyone and keep nothing.
+    "victims-report-start": row("/start/", PUBLIC_PAGE),
+    "victims-under-18": row("/under-18/", PUBLIC_PAGE),
+    "victims-help": row("/help/", PUBLIC_PAGE),
+    "victims-privacy": row("/privacy/", PUBLIC_PAGE),
+    "set_language": row("/i18n/setlang/", dict.fromkeys(PEOPLE, 302), method="post",
+                        data={"language": "es", "next": "/"}),
     # Advocates and grants (takedown/exports).
     "exports-advocate-cases": row("/staff/advocate/", ADVOCATE_PAGE),
     "exports-advocate-profile": row("/staff/advocate/profile/", ADVOCATE_PAGE),
     "exports-advocate-case": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/", ADVOCATE_CASE),
     "exports-advocate-export": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/export/",
                                    ADVOCATE_CASE),
+    # Recording a court order (takedown/exports/court_orders.py): an advocate with a grant, as for the export.
+    "exports-advocate-court-order": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/court-order/",
+                                    ADVOCATE_CASE),
     "exports-staff-grants": row("/staff/grants/", GRANTS_PAGE),
     "exports-staff-grant-revoke": row(lambda s: f"/staff/grants/{s['grant'].id}/revoke/", GRANTS_ACTION,
                                       method="post"),

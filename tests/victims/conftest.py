@@ -95,7 +95,9 @@ def report_data(**overrides: Any) -> dict[str, Any]:
         "content_kind": "deepfake",
         "urls": "https://images.example.com/p/1\nexample.org/t/2",
         "description": "Shared in a group chat too",
+        "authority": "self",
         "good_faith": "on",
+        "authorise_agent": "on",
         "signature": "J. D.",
         "contact": "",
     }
@@ -135,3 +137,51 @@ def filed(db: None, client: Client) -> FiledCase:
 @pytest.fixture
 def file_report() -> Callable[..., FiledCase]:
     return file_upload_report
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture(scope="module")
+def chromium(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
+    """Debian's headless Chromium driven by Python Playwright (never `playwright install`)."""
+    import os
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian chromium is not installed (scripts/ensure-chromium.sh installs it)")
+    # Playwright's sync API keeps an event loop in this thread; the tests' own ORM reads are still synchronous.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def browser_context(chromium: Any, viewport: str, *, javascript: bool = True, locale: str = "en-GB") -> Any:
+    """A fresh context (its own cookies) that answers for the neutral Quick exit site without the network."""
+    context = chromium.new_context(viewport=VIEWPORTS[viewport], accept_downloads=True, device_scale_factor=1,
+                                   is_mobile=viewport == "phone", has_touch=viewport == "phone",
+                                   java_script_enabled=javascript, locale=locale)
+    context.route("https://www.wikipedia.org/**", lambda route: route.fulfill(
+        status=200, content_type="text/html", body="<!doctype html><title>Wikipedia</title><p>neutral</p>"))
+    return context
+
+
+def browser_open_case(page: Any, base: str, filed: FiledCase) -> None:
+    page.goto(base + "/case/")
+    page.fill("#id_reference", filed.reference)
+    page.fill("#id_secret", filed.secret)
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#case-status")

@@ -133,3 +133,19 @@ def test_production_argon2_parameters() -> None:
     hasher = PRODUCTION_HASHER()
     assert hasher.time_cost >= 3 and hasher.memory_cost >= 65536
     assert hasher.hash("x").startswith("$argon2id$")
+
+
+def test_quick_exit_flushes_the_session_by_get_and_by_beacon(client: Client, filed: FiledCase) -> None:
+    from django.conf import settings
+
+    for method in ("get", "post"):
+        open_case(client, filed)
+        assert client.get(reverse("victims-case-status")).status_code == 200
+        response = getattr(client, method)(reverse("quick-exit"))
+        if method == "get":
+            assert response.status_code == 302 and response["Location"] == settings.QUICK_EXIT_URL
+        else:
+            assert response.status_code == 204
+        assert response["Clear-Site-Data"] == '"cookies", "storage"'
+        after = client.get(reverse("victims-case-status"))
+        assert after.status_code == 302 and after["Location"] == reverse("victims-case-access")

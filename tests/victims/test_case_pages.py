@@ -30,21 +30,21 @@ def _png(seed: int = 9) -> io.BytesIO:
 
 
 # (method, url builder, data builder, status for the case's own holder)
-PAGES: list[tuple[str, Callable[[FiledCase], str], Callable[[], dict[str, Any]], int]] = [
-    ("get", lambda f: reverse("victims-case-status"), dict, 200),
-    ("get", _image_url, dict, 200),
-    ("post", lambda f: reverse("victims-case-urls"), lambda: {"urls": "https://new.example.net/x"}, 302),
-    ("post", lambda f: reverse("victims-case-evidence"), lambda: {"images": [_png()]}, 302),
-    ("post", lambda f: reverse("victims-case-message"), lambda: {"body": "Found another copy"}, 302),
-    ("get", lambda f: reverse("victims-case-withdraw"), dict, 200),
-    ("post", lambda f: reverse("victims-case-withdraw"), lambda: {"confirm": "on"}, 200),
+PAGES: list[tuple[str, Callable[[FiledCase], str], Callable[[FiledCase], dict[str, Any]], int]] = [
+    ("get", lambda f: reverse("victims-case-status"), lambda f: {}, 200),
+    ("get", _image_url, lambda f: {}, 200),
+    ("post", lambda f: reverse("victims-case-urls"), lambda f: {"urls": "https://new.example.net/x"}, 302),
+    ("post", lambda f: reverse("victims-case-evidence"), lambda f: {"images": [_png()]}, 302),
+    ("post", lambda f: reverse("victims-case-message"), lambda f: {"body": "Found another copy"}, 302),
+    ("get", lambda f: reverse("victims-case-withdraw"), lambda f: {}, 200),
+    ("post", lambda f: reverse("victims-case-withdraw"), lambda f: {"confirm": "on", "secret": f.secret}, 200),
 ]
 IDS = ["status", "image", "add-urls", "add-evidence", "message", "withdraw-form", "withdraw"]
 
 
 @pytest.mark.parametrize(("method", "url", "data", "expected"), PAGES, ids=IDS)
 def test_anonymous_is_sent_to_sign_in(filed: FiledCase, method: str, url: Any, data: Any, expected: int) -> None:
-    response = getattr(Client(), method)(url(filed), data())
+    response = getattr(Client(), method)(url(filed), data(filed))
     assert response.status_code == 302 and response["Location"] == reverse("victims-case-access")
 
 
@@ -52,7 +52,7 @@ def test_anonymous_is_sent_to_sign_in(filed: FiledCase, method: str, url: Any, d
 def test_with_the_right_secret(filed: FiledCase, method: str, url: Any, data: Any, expected: int) -> None:
     client = Client()
     open_case(client, filed)
-    response = getattr(client, method)(url(filed), data())
+    response = getattr(client, method)(url(filed), data(filed))
     assert response.status_code == expected
     assert AuditEvent.objects.filter(case_id=filed.case.id, action="case.opened", detail__via="session").exists()
 
@@ -65,7 +65,7 @@ def test_with_another_cases_secret(client: Client, filed: FiledCase, method: str
     open_case(intruder, other)
     before = (CaseURL.objects.filter(case=filed.case).count(), CaseImage.objects.filter(case=filed.case).count(),
               Message.objects.filter(case=filed.case).count())
-    response = getattr(intruder, method)(url(filed), data())
+    response = getattr(intruder, method)(url(filed), data(filed))
     if url is _image_url:
         assert response.status_code == 404  # the other case's image is simply not found
     else:
@@ -81,7 +81,7 @@ def test_with_another_cases_secret(client: Client, filed: FiledCase, method: str
 @pytest.mark.parametrize("role", ["moderator", "advocate", "admin"])
 def test_staff_have_no_way_in_here(role_clients: dict[str, Client], filed: FiledCase, role: str, method: str,
                                    url: Any, data: Any, expected: int) -> None:
-    response = getattr(role_clients[role], method)(url(filed), data())
+    response = getattr(role_clients[role], method)(url(filed), data(filed))
     assert response.status_code == 302 and response["Location"] == reverse("victims-case-access")
 
 

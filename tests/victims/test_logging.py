@@ -64,7 +64,7 @@ def test_full_flow_logs_no_secret_image_or_hash(everything_logged: pytest.Captur
     for image in CaseImage.objects.filter(case=filed.case):
         hashes |= {image.pdq, image.sha256, image.md5, image.phash, image.dhash, *image.pdq_dihedral}
     hashes.discard("")
-    client.post(reverse("victims-case-withdraw"), {"confirm": "on"})
+    client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret})
     client.get(reverse("victims-withdrawal-receipt"))
     # Something that fails loudly, to be sure error paths are covered too.
     # (Logged under "tests." so the suite-wide raw log audit knows it is deliberate.)

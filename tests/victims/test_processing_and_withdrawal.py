@@ -127,7 +127,7 @@ def test_withdrawal_deletes_everything_on_disk(client: Client, fake_bank: FakeBa
     assert len(evidence_names_on_disk()) == 3
     assert len(_files_under(storage)) == 3
 
-    response = client.post(reverse("victims-case-withdraw"), {"confirm": "on"})
+    response = client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret})
     assert response.status_code == 200
     body = response.content.decode()
     assert "Your case was withdrawn" in body and "2 pending requests cancelled" in body
@@ -151,7 +151,7 @@ def test_withdrawal_deletes_everything_on_disk(client: Client, fake_bank: FakeBa
 
     # Withdrawn cases take nothing more, and withdrawing twice is harmless.
     assert client.post(reverse("victims-case-urls"), {"urls": "https://x.example.com/"}).status_code == 409
-    assert client.post(reverse("victims-case-withdraw"), {"confirm": "on"}).status_code == 200
+    assert client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret}).status_code == 200
     assert AuditEvent.objects.filter(case_id=case.id, action="case.withdrawn").count() == 1
 
 
@@ -162,6 +162,52 @@ def test_withdraw_needs_the_confirmation(client: Client) -> None:
     assert response.status_code == 400
     assert Case.objects.get(id=filed.case.id).status != CaseStatus.WITHDRAWN
     assert len(evidence_names_on_disk()) == 1
+
+
+def test_after_withdrawal_the_pages_say_only_what_is_true(client: Client, fake_bank: FakeBank) -> None:
+    filed = file_upload_report(client, images=[jpeg_with_gps(1), jpeg_with_gps(2)])
+    open_case(client, filed)
+    withdrawn = client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret})
+    body = withdrawn.content.decode()
+    withdrawn_count = len(fake_bank.entries)
+    assert withdrawn_count > 0
+    assert f'<dd id="hashes-withdrawn">{withdrawn_count}</dd>' in body
+    assert "marked withdrawn in the list partner platforms use to block copies" in body
+    status = client.get(reverse("victims-case-status")).content.decode()
+    assert "Requests are sent once a moderator confirms" not in status
+    assert "images in this case" not in status and "image in this case" not in status
+    assert "none will be sent: you withdrew the case" in status
+    assert "every image you sent was deleted" in status
+
+
+def test_withdrawal_with_nothing_in_the_bank_explains_the_zero(client: Client, fake_bank: FakeBank,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from victims import services
+
+    monkeypatch.setattr(services, "outbox_enqueue", lambda **kwargs: None)  # never processed: nothing entered
+    filed = file_upload_report(client)
+    open_case(client, filed)
+    body = client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret}).content.decode()
+    assert '<dd id="hashes-withdrawn">0</dd>' in body
+    assert "either they had not been added yet, or someone else reported the same image" in body
+
+
+def test_withdraw_asks_for_the_secret_again(client: Client) -> None:
+    """A status page left open on a shared phone is not enough to delete the case."""
+    filed = file_upload_report(client)
+    open_case(client, filed)
+    page = client.get(reverse("victims-case-withdraw")).content.decode()
+    assert 'name="secret"' in page and 'type="password"' in page
+    missing = client.post(reverse("victims-case-withdraw"), {"confirm": "on"})
+    assert missing.status_code == 400 and "Type the secret from your receipt." in missing.content.decode()
+    wrong = client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": "tds_" + "0" * 25})
+    assert wrong.status_code == 400 and "That is not the secret of this case." in wrong.content.decode()
+    assert Case.objects.get(id=filed.case.id).status != CaseStatus.WITHDRAWN
+    assert AuditEvent.objects.filter(case_id=filed.case.id, action="case.access_denied",
+                                     detail__purpose="withdraw").count() == 1
+    assert client.post(reverse("victims-case-withdraw"),
+                       {"confirm": "on", "secret": filed.secret}).status_code == 200
+    assert Case.objects.get(id=filed.case.id).status == CaseStatus.WITHDRAWN
 
 
 def test_failed_submission_leaves_no_file(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,6 +233,6 @@ def test_withdrawing_while_processing_is_pending(client: Client, fake_bank: Fake
     monkeypatch.setattr(services, "outbox_enqueue", lambda **kwargs: None)
     filed = file_upload_report(client)
     open_case(client, filed)
-    client.post(reverse("victims-case-withdraw"), {"confirm": "on"})
+    client.post(reverse("victims-case-withdraw"), {"confirm": "on", "secret": filed.secret})
     assert case_process(case_id=filed.case.id) == {}
     assert Case.objects.get(id=filed.case.id).status == CaseStatus.WITHDRAWN

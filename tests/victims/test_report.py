@@ -59,10 +59,19 @@ def test_upload_report_files_a_case(client: Client, storage: Any) -> None:
     assert AuditEvent.objects.filter(case_id=case.id, action="case.submitted").exists()
 
 
-def test_receipt_is_shown_once_and_downloadable(client: Client) -> None:
+def test_receipt_survives_a_reload_until_saved_and_is_downloadable(client: Client) -> None:
     filed = file_upload_report(client)
+    # A phone reloads the page on app switch: within the window, in the same browser, it is shown again.
     again = client.get(reverse("victims-report-done"))
-    assert again.status_code == 410 and filed.secret not in again.content.decode()
+    assert again.status_code == 200 and filed.secret in again.content.decode()
+    assert client.cookies["victims_receipt"]["max-age"] == ""  # a browser-session cookie, not a stored one
+    # Continuing without saying it was saved asks again; saying so forgets it.
+    unconfirmed = client.post(reverse("victims-report-done"), {})
+    assert unconfirmed.status_code == 400 and "error-summary" in unconfirmed.content.decode()
+    confirmed = client.post(reverse("victims-report-done"), {"saved": "on"})
+    assert confirmed.status_code == 302 and confirmed["Location"] == reverse("victims-case-access")
+    gone = client.get(reverse("victims-report-done"))
+    assert gone.status_code == 410 and filed.secret not in gone.content.decode()
     response = client.post(reverse("victims-receipt"), {"reference": filed.reference, "secret": filed.secret})
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="takedown-case-{filed.reference}.txt"'
@@ -70,6 +79,24 @@ def test_receipt_is_shown_once_and_downloadable(client: Client) -> None:
     assert filed.reference in text and filed.secret in text
     wrong = client.post(reverse("victims-receipt"), {"reference": filed.reference, "secret": "tds_" + "A" * 25})
     assert wrong.status_code == 404
+
+
+def test_receipt_is_gone_after_the_window(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from victims import views
+
+    filed = file_upload_report(client)
+    later = time.time() + views.RECEIPT_WINDOW_SECONDS + 5
+    monkeypatch.setattr(views.time, "time", lambda: later)
+    response = client.get(reverse("victims-report-done"))
+    assert response.status_code == 410 and filed.secret not in response.content.decode()
+
+
+def test_receipt_cookie_holds_no_readable_secret(client: Client) -> None:
+    filed = file_upload_report(client)
+    token = client.cookies["victims_receipt"].value
+    assert filed.secret not in token and filed.secret.split("-")[1] not in token
 
 
 def test_receipt_cookie_cannot_be_forged(client: Client) -> None:

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from detection.detector.calibration import CalibrationError
 from detection.detector.cli import EvalError, eval_arguments, eval_run
 from detection.detector.registry import ArchitectureError
 from detection.detector.runtime import DetectorConfigError
@@ -21,5 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             eval_run(options, self.stdout)
-        except (EvalError, WeightsError, TrainingError, ArchitectureError, DetectorConfigError, OSError) as exc:
+        except (
+            EvalError, WeightsError, TrainingError, ArchitectureError, DetectorConfigError, CalibrationError, OSError
+        ) as exc:
             raise CommandError(str(exc)) from exc

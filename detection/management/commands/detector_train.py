@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from detection.detector.calibration import CalibrationError
 from detection.detector.cli import train_arguments, train_run
 from detection.detector.registry import ArchitectureError
 from detection.detector.runtime import DetectorConfigError
@@ -20,5 +21,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             train_run(options, self.stdout)
-        except (TrainingError, ArchitectureError, DetectorConfigError, OSError) as exc:
+        except (TrainingError, ArchitectureError, DetectorConfigError, CalibrationError, OSError) as exc:
             raise CommandError(str(exc)) from exc

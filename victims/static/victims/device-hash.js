@@ -1,9 +1,10 @@
 // "Hash on this device": reads the chosen images in the browser, computes PDQ and SHA-256 with pdq.js, and
 // puts only the hashes into the form. The file input has no name, so the files themselves are never sent.
+// Used by the first report and by "add images" on the case page; a form marked `hidden` (nothing works in it
+// without JavaScript) is shown once this script runs.
 import { hashFiles } from "./pdq.js";
 
-const form = document.querySelector("form[data-device-hash]");
-if (form) {
+document.querySelectorAll("form[data-device-hash]").forEach((form) => {
   const block = form.querySelector("[data-device-hash-block]");
   const input = block.querySelector("[data-device-files]");
   const hidden = form.querySelector("input[name=device_hashes]");
@@ -17,8 +18,10 @@ if (form) {
     for (const [key, value] of Object.entries(values || {})) { message = message.replace(`{${key}}`, value); }
     return message;
   };
+  const maxImages = parseInt(block.dataset.maxImages || "10", 10);
   let busy = false;
   block.hidden = false;
+  form.hidden = false;
 
   const showStored = () => {
     // After a form error the hashes come back in the hidden field: say so instead of asking to hash again.
@@ -34,6 +37,21 @@ if (form) {
 
   input.addEventListener("change", async () => {
     if (!input.files.length) { return; }
+    if (input.files.length > maxImages) {
+      // The server would refuse it too, but only after the person had waited for every image to be hashed.
+      hidden.value = "";
+      list.replaceChildren();
+      progressBox.hidden = false;
+      bar.value = 0;
+      text.textContent = label("labelTooMany", { limit: maxImages, count: input.files.length });
+      block.classList.add("has-error");
+      input.setAttribute("aria-invalid", "true");
+      input.value = "";
+      input.focus();
+      return;
+    }
+    block.classList.remove("has-error");
+    input.removeAttribute("aria-invalid");
     busy = true;
     submit.disabled = true;
     hidden.value = "";
@@ -73,4 +91,4 @@ if (form) {
   form.addEventListener("submit", (event) => {
     if (busy) { event.preventDefault(); }
   });
-}
+});
