@@ -61,6 +61,7 @@ def test_who_signs_is_required(client: Client) -> None:
 def test_the_form_explains_what_the_authorisation_does(client: Client) -> None:
     body = client.get(reverse("victims-report-upload")).content.decode()
     assert 'name="authority"' in body and 'name="authorise_agent"' in body
-    assert "I am their parent or guardian" in body and "we ask no website or search engine to remove anything for you" in body
+    assert "I am their parent or guardian" in body
+    assert "we ask no website or search engine to remove anything for you" in body
     spanish = client.get(reverse("victims-report-upload"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "¿Quién eres?" in spanish and "Soy su madre, padre o tutor legal" in spanish
