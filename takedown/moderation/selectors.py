@@ -52,7 +52,7 @@ def unanswered_messages() -> list[UnansweredMessage]:
         kind=ItemKind.VICTIM_MESSAGE, state=ReviewItem.State.OPEN).select_related("case")}
     waiting = (Message.objects.filter(author=Message.Author.VICTIM, read_at__isnull=True, case_id__in=items)
                .values("case_id").annotate(oldest=Min("created_at"), count=Count("id")).order_by("oldest"))
-    return [UnansweredMessage(item_id=items[row["case_id"]].id, reference=items[row["case_id"]].case.reference,
+    return [UnansweredMessage(item_id=items[row["case_id"]].id, reference=items[row["case_id"]].case.court_reference,
                               oldest_at=row["oldest"], count=row["count"]) for row in waiting]
 
 
