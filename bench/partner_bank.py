@@ -56,7 +56,7 @@ class BenchBank:
             return [[] for _ in values]
         results = self._search(list(values), max_distance=max_distance)
         return [[BankMatch(entry_id=i, distance=d, status="Active", first_seen=FIRST_SEEN,
-                           quality=int(self.quality[i]), labels=("deepfake",))
+                           quality=int(self.quality[i]))
                  for i, d in matches if self.status_active[i]] for matches in results]
 
 

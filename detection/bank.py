@@ -45,7 +45,7 @@ from detection.holder import (
     snapshot_open,
     snapshot_write,
 )
-from detection.index import Hash64Index, HashIndex, PdqIndex
+from detection.index import Hash64Index, HashIndex, PdqIndex, VpdqFrameIndex
 from detection.models import (
     BankEntry,
     BankSource,
@@ -56,8 +56,10 @@ from detection.signals import DISTANCE_SIGNAL_TYPES, hash_value_clean
 
 logger = logging.getLogger(__name__)
 
-INDEX_CLASSES: dict[str, type[HashIndex]] = {"pdq": PdqIndex, "phash": Hash64Index, "dhash": Hash64Index}
-DEFAULT_MAX_DISTANCE = {"pdq": 31, "phash": 10, "dhash": 10, "md5": 0, "sha256": 0}
+# vPDQ's frames share the PDQ index code, one row per frame (detection.vpdqbank matches videos on top of it).
+INDEX_CLASSES: dict[str, type[HashIndex]] = {"pdq": PdqIndex, "phash": Hash64Index, "dhash": Hash64Index,
+                                             "vpdq": VpdqFrameIndex}
+DEFAULT_MAX_DISTANCE = {"pdq": 31, "phash": 10, "dhash": 10, "md5": 0, "sha256": 0, "video_md5": 0}
 
 
 class BankValueError(ValueError):
@@ -159,6 +161,7 @@ def bank_set_status(*, entry_ids: Iterable[int], status: str) -> int:
                     .values_list("id", "signal_type", "updated_at"))
         for entry_id, _, previous in rows:
             _bump(entry_id, previous, status=status)
+        _video_frames_drop(rows, status)
     for entry_id, signal_type, _ in rows:
         _touched(signal_type, [entry_id])
     return len(rows)
@@ -206,9 +209,16 @@ def _source_release(*, source_kind: str, source_id: str, status: str, drop: bool
                     .exclude(status=EntryStatus.DELETED).values_list("id", "signal_type", "updated_at"))
         for entry_id, _, previous in rows:
             _bump(entry_id, previous, status=status)
+        _video_frames_drop(rows, status)
     for entry_id, signal_type, _ in rows:
         _touched(signal_type, [entry_id])
     return len(rows)
+
+
+def _video_frames_drop(rows: Sequence[tuple[int, str, datetime]], status: str) -> None:
+    from detection.vpdqbank import vpdq_frames_drop
+
+    vpdq_frames_drop([entry_id for entry_id, signal_type, _ in rows if signal_type == "vpdq"], status)
 
 
 def _bump(entry_id: int, previous: datetime, *, status: str) -> None:
@@ -436,6 +446,10 @@ def _split_variants(text: str) -> list[str]:
 
 
 def _changed_rows(signal_type: str, *, since_us: int, ids: set[int]) -> list[EntryRow]:
+    if signal_type == "vpdq":
+        from detection.vpdqbank import vpdq_changed_rows
+
+        return vpdq_changed_rows(since=_from_us(max(since_us, 0)), ids=ids)
     condition = Q(updated_at__gte=_from_us(max(since_us, 0)))
     if ids:
         condition |= Q(id__in=list(ids))
@@ -449,6 +463,10 @@ def _changed_rows(signal_type: str, *, since_us: int, ids: set[int]) -> list[Ent
 
 def _snapshot_arrays(signal_type: str) -> SnapshotArrays:
     """Every live entry of a signal type, read in one pass (PostgreSQL: binary COPY straight into arrays)."""
+    if signal_type == "vpdq":
+        from detection.vpdqbank import vpdq_snapshot_arrays
+
+        return vpdq_snapshot_arrays()
     watermark = _to_us(timezone.now())
     index_cls = INDEX_CLASSES[signal_type]
     if connection.vendor == "postgresql":

@@ -1,6 +1,8 @@
 """Reading and writing the bank's exchange formats, row by row (pure: no Django).
 
-- CSV: a header line ``signal_type,value,status,quality`` (status and quality optional), one hash per line.
+- CSV: a header line ``signal_type,value,status,quality`` (status and quality optional), one hash per line. A
+  ``vpdq`` row also fills a fifth column ``vpdq``: the video's frames as HMA keeps them, a JSON list of
+  ``"pdq,quality,second"`` strings; its value may be left empty (it is the SHA-256 of the frames).
 - StopNCII records: the ``hashRecords`` of StopNCII's FetchHashes, as a JSON document written one record per
   line (what ``bank_export --format stopncii`` writes, streamed both ways) or JSON Lines; any other layout of
   a JSON document is read whole.
@@ -18,10 +20,13 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from detection.signals import STATUSES, hash_value_clean
+from detection.videomatch import VpdqFeature, features_clean, features_text, vpdq_key
 
-STOPNCII_TO_SIGNAL = {"ImagePDQ": "pdq", "VideoMD5": "md5"}
+# StopNCII's VideoMD5 is the MD5 of a video file: our video_md5 (an image's MD5, "md5", has no StopNCII type).
+STOPNCII_TO_SIGNAL = {"ImagePDQ": "pdq", "VideoMD5": "video_md5"}
 SIGNAL_TO_STOPNCII = {signal: name for name, signal in STOPNCII_TO_SIGNAL.items()}
 CSV_FIELDS = ("signal_type", "value", "status", "quality")
+VPDQ_CSV_FIELDS = (*CSV_FIELDS, "vpdq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,7 @@ class ImportRow:
     value: str
     status: str | None
     quality: int | None
+    features: tuple[VpdqFeature, ...] = ()  # vpdq rows: the video's frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +45,22 @@ class ImportProblem:
     reason: str
 
 
-def _row(line: int, signal_type: Any, value: Any, status: Any, quality: Any) -> ImportRow | ImportProblem:
+def _row(line: int, signal_type: Any, value: Any, status: Any, quality: Any,
+         frames: Any = None) -> ImportRow | ImportProblem:
     if not isinstance(signal_type, str):
         return ImportProblem(line, f"unknown signal type {str(signal_type)[:40]!r}")
+    features: tuple[VpdqFeature, ...] = ()
+    if signal_type == "vpdq" and not frames and status in ("Withdrawn", "Deleted"):
+        pass  # a withdrawn or deleted video: its key alone, so partners can drop their copy
+    elif signal_type == "vpdq":
+        try:
+            features = tuple(features_clean(json.loads(frames or "[]")))
+        except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            return ImportProblem(line, f"the vpdq column must hold the video's frames ({str(exc)[:80]})")
+        key = vpdq_key(features)
+        if value not in (None, "") and str(value).strip().lower() != key:
+            return ImportProblem(line, "a vpdq value is the SHA-256 of its frames, and this one is not")
+        value = key
     if not isinstance(value, str):
         return ImportProblem(line, "the hash is missing")
     try:
@@ -61,7 +80,7 @@ def _row(line: int, signal_type: Any, value: Any, status: Any, quality: Any) -> 
             return ImportProblem(line, "quality must be a whole number from 0 to 100")
         if not 0 <= quality <= 100:
             return ImportProblem(line, "quality must be a whole number from 0 to 100")
-    return ImportRow(line, signal_type, value, status, quality)
+    return ImportRow(line, signal_type, value, status, quality, features)
 
 
 def csv_read(handle: IO[str]) -> Iterator[ImportRow | ImportProblem]:
@@ -72,7 +91,7 @@ def csv_read(handle: IO[str]) -> Iterator[ImportRow | ImportProblem]:
     try:
         for record in reader:
             yield _row(reader.line_num, record.get("signal_type"), record.get("value"), record.get("status"),
-                       record.get("quality"))
+                       record.get("quality"), record.get("vpdq"))
     except csv.Error as exc:
         yield ImportProblem(reader.line_num, f"unreadable CSV ({exc})")
 
@@ -130,3 +149,8 @@ def unix_seconds(moment: datetime) -> int:
 def stopncii_record(*, signal_type: str, value: str, status: str, updated_at: datetime) -> dict[str, Any]:
     return {"lastModtimestamp": unix_seconds(updated_at), "signalType": SIGNAL_TO_STOPNCII[signal_type],
             "hashValue": value, "hashStatus": status, "caseNumbers": {}, "CSPFeedbacks": []}
+
+
+def vpdq_csv_cell(features: Iterable[VpdqFeature]) -> str:
+    """The ``vpdq`` column of a CSV row: HMA's JSON list of ``"pdq,quality,second"`` strings."""
+    return json.dumps(features_text(list(features)).splitlines())

@@ -13,7 +13,9 @@ process's delta: index additions and removals, and a dict of metadata overrides.
 owner rebuilds the snapshot once it grows past a limit, and every process then drops its delta.
 
 Index ids are ``entry_id * 8 + variant``: variant 0 is the entry's own hash, 1..7 its other dihedral PDQ
-variants (rotations and flips), so a rotated copy of a banked image matches its entry.
+variants (rotations and flips), so a rotated copy of a banked image matches its entry. An index class may set
+``ENTRY_STRIDE`` to give each entry more rows: vPDQ (``detection.vpdqbank``) gives every frame of a video its
+own row, ``entry_id * ENTRY_STRIDE + frame``, and keeps each video's frame count beside its status.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class EntryRow:
     first_seen_us: int
     updated_us: int
     hashes: tuple[str, ...]
+    frames: int = 0  # vPDQ: the video's frames that count when matching (its rows in the index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,12 @@ class SnapshotArrays:
     index_ids: NDArray[np.int64]
     index_hashes: NDArray[np.uint64]
     watermark_us: int
+    frames: NDArray[np.int32] | None = None  # vPDQ only: per entry, its frames in the index
+
+
+def entry_stride(index: HashIndex) -> int:
+    """Index rows reserved per entry: the dihedral variants, or an index class's own ``ENTRY_STRIDE``."""
+    return int(getattr(type(index), "ENTRY_STRIDE", VARIANTS))
 
 
 class BankView:
@@ -86,6 +95,9 @@ class BankView:
         self._status = arrays.status
         self._quality = arrays.quality
         self._first = arrays.first_seen_us
+        self._frames = arrays.frames
+        self.stride = entry_stride(index)
+        self._frame_overrides: dict[int, int] = {}  # entry id -> frames, for entries changed since the snapshot
         self._overrides: dict[int, tuple[int, int, int]] = {}  # entry id -> (status, quality, first seen)
         self._applied: dict[int, int] = {}  # entry id -> updated_us of the change already applied
 
@@ -101,23 +113,44 @@ class BankView:
                  and not self._in_snapshot(row)]
         if not fresh:
             return 0
-        gone = np.asarray([row.entry_id * VARIANTS + k for row in fresh for k in range(VARIANTS)], dtype=np.int64)
+        stride = self.stride
+        gone = np.asarray([row.entry_id * stride + k for row in fresh for k in range(self._rows_of(row))],
+                          dtype=np.int64)
         self.index.remove(gone)
         add_ids: list[int] = []
         add_hashes: list[str] = []
         for row in fresh:
             self._applied[row.entry_id] = row.updated_us
             self._overrides[row.entry_id] = (row.status, row.quality, row.first_seen_us)
+            if stride != VARIANTS:
+                self._frame_overrides[row.entry_id] = row.frames
             if row.status == DELETED:
                 continue
-            for k, value in enumerate(row.hashes[:VARIANTS]):
-                add_ids.append(row.entry_id * VARIANTS + k)
+            for k, value in enumerate(row.hashes[:stride]):
+                add_ids.append(row.entry_id * stride + k)
                 add_hashes.append(value)
         for row in fresh:
             self.watermark_us = max(self.watermark_us, row.updated_us)
         if add_ids:
             self.index.add(add_ids, add_hashes)
         return len(fresh)
+
+    def _rows_of(self, row: EntryRow) -> int:
+        # Rows an entry may hold now: all its variants, or as many frames as it had or has.
+        if self.stride == VARIANTS:
+            return VARIANTS
+        return min(self.stride, max(len(row.hashes), self.frames_of(row.entry_id)))
+
+    def frames_of(self, entry_id: int) -> int:
+        """vPDQ: the entry's frames in the index (0 when unknown or for other signal types)."""
+        if entry_id in self._frame_overrides:
+            return self._frame_overrides[entry_id]
+        if self._frames is None:
+            return 0
+        position = int(np.searchsorted(self._ids, entry_id))
+        if position < len(self._ids) and int(self._ids[position]) == entry_id:
+            return int(self._frames[position])
+        return 0
 
     def _in_snapshot(self, row: EntryRow) -> bool:
         # A change read again through the refresh overlap that the snapshot already holds, exactly: skipping it
@@ -155,7 +188,7 @@ class BankView:
             hits: list[Hit] = []
             seen: set[int] = set()
             for index_id, distance in found:  # sorted by distance, then index id
-                entry_id = index_id // VARIANTS
+                entry_id = index_id // self.stride
                 if entry_id in seen:
                     continue
                 seen.add(entry_id)
@@ -165,6 +198,27 @@ class BankView:
                 hits.append(Hit(entry_id, distance, meta[0], meta[1], meta[2]))
             hits.sort(key=lambda hit: (hit.distance, hit.entry_id))
             out.append(hits)
+        return out
+
+    def search_rows(self, values: Sequence[str], max_distance: int,
+                    statuses: Iterable[int]) -> list[list[tuple[int, int, int]]]:
+        """For each value, every (entry id, row within the entry, distance) within ``max_distance`` whose entry's
+        status is wanted: all of an entry's rows, not only its nearest (vPDQ counts matched frames)."""
+        wanted = set(statuses)
+        stride = self.stride
+        status_of: dict[int, bool] = {}
+        out: list[list[tuple[int, int, int]]] = []
+        for found in self.index.search(list(values), max_distance):
+            rows: list[tuple[int, int, int]] = []
+            for index_id, distance in found:
+                entry_id, row = divmod(index_id, stride)
+                keep = status_of.get(entry_id)
+                if keep is None:
+                    meta = self.meta(entry_id)
+                    keep = status_of[entry_id] = meta is not None and meta[0] in wanted
+                if keep:
+                    rows.append((entry_id, row, distance))
+            out.append(rows)
         return out
 
 
@@ -184,6 +238,8 @@ def snapshot_write(directory: Path, name: str, index_cls: type[HashIndex], array
         index_cls.write(staging / "index.mih", arrays.index_ids, arrays.index_hashes)
         for field in _ARRAYS:
             np.save(staging / f"{field}.npy", getattr(arrays, field), allow_pickle=False)
+        if arrays.frames is not None:
+            np.save(staging / "frames.npy", arrays.frames, allow_pickle=False)
         (staging / "built.json").write_text(json.dumps({"watermark_us": arrays.watermark_us,
                                                         "entries": len(arrays.entry_ids),
                                                         "hashes": len(arrays.index_ids)}))
@@ -210,8 +266,9 @@ def snapshot_open(directory: Path, generation: str, index_cls: type[HashIndex]) 
     folder = directory / generation
     built = json.loads((folder / "built.json").read_text())
     loaded = {field: np.load(folder / f"{field}.npy", mmap_mode="r", allow_pickle=False) for field in _ARRAYS}
+    frames = np.load(folder / "frames.npy", mmap_mode="r") if (folder / "frames.npy").exists() else None
     arrays = SnapshotArrays(index_ids=np.empty(0, np.int64), index_hashes=np.empty((0, index_cls.WORDS), np.uint64),
-                            watermark_us=int(built["watermark_us"]), **loaded)
+                            watermark_us=int(built["watermark_us"]), frames=frames, **loaded)
     return BankView(index_cls.open(folder / "index.mih"), arrays, generation=generation)
 
 

@@ -348,3 +348,10 @@ class _NumpyImage:
 
     def ids(self, rows: bytes) -> bytes:
         return self.id_array[np.frombuffer(rows, dtype=np.uint32)].tobytes()
+
+
+class VpdqFrameIndex(PdqIndex):
+    """PDQ index whose rows are the frames of videos (vPDQ): row id ``entry_id * ENTRY_STRIDE + frame``, so a
+    frame's hit names its video (see ``detection.holder`` and ``detection.vpdqbank``)."""
+
+    ENTRY_STRIDE: ClassVar[int] = 1 << 16

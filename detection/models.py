@@ -17,6 +17,8 @@ class SignalType(models.TextChoices):
     SHA256 = "sha256", "SHA-256"
     PHASH = "phash", "pHash"
     DHASH = "dhash", "dHash"
+    VIDEO_MD5 = "video_md5", "Video MD5"  # MD5 of a video file: StopNCII's VideoMD5
+    VPDQ = "vpdq", "vPDQ"  # a video's frame hashes (BankVpdq); the value is their SHA-256 (detection.videomatch)
 
 
 
@@ -37,7 +39,7 @@ class SourceKind(models.TextChoices):
 
 class BankEntry(models.Model):
     id = models.BigAutoField(primary_key=True)
-    signal_type = models.CharField(max_length=8, choices=SignalType.choices)
+    signal_type = models.CharField(max_length=16, choices=SignalType.choices)
     value = models.CharField(max_length=64)  # lower-case hex
     # PDQ only, when the image was hashed here: the 7 other dihedral variants (rotations and flips), 448 hex
     # characters, so a rotated or mirrored copy matches too. Empty for hashes received from elsewhere.
@@ -76,3 +78,20 @@ class BankSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} source of entry {self.entry_id}"
+
+
+class BankVpdq(models.Model):
+    """The frames of a vPDQ entry, in HMA's text form (one ``pdq,quality,second`` per line). Kept while the entry
+    is Received or Active; dropped when it is withdrawn or deleted (the entry's value, a SHA-256 of this text,
+    stays so partners can drop their copy)."""
+
+    entry = models.OneToOneField(BankEntry, on_delete=models.CASCADE, primary_key=True, related_name="vpdq")
+    features = models.TextField()
+    frames = models.PositiveIntegerField()  # frames that count when matching: quality >= 50, distinct hashes
+
+    class Meta:
+        verbose_name = "vPDQ frames"
+        verbose_name_plural = "vPDQ frames"
+
+    def __str__(self) -> str:
+        return f"vPDQ frames of entry {self.entry_id}"

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 
-#: Hex digits per signal type. PDQ, pHash and dHash match by Hamming distance; MD5 and SHA-256 exactly.
-SIGNAL_HEX_LENGTH: dict[str, int] = {"pdq": 64, "md5": 32, "sha256": 64, "phash": 16, "dhash": 16}
+#: Hex digits per signal type. PDQ, pHash and dHash match by Hamming distance; MD5, SHA-256 and video MD5 exactly.
+SIGNAL_HEX_LENGTH: dict[str, int] = {"pdq": 64, "md5": 32, "sha256": 64, "phash": 16, "dhash": 16,
+                                     "video_md5": 32, "vpdq": 64}
 DISTANCE_SIGNAL_TYPES = frozenset({"pdq", "phash", "dhash"})
+#: Video signals: the MD5 of the file (exact, StopNCII's VideoMD5) and vPDQ, whose bank value is the SHA-256 of
+#: its frames (detection.videomatch.vpdq_key) and which matches frame by frame under HMA's rule, not by value.
+VIDEO_SIGNAL_TYPES = frozenset({"video_md5", "vpdq"})
 #: Entry statuses, StopNCII's words, in the order of their compact codes (detection.holder).
 STATUSES = ("Received", "Active", "Withdrawn", "Deleted")
 

@@ -359,6 +359,8 @@ PARTNER_RATE_LIMIT_PER_MINUTE = envint("PARTNER_RATE_LIMIT_PER_MINUTE", 6000)
 # Wrong partner keys per client address per minute before that address is answered 429.
 PARTNER_AUTH_FAILURES_PER_MINUTE = envint("PARTNER_AUTH_FAILURES_PER_MINUTE", 30)
 PARTNER_BATCH_MAX = 1000
+# Most videos in one vPDQ batch lookup (each up to 20,000 frames; the request body limit applies too).
+PARTNER_VPDQ_BATCH_MAX = envint("PARTNER_VPDQ_BATCH_MAX", 100)
 # PDQ matches within 31 bits by convention; a partner may ask for less, never more.
 PARTNER_PDQ_MAX_DISTANCE = envint("PARTNER_PDQ_MAX_DISTANCE", 31)
 PARTNER_PDQ_DISTANCE_CAP = 31

@@ -39,6 +39,7 @@ FIELD_ERROR_CODES = frozenset({
     "invalid_hash", "unknown_signal_type", "batch_too_large", "invalid_max_distance", "invalid_timestamp",
     "invalid_cursor", "invalid_limit", "unknown_feedback_value", "note_too_long", "count_mismatch",
     "unsupported_signal_type", "empty_batch", "invalid_tags", "required", "invalid_page_size",
+    "invalid_threshold",
 })
 
 

@@ -28,6 +28,15 @@ def signal_type_clean(value: str) -> str:
     return name
 
 
+def lookup_signal_type_clean(value: str) -> str:
+    """A signal type looked up by one hash value: every type but vpdq, which is looked up by its frames."""
+    name = signal_type_clean(value)
+    if name == SignalType.VPDQ:
+        raise serializers.ValidationError(
+            "a vpdq hash is looked up by its frames: POST /api/v1/lookup/vpdq", code="unsupported_signal_type")
+    return name
+
+
 def hash_clean(signal_type: str, value: str) -> str:
     length = SIGNAL_HEX_LENGTH[signal_type]
     if len(value) != length or not _HEX.match(value):

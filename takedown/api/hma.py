@@ -25,7 +25,8 @@ from takedown.partners.models import Scope
 from takedown.partners.services import matchable_statuses
 
 # HMA's signal type names, and ours.
-HMA_SIGNAL_TYPES = {"pdq": SignalType.PDQ, "video_md5": SignalType.MD5, **{t: t for t in SIGNAL_HEX_LENGTH}}
+# HMA's video_md5 is the MD5 of a video file, ours too. vPDQ is looked up by its frames (/api/v1/lookup/vpdq).
+HMA_SIGNAL_TYPES = {t: t for t in SIGNAL_HEX_LENGTH if t != SignalType.VPDQ}
 
 
 class HMALookupView(PartnerAPIView):

@@ -16,13 +16,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from takedown.api.base import PartnerAPIView
-from takedown.api.hashes import hash_clean, max_distance_clean, signal_type_clean
+from takedown.api.hashes import hash_clean, lookup_signal_type_clean, max_distance_clean
 from takedown.api.schema import ERROR_RESPONSES
 from takedown.partners.bank import BankMatch
 from takedown.partners.models import Scope
 from takedown.partners.services import matchable_statuses
 
-SIGNAL_TYPE_HELP = "pdq (64 hex), md5 (32), sha256 (64), phash (16) or dhash (16)"
+SIGNAL_TYPE_HELP = ("pdq (64 hex), md5 (32), sha256 (64), phash (16), dhash (16) or video_md5 (32); a video's vPDQ "
+                    "is looked up by its frames at /api/v1/lookup/vpdq")
 EXAMPLE_PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
 
@@ -32,7 +33,6 @@ class MatchSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["Received", "Active", "Withdrawn", "Deleted"])
     first_seen = serializers.DateTimeField()
     quality = serializers.IntegerField(allow_null=True, help_text="PDQ quality 0-100 of the banked hash.")
-    labels = serializers.ListField(child=serializers.CharField())
 
 
 def match_json(match: BankMatch) -> dict[str, Any]:
@@ -42,12 +42,11 @@ def match_json(match: BankMatch) -> dict[str, Any]:
         "status": match.status,
         "first_seen": match.first_seen.isoformat().replace("+00:00", "Z"),
         "quality": match.quality,
-        "labels": list(match.labels),
     }
 
 
 MATCH_EXAMPLE = {"entry_id": 4182, "distance": 3, "status": "Active", "first_seen": "2026-05-19T08:12:44Z",
-                 "quality": 94, "labels": ["deepfake"]}
+                 "quality": 94}
 
 
 def lookup_params(params: Any) -> dict[str, Any]:
@@ -60,7 +59,7 @@ def lookup_params(params: Any) -> dict[str, Any]:
     if errors:
         raise serializers.ValidationError(errors)
     try:
-        signal_type = signal_type_clean(params["signal_type"][:40])
+        signal_type = lookup_signal_type_clean(params["signal_type"][:40])
     except serializers.ValidationError as exc:
         raise serializers.ValidationError({"signal_type": exc.detail}) from None
     try:
@@ -96,7 +95,7 @@ class LookupView(PartnerAPIView):
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             try:
-                signal_type = signal_type_clean(attrs["signal_type"])
+                signal_type = lookup_signal_type_clean(attrs["signal_type"])
             except serializers.ValidationError as exc:
                 raise serializers.ValidationError({"signal_type": exc.detail}) from None
             try:
@@ -125,7 +124,7 @@ class LookupView(PartnerAPIView):
                     "(rotations and flips) of every banked image. Needs the `lookup` scope.",
         parameters=[
             OpenApiParameter("signal_type", OpenApiTypes.STR, required=True, description=SIGNAL_TYPE_HELP,
-                             enum=["pdq", "md5", "sha256", "phash", "dhash"]),
+                             enum=["pdq", "md5", "sha256", "phash", "dhash", "video_md5"]),
             OpenApiParameter("hash", OpenApiTypes.STR, required=True, description="hexadecimal hash",
                              pattern="^[0-9a-fA-F]{16,64}$"),
             OpenApiParameter("max_distance", OpenApiTypes.INT, required=False,
@@ -166,7 +165,7 @@ class LookupBatchView(PartnerAPIView):
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             try:
-                signal_type = signal_type_clean(attrs["signal_type"])
+                signal_type = lookup_signal_type_clean(attrs["signal_type"])
             except serializers.ValidationError as exc:
                 raise serializers.ValidationError({"signal_type": exc.detail}) from None
             clean: list[str] = []

@@ -4,8 +4,9 @@ Partners that run python-threatexchange or Meta's HMA point `base_url_override` 
 real client (threatexchange 1.2.17) does, and so what this accepts and answers:
 
 - FetchHashes is parsed strictly into dataclasses: every field is present with its type, enum values are spelled
-  exactly, `nextPageToken` is a string ("" on the last page) and timestamps are Unix seconds. Only PDQ
-  (ImagePDQ) and MD5 (VideoMD5) exist in StopNCII's vocabulary, so only those are served here.
+  exactly, `nextPageToken` is a string ("" on the last page) and timestamps are Unix seconds. Only an image's PDQ
+  (ImagePDQ) and a video file's MD5 (VideoMD5, our video_md5) exist in StopNCII's vocabulary, so only those are
+  served here (an image's MD5 and vPDQ are not: vPDQ goes through our own sync and lookup).
 - `hashStatus` carries Withdrawn and Deleted, so a client that reads it drops withdrawn hashes.
 - `caseNumbers` is always an empty object: a partner never sees a case. `CSPFeedbacks` holds only the caller's
   own feedback: a partner never sees another partner's.
@@ -42,7 +43,7 @@ from takedown.partners.models import (
 from takedown.partners.services import PartnerError, entry_submit_by_partner, feedback_record_many
 
 # Our signal type -> StopNCII's, and back (with the enum-string spelling the real client sends).
-STOPNCII_TYPES = {SignalType.PDQ: "ImagePDQ", SignalType.MD5: "VideoMD5"}
+STOPNCII_TYPES = {SignalType.PDQ: "ImagePDQ", SignalType.VIDEO_MD5: "VideoMD5"}
 FROM_STOPNCII = {v: k for k, v in STOPNCII_TYPES.items()}
 FROM_STOPNCII.update({f"StopNCIISignalType.{v}": k for k, v in STOPNCII_TYPES.items()})
 
@@ -164,18 +165,25 @@ class FetchHashesView(StopNCIIAPIView):
 
 
 def _find_by_value(store: HashBank, values: Sequence[str]) -> dict[str, BankEntryRef]:
-    """SubmitFeedback names no signal type: 32 hex digits is MD5, 64 is PDQ (or, failing that, SHA-256)."""
+    """SubmitFeedback names no signal type: 32 hex digits is a video's MD5 (or, failing that, an image's), 64 is
+    PDQ (or, failing that, SHA-256, then a vPDQ key)."""
     found: dict[str, BankEntryRef] = {}
     by_length: dict[int, list[str]] = {}
     for value in values:
         by_length.setdefault(len(value), []).append(value)
     if by_length.get(32):
-        found.update(store.entries_find(signal_type=SignalType.MD5, values=by_length[32]))
+        found.update(store.entries_find(signal_type=SignalType.VIDEO_MD5, values=by_length[32]))
+        rest = [v for v in by_length[32] if v not in found]
+        if rest:
+            found.update(store.entries_find(signal_type=SignalType.MD5, values=rest))
     if by_length.get(64):
         found.update(store.entries_find(signal_type=SignalType.PDQ, values=by_length[64]))
         rest = [v for v in by_length[64] if v not in found]
         if rest:
             found.update(store.entries_find(signal_type=SignalType.SHA256, values=rest))
+        rest = [v for v in by_length[64] if v not in found]
+        if rest:
+            found.update(store.entries_find(signal_type=SignalType.VPDQ, values=rest))
     return found
 
 

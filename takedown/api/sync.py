@@ -120,7 +120,7 @@ class HashChangesView(PartnerAPIView):
         examples=[OpenApiExample("A page", response_only=True, status_codes=["200"], value={
             "changes": [{"entry_id": 4182, "signal_type": "pdq", "hash": EXAMPLE_PDQ, "status": "Withdrawn",
                          "updated_at": "2026-05-20T10:00:00+00:00", "first_seen": "2026-05-19T08:12:44+00:00",
-                         "quality": 94, "labels": ["deepfake"]}],
+                         "quality": 94}],
             "has_more": False, "next_cursor": "", "checkpoint": 1779271170})],
         tags=["sync"],
     )

@@ -21,7 +21,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 # Hex digits per signal type, and those matched by Hamming distance: the bank's own vocabulary, re-exported.
-from detection.signals import DISTANCE_SIGNAL_TYPES, SIGNAL_HEX_LENGTH  # noqa: F401
+from detection.signals import DISTANCE_SIGNAL_TYPES, SIGNAL_HEX_LENGTH, VIDEO_SIGNAL_TYPES  # noqa: F401
+from detection.videomatch import VpdqFeature
 
 
 class SignalType:
@@ -30,6 +31,8 @@ class SignalType:
     SHA256 = "sha256"
     PHASH = "phash"
     DHASH = "dhash"
+    VIDEO_MD5 = "video_md5"  # MD5 of a video file (StopNCII's VideoMD5)
+    VPDQ = "vpdq"  # a video's frame hashes; the value is their SHA-256, lookups send the frames
 
 
 
@@ -50,7 +53,6 @@ class BankMatch:
     status: str
     first_seen: datetime
     quality: int | None = None
-    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,21 @@ class BankChange:
     first_seen: datetime
     updated_at: datetime
     quality: int | None = None
-    labels: tuple[str, ...] = ()
+    # vPDQ entries still Received or Active: the frames, as HMA writes them ("pdq,quality,second").
+    vpdq: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VideoMatch:
+    """A banked video matching a vPDQ query by HMA's rule."""
+
+    entry_id: int
+    query_match_percent: float
+    compared_match_percent: float
+    distance: int  # the nearest pair of frames
+    status: str
+    first_seen: datetime
+    frames: int  # the banked video's frames that count (quality >= 50, distinct)
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,15 @@ class HashBank(Protocol):
 
     def entries_find(self, *, signal_type: str, values: Sequence[str]) -> dict[str, BankEntryRef]:
         """The bank entries for exact values, keyed by value; values not in the bank are absent."""
+        ...
+
+    def vpdq_lookup(
+        self, *, videos: Sequence[Sequence[VpdqFeature]], max_distance: int, statuses: Collection[str],
+        query_threshold: float, compared_threshold: float,
+    ) -> list[list[VideoMatch]]:
+        """For each query video (its frames), the banked videos that match it by HMA's rule (frames of quality
+        >= 50, each distinct hash once, PDQ distance <= `max_distance`; at least `query_threshold` percent of
+        the query's frames and `compared_threshold` percent of the banked video's), best first."""
         ...
 
     def entry_submit(self, *, signal_type: str, value: str, partner_id: uuid.UUID, quality: int | None) -> BankEntryRef:

@@ -414,7 +414,9 @@ def change_as_json(change: BankChange) -> dict[str, Any]:
         "updated_at": change.updated_at.isoformat(),
         "first_seen": change.first_seen.isoformat(),
         "quality": change.quality,
-        "labels": list(change.labels),
+        # A video's vPDQ frames ("pdq,quality,second", as HMA writes them), while it is Received or Active; a
+        # withdrawn or deleted video keeps none (its hash, the SHA-256 of the frames, names what to drop).
+        **({"vpdq": list(change.vpdq)} if change.signal_type == "vpdq" else {}),
     }
 
 

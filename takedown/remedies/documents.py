@@ -307,7 +307,10 @@ def request_facts(request: RemedyRequest, *, images: list[dict[str, Any]] | None
         facts["hash_bank"] = {
             "status": "Active",
             "signal_types": sorted({t for image in facts["images"] for t in ("pdq", "md5") if image[t]}),
-            "exchange": "StopNCII-compatible hash exchange (FetchHashes / SubmitFeedback)",
+            # StopNCII's vocabulary has an image's PDQ and a video's MD5, not an image's MD5: that goes through our
+            # own hash list only.
+            "exchange": "the partner API's hash list (every signal type) and the StopNCII-compatible hash exchange "
+                        "(FetchHashes / SubmitFeedback: PDQ and video MD5)",
         }
     return facts
 

@@ -27,16 +27,16 @@ def lookup(client, **params):
 @pytest.mark.django_db
 def test_pdq_lookup_returns_matches_within_distance_nearest_first(client, memory_bank) -> None:
     query = rand_hex(256)
-    near = memory_bank.add(signal_type="pdq", value=flip(query, 5), quality=90, labels=["deepfake"])
+    near = memory_bank.add(signal_type="pdq", value=flip(query, 5), quality=90)
     nearer = memory_bank.add(signal_type="pdq", value=flip(query, 2))
     far = memory_bank.add(signal_type="pdq", value=flip(query, 32))
     body = lookup(client, signal_type="pdq", hash=query.upper()).json()
     assert body["hash"] == query
     assert [(m["entry_id"], m["distance"]) for m in body["matches"]] == [(nearer.id, 2), (near.id, 5)]
     first = body["matches"][1]
-    assert first["status"] == "Active" and first["quality"] == 90 and first["labels"] == ["deepfake"]
+    assert first["status"] == "Active" and first["quality"] == 90
     assert first["first_seen"].endswith("Z")
-    assert set(first) == {"entry_id", "distance", "status", "first_seen", "quality", "labels"}
+    assert set(first) == {"entry_id", "distance", "status", "first_seen", "quality"}
     assert far.id not in {m["entry_id"] for m in body["matches"]}
     narrower = lookup(client, signal_type="pdq", hash=query, max_distance=3).json()
     assert [m["entry_id"] for m in narrower["matches"]] == [nearer.id]
@@ -120,9 +120,10 @@ def test_hma_lookup_shape(client, memory_bank, settings) -> None:
     assert body == {settings.PARTNER_HMA_BANK_NAME: [{"bank_content_id": entry.id, "distance": "4"}]}
     assert client.get("/m/lookup", {"signal_type": "pdq", "signal": rand_hex(256)}).json() == {}
     md5 = rand_hex(128)
-    memory_bank.add(signal_type="md5", value=md5)
+    memory_bank.add(signal_type="video_md5", value=md5)
     body = client.get("/m/lookup", {"signal_type": "video_md5", "signal": md5}).json()
     assert list(body) == [settings.PARTNER_HMA_BANK_NAME]
+    assert client.get("/m/lookup", {"signal_type": "md5", "signal": md5}).json() == {}  # an image's MD5 is not it
     response = client.get("/m/lookup", {"signal_type": "tmk", "signal": md5})
     assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_signal_type"
 

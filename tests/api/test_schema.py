@@ -22,7 +22,8 @@ from tests.partners.fixtures import key_client
 OPERATIONS = {
     ("GET", "/api/v1/me"), ("GET", "/api/v1/lookup"), ("POST", "/api/v1/lookup/batch"), ("GET", "/api/v1/hashes"),
     ("POST", "/api/v1/feedback"), ("GET", "/api/stopncii/v1/FetchHashes"), ("POST", "/api/stopncii/v1/SubmitFeedback"),
-    ("POST", "/api/stopncii/v1/SubmitHashes"), ("GET", "/m/lookup"),
+    ("POST", "/api/stopncii/v1/SubmitHashes"), ("GET", "/m/lookup"), ("POST", "/api/v1/lookup/vpdq"),
+    ("POST", "/api/v1/lookup/vpdq/batch"),
 }
 
 
@@ -74,7 +75,7 @@ def wsgi_keeps_test_connection():
 
 @pytest.fixture
 def stocked_bank(memory_bank, wsgi_keeps_test_connection):
-    memory_bank.add(signal_type="pdq", value="f" * 64, labels=["deepfake"], quality=90)
+    memory_bank.add(signal_type="pdq", value="f" * 64, quality=90)
     memory_bank.add(signal_type="md5", value="e" * 32, status="Withdrawn")
     return memory_bank
 

@@ -45,8 +45,8 @@ def test_unmodified_client_pages_sees_withdrawals_and_its_feedback_lands_on_the_
     start = timezone.now() - timedelta(hours=2)
     hashes = []
     for i in range(10_000):
-        signal_type = "md5" if i % 10 == 0 else "pdq"
-        value = rand_hex(128 if signal_type == "md5" else 256)
+        signal_type = "video_md5" if i % 10 == 0 else "pdq"
+        value = rand_hex(128 if signal_type == "video_md5" else 256)
         # Several entries share each second, so pages must split within a second without losing any.
         memory_bank.add(signal_type=signal_type, value=value, updated_at=start + timedelta(milliseconds=250 * i))
         hashes.append(value)

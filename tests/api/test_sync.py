@@ -46,8 +46,7 @@ def test_sync_pages_through_every_change_once_in_order(client, memory_bank) -> N
     assert ids == [e.id for e in entries]
     assert len(pages) == 11 and pages[-1]["next_cursor"] == ""
     change = pages[0]["changes"][0]
-    assert set(change) == {"entry_id", "signal_type", "hash", "status", "updated_at", "first_seen", "quality",
-                           "labels"}
+    assert set(change) == {"entry_id", "signal_type", "hash", "status", "updated_at", "first_seen", "quality"}
     checkpoints = [p["checkpoint"] for p in pages]
     assert checkpoints == sorted(checkpoints)
 

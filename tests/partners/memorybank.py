@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from detection.videomatch import VpdqFeature, prepared, vpdq_compare, vpdq_key
 from takedown.partners.bank import (
     DISTANCE_SIGNAL_TYPES,
     BankChange,
     BankEntryRef,
     BankMatch,
     EntryStatus,
+    VideoMatch,
 )
 
 
@@ -31,10 +33,10 @@ class Entry:
     first_seen: datetime
     updated_at: datetime
     quality: int | None = None
-    labels: tuple[str, ...] = ()
     case_ids: tuple[uuid.UUID, ...] = ()
     variants: tuple[str, ...] = ()
     submitted_by: uuid.UUID | None = None
+    frames: tuple[VpdqFeature, ...] = ()  # vpdq entries
 
 
 def hamming(a: str, b: str) -> int:
@@ -47,12 +49,15 @@ class MemoryBank:
     lookups: int = 0
 
     def add(self, *, signal_type: str, value: str, status: str = EntryStatus.ACTIVE,
-            case_ids: Sequence[uuid.UUID] = (), quality: int | None = None, labels: Sequence[str] = (),
-            variants: Sequence[str] = (), updated_at: datetime | None = None) -> Entry:
+            case_ids: Sequence[uuid.UUID] = (), quality: int | None = None,
+            variants: Sequence[str] = (), updated_at: datetime | None = None,
+            frames: Sequence[VpdqFeature] = ()) -> Entry:
         now = updated_at or timezone.now()
+        if frames:
+            value = vpdq_key(frames)
         entry = Entry(id=len(self.entries) + 1, signal_type=signal_type, value=value.lower(), status=status,
-                      first_seen=now, updated_at=now, quality=quality, labels=tuple(labels),
-                      case_ids=tuple(case_ids), variants=tuple(v.lower() for v in variants))
+                      first_seen=now, updated_at=now, quality=quality,
+                      case_ids=tuple(case_ids), variants=tuple(v.lower() for v in variants), frames=tuple(frames))
         self.entries[entry.id] = entry
         return entry
 
@@ -79,8 +84,7 @@ class MemoryBank:
                     distance = 0 if value == entry.value else 999
                 if distance <= max_distance:
                     matches.append(BankMatch(entry_id=entry.id, distance=distance, status=entry.status,
-                                             first_seen=entry.first_seen, quality=entry.quality,
-                                             labels=entry.labels))
+                                             first_seen=entry.first_seen, quality=entry.quality))
             matches.sort(key=lambda m: (m.distance, m.entry_id))
             out.append(matches)
         return out
@@ -94,8 +98,32 @@ class MemoryBank:
             key=lambda e: (e.updated_at, e.id),
         )[:limit]
         return [BankChange(entry_id=e.id, signal_type=e.signal_type, value=e.value, status=e.status,
-                           first_seen=e.first_seen, updated_at=e.updated_at, quality=e.quality, labels=e.labels)
+                           first_seen=e.first_seen, updated_at=e.updated_at, quality=e.quality,
+                           vpdq=tuple(f.text() for f in e.frames)
+                           if e.status in (EntryStatus.RECEIVED, EntryStatus.ACTIVE) else ())
                 for e in rows]
+
+    def vpdq_lookup(self, *, videos: Sequence[Sequence[VpdqFeature]], max_distance: int,
+                    statuses: Collection[str], query_threshold: float,
+                    compared_threshold: float) -> list[list[VideoMatch]]:
+        self.lookups += 1
+        out: list[list[VideoMatch]] = []
+        for query in videos:
+            matches: list[VideoMatch] = []
+            for entry in self.entries.values():
+                if entry.signal_type != "vpdq" or entry.status not in statuses or not entry.frames:
+                    continue
+                result = vpdq_compare(query, entry.frames, max_distance=max_distance)
+                if result.query_match_percent == 0 or not result.is_match(query_threshold, compared_threshold):
+                    continue
+                distance = min(hamming(a, b) for a in prepared(query) for b in prepared(entry.frames))
+                matches.append(VideoMatch(entry_id=entry.id, query_match_percent=result.query_match_percent,
+                                          compared_match_percent=result.compared_match_percent, distance=distance,
+                                          status=entry.status, first_seen=entry.first_seen,
+                                          frames=len(prepared(entry.frames))))
+            matches.sort(key=lambda m: (-m.query_match_percent, -m.compared_match_percent, m.distance, m.entry_id))
+            out.append(matches)
+        return out
 
     def entries_find(self, *, signal_type: str, values: Sequence[str]) -> dict[str, BankEntryRef]:
         wanted = set(values)

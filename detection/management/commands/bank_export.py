@@ -15,8 +15,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from detection.bank import bank_entries_iter
-from detection.bankio import CSV_FIELDS, SIGNAL_TO_STOPNCII, stopncii_record
+from detection.bankio import CSV_FIELDS, SIGNAL_TO_STOPNCII, VPDQ_CSV_FIELDS, stopncii_record, vpdq_csv_cell
 from detection.models import BankEntry, SignalType
+from detection.vpdqbank import bank_vpdq_features
 
 
 class Command(BaseCommand):
@@ -40,10 +41,18 @@ class Command(BaseCommand):
             try:
                 if fmt == "csv":
                     writer = csv.writer(out)
-                    writer.writerow(CSV_FIELDS)
+                    videos = BankEntry.objects.filter(signal_type=SignalType.VPDQ)
+                    with_vpdq = (types is None or SignalType.VPDQ in types) and videos.exists()
+                    writer.writerow(VPDQ_CSV_FIELDS if with_vpdq else CSV_FIELDS)
                     for entry in bank_entries_iter(signal_types=types):
-                        writer.writerow((entry.signal_type, entry.value, entry.status,
-                                         "" if entry.quality is None else entry.quality))
+                        row: tuple[object, ...] = (entry.signal_type, entry.value, entry.status,
+                                                   "" if entry.quality is None else entry.quality)
+                        if with_vpdq:
+                            # A withdrawn or deleted video has no frames left: its row carries the key alone.
+                            frames = bank_vpdq_features(entry_ids=[entry.id]).get(entry.id) \
+                                if entry.signal_type == SignalType.VPDQ else None
+                            row = (*row, vpdq_csv_cell(frames) if frames else "")
+                        writer.writerow(row)
                         written += 1
                         progress.update(1)
                 else:

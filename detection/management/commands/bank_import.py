@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from detection.bank import bank_import_batch
 from detection.bankio import ImportProblem, csv_read, stopncii_read
-from detection.models import BankEntry, EntryStatus
+from detection.models import BankEntry, EntryStatus, SourceKind
+from detection.vpdqbank import bank_vpdq_add
 
 BATCH = 2000
 
@@ -50,6 +51,12 @@ class Command(BaseCommand):
                     if isinstance(item, ImportProblem):
                         problems += 1
                         self.stderr.write(f"line {item.line}: {item.reason}")
+                        continue
+                    if item.features:  # a video's vPDQ: its frames go with it, one at a time
+                        before = BankEntry.objects.filter(signal_type="vpdq", value=item.value).exists()
+                        bank_vpdq_add(features=item.features, source_kind=SourceKind.IMPORT, source_id=source,
+                                      status=item.status or options["status"])
+                        existing, created = existing + before, created + (not before)
                         continue
                     batch.append((item.signal_type, item.value, item.status, item.quality))
                     if len(batch) >= BATCH:
