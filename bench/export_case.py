@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/export_case.py [--urls 1000] [--images 0,10,50] [--runs 3]
 
 Each case has --urls URLs on as many hosts, so one removal request per URL (each with its events: prepared,
-sent, acknowledged, complied or escalated), a blocking and two de-linking requests, partner feedback, a verdict
+sent, acknowledged, complied or escalated; each removal request's e-mail stored as sent, about 3 KB, cited as an
+exhibit), a blocking and two de-linking requests, partner feedback, a verdict
 on every image and the audit rows all of that leaves. Images are drawn photos (--image-size, JPEG, about the
 size of a phone picture once re-encoded), stored encrypted as intake stores them, and included in the export
 (the advocate's grant has the person's consent). Prints one line per figure: median of --runs builds, of
@@ -53,7 +54,16 @@ from takedown.exports.services import (  # noqa: E402
 )
 from takedown.exports.verify import export_verify  # noqa: E402
 from takedown.partners.models import Partner, PartnerFeedback, PartnerFeedbackCase  # noqa: E402
-from takedown.remedies.models import Channel, Host, RemedyRequest, RequestEvent, RequestKind, RequestState  # noqa: E402
+from takedown.remedies.models import (  # noqa: E402
+    Channel,
+    DeliveryState,
+    Host,
+    RemedyRequest,
+    RequestEvent,
+    RequestKind,
+    RequestState,
+    SentMessage,
+)
 from tests.conftest import draw_image  # noqa: E402
 
 VERDICT = {
@@ -94,7 +104,8 @@ def case_build(reference: str, *, urls: int, images: int, image_size: tuple[int,
         requests.append(RemedyRequest(
             case=case, kind=RequestKind.REMOVAL, host=host, channel=Channel.EMAIL, dsa_notice=i % 3 == 0,
             urls=[f"https://{host.domain}/media/{i}/clip?id={i * 7919}"], sent_at=sent, last_sent_at=sent,
-            send_count=1, deadline_at=sent + timedelta(hours=48), acknowledged_at=sent + timedelta(hours=2),
+            send_count=1, received_at=sent, deadline_at=sent + timedelta(hours=48),
+            acknowledged_at=sent + timedelta(hours=2),
             complied_at=sent + timedelta(hours=5 + i % 60) if complied else None,
             overdue_at=None if complied else sent + timedelta(hours=48),
             state=RequestState.COMPLIED if complied else RequestState.ACKNOWLEDGED))
@@ -120,6 +131,21 @@ def case_build(reference: str, *, urls: int, images: int, image_size: tuple[int,
         events += [RequestEvent(request=request, at=at, action=action, actor_kind="system", note="bench")
                    for action, at in steps]
     RequestEvent.objects.bulk_create(events)
+    # Each removal request as it left: an e-mail of about 3 KB, stored encrypted, cited as an exhibit.
+    messages = []
+    for request in requests:
+        if request.kind != RequestKind.REMOVAL or request.host is None or request.sent_at is None:
+            continue
+        message = SentMessage(request=request, channel=Channel.EMAIL, recipient=f"abuse@{request.host.domain}",
+                              recipient_guessed=False, message_id=f"<{request.id}@bench.example>",
+                              content_type="message/rfc822", sent_at=request.sent_at,
+                              delivery=DeliveryState.ACCEPTED, delivery_at=request.sent_at,
+                              delivery_detail="250 2.0.0 queued")
+        body = (f"From: takedown@bench.example\r\nTo: abuse@{request.host.domain}\r\nSubject: Removal request "
+                f"{request.id}\r\nMessage-ID: {message.message_id}\r\n\r\n" + "Body line.\r\n" * 250).encode()
+        message.set_body(body)
+        messages.append(message)
+    SentMessage.objects.bulk_create(messages)
     for request in requests:  # the audit rows the real services leave: one on sending, one on each answer
         audit_record(actor=Actor.system(), action="remedies.request_sent", case_id=case.id,
                      object_type="remedy_request", object_id=request.id, detail={"kind": request.kind})
@@ -183,7 +209,7 @@ def main() -> None:
             assert result is not None
             for _ in range(args.runs):
                 started = time.perf_counter()
-                report = export_verify(result.data)
+                report = export_verify(result.data, trusted_key_pem=(keys / "signing-key.pub.pem").read_bytes())
                 verifies.append(time.perf_counter() - started)
                 assert report.ok, report.first_failure
             # Where a build's time goes: the dossier (database reads, request documents) and the PDF.
@@ -197,7 +223,8 @@ def main() -> None:
             path = keys / f"{reference}.zip"
             path.write_bytes(result.data)
             started = time.perf_counter()
-            command = subprocess.run([sys.executable, "manage.py", "verify_export", str(path)], cwd=REPO,
+            command = subprocess.run([sys.executable, "manage.py", "verify_export", str(path), "--pubkey",
+                                      str(keys / "signing-key.pub.pem")], cwd=REPO,
                                      capture_output=True, text=True, env={**os.environ})
             command_s = time.perf_counter() - started
             assert command.returncode == 0, command.stderr

@@ -494,6 +494,14 @@ CELERY_BEAT_SCHEDULE["retention-purge"] = {"task": "cases.retention_purge", "sch
 # EXPORT_TSA_CA_FILE is the CA bundle shipped in each export for `openssl ts -verify` (the TSA's, either way).
 EXPORT_SIGNING_KEY_FILE = env("EXPORT_SIGNING_KEY_FILE")
 EXPORT_TSA_URL = env("EXPORT_TSA_URL")
+# Production needs EXPORT_TSA_URL (a third party vouches for the time) or this, stating that the operator's own local
+# TSA is accepted (check --deploy refuses neither otherwise; takedown.core.checks).
+EXPORT_TSA_LOCAL_ACCEPTED = envbool("EXPORT_TSA_LOCAL_ACCEPTED", False)
+# A second, independent public TSA that also stamps every export (optional), and its CA certificates (PEM).
+EXPORT_TSA2_URL = env("EXPORT_TSA2_URL")
+EXPORT_TSA2_CA_FILE = env("EXPORT_TSA2_CA_FILE")
+# Fingerprints of signing keys used before a rotation, still published so that older exports can be pinned.
+EXPORT_RETIRED_KEY_FINGERPRINTS = envlist("EXPORT_RETIRED_KEY_FINGERPRINTS")
 EXPORT_TSA_CA_FILE = env("EXPORT_TSA_CA_FILE")
 EXPORT_TSA_CERT_FILE = env("EXPORT_TSA_CERT_FILE")
 EXPORT_TSA_KEY_FILE = env("EXPORT_TSA_KEY_FILE")

@@ -7,6 +7,7 @@ encrypted at rest; images are stored encrypted outside the database (takedown.co
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.db import models
@@ -44,9 +45,21 @@ class IntakeMode(models.TextChoices):
     DEVICE = "device", _("Hashed on the person's device")
 
 
+COURT_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+def court_reference_new() -> str:
+    """A reference for courts and staff, unrelated to the person's own: it opens nothing, anywhere."""
+    raw = "".join(secrets.choice(COURT_REFERENCE_ALPHABET) for _ in range(12))  # 60 bits
+    return "CR-" + "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+
+
 class Case(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The person's own reference: with their secret it opens the case (and five wrong secrets lock it), so it
+    # never leaves their hands: staff pages, advocates and court files show court_reference instead.
     reference = models.CharField(max_length=24, unique=True)
+    court_reference = models.CharField(max_length=24, unique=True, default=court_reference_new)
     secret_hash = models.CharField(max_length=255)
     pseudonym = models.CharField(max_length=40)
     status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.SUBMITTED, db_index=True)
@@ -72,7 +85,7 @@ class Case(models.Model):
         ordering = ("-created_at",)
 
     def __str__(self) -> str:
-        return self.reference
+        return self.court_reference
 
 
 class CaseURL(models.Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -110,32 +110,63 @@ def _row_digest(
     object_type: str,
     object_id: str,
     detail: Mapping[str, Any],
+    chain: str = "",
+    seq: int = 0,
 ) -> str:
-    canonical = json.dumps(
-        {
-            "prev": prev_hash,
-            "at": at.isoformat(timespec="microseconds"),
-            "actor_kind": actor_kind,
-            "actor_id": actor_id,
-            "action": action,
-            "case_id": str(case_id) if case_id else "",
-            "object_type": object_type,
-            "object_id": object_id,
-            "detail": detail,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
+    body: dict[str, Any] = {
+        "prev": prev_hash,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor_kind": actor_kind,
+        "actor_id": actor_id,
+        "action": action,
+        "case_id": str(case_id) if case_id else "",
+        "object_type": object_type,
+        "object_id": object_id,
+        "detail": detail,
+    }
+    if seq:
+        # Per-chain rows also cover their chain and position, so a row cannot be moved to another chain or
+        # renumbered to hide a gap. Rows of the old global chain (seq 0) keep the digest they were written with.
+        body["chain"] = chain
+        body["seq"] = seq
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _lock_chain() -> None:
-    """Serialise appends so that each row's prev_hash is the hash of the row before it in id order."""
+def chain_key(*, case_id: uuid.UUID | str | None, actor_kind: str, actor_id: str) -> str:
+    """The chain a row joins: its case's, or, for events about no case, its actor's."""
+    if case_id:
+        return f"case:{case_id}"
+    return f"actor:{actor_kind}:{actor_id}"
+
+
+def chain_lock(chain: str) -> None:
+    """Serialise appends to one chain only: writers on other cases (or other actors) never wait for this one.
+
+    A transaction-scoped advisory lock keyed by the chain's name (namespace 726172, the name's 32-bit hash); two
+    chains whose names collide merely share a lock. The unique (chain, seq) constraint keeps the chain right
+    even if they did not.
+    """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(726172)")
+            cursor.execute("SELECT pg_advisory_xact_lock(726172, hashtext(%s))", [chain])
     # SQLite takes its write lock at BEGIN IMMEDIATE (see settings), which serialises writers already.
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    chain: str
+    seq: int
+    row_hash: str
+
+
+def chain_head(chain: str) -> ChainHead:
+    """The last row of a chain (seq 0 and the genesis hash when it has none). Lock the chain first to be sure."""
+    last = (AuditEvent.objects.filter(chain=chain, seq__gt=0).order_by("-seq")
+            .values_list("seq", "row_hash").first())
+    if last is None:
+        return ChainHead(chain, 0, GENESIS_HASH)
+    return ChainHead(chain, last[0], last[1])
 
 
 def audit_record(
@@ -148,10 +179,10 @@ def audit_record(
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     clean = _check_detail(detail or {})
+    chain = chain_key(case_id=case_id, actor_kind=actor.kind, actor_id=actor.id)
     with transaction.atomic():
-        _lock_chain()
-        last = AuditEvent.objects.order_by("-id").values_list("row_hash", flat=True).first()
-        prev_hash = last or GENESIS_HASH
+        chain_lock(chain)
+        head = chain_head(chain)
         at = timezone.now()
         fields: dict[str, Any] = {
             "at": at,
@@ -162,9 +193,11 @@ def audit_record(
             "object_type": object_type,
             "object_id": str(object_id),
             "detail": clean,
+            "chain": chain,
+            "seq": head.seq + 1,
         }
-        row_hash = _row_digest(prev_hash=prev_hash, **fields)
-        return AuditEvent.objects.create(prev_hash=prev_hash, row_hash=row_hash, **fields)
+        row_hash = _row_digest(prev_hash=head.row_hash, **fields)
+        return AuditEvent.objects.create(prev_hash=head.row_hash, row_hash=row_hash, **fields)
 
 
 @dataclass(frozen=True)
@@ -172,39 +205,65 @@ class ChainReport:
     rows: int
     first_bad_id: int | None
     reason: str
+    chains: int = 0
 
     @property
     def ok(self) -> bool:
         return self.first_bad_id is None
 
 
-def _rows() -> Iterator[AuditEvent]:
-    return AuditEvent.objects.order_by("id").iterator(chunk_size=2000)
+def _digest_of(row: AuditEvent) -> str:
+    return _row_digest(
+        prev_hash=row.prev_hash,
+        at=row.at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        action=row.action,
+        case_id=row.case_id,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        detail=row.detail,
+        chain=row.chain,
+        seq=row.seq,
+    )
 
 
 def audit_chain_verify() -> ChainReport:
-    prev_hash = GENESIS_HASH
+    """Walk the old global chain (rows with seq 0, by id), then every per-case and per-actor chain by seq.
+
+    In each chain the positions run 1, 2, 3... with no gap, each row links to the one before it and its hash
+    recomputes: a changed row fails its hash, a removed row leaves a gap, an inserted or rewritten one breaks
+    the link or the numbering.
+    """
     count = 0
-    for row in _rows():
+    prev_hash = GENESIS_HASH
+    for row in AuditEvent.objects.filter(seq=0).order_by("id").iterator(chunk_size=2000):
         count += 1
-        if row.prev_hash != prev_hash:
+        if row.prev_hash != prev_hash or row.chain:
             return ChainReport(count, row.id, "its prev_hash does not match the row before it (a row was removed)")
-        expected = _row_digest(
-            prev_hash=row.prev_hash,
-            at=row.at,
-            actor_kind=row.actor_kind,
-            actor_id=row.actor_id,
-            action=row.action,
-            case_id=row.case_id,
-            object_type=row.object_type,
-            object_id=row.object_id,
-            detail=row.detail,
-        )
-        if expected != row.row_hash:
+        if _digest_of(row) != row.row_hash:
             return ChainReport(count, row.id, "its contents do not match its hash (the row was changed)")
         prev_hash = row.row_hash
-    return ChainReport(count, None, "")
+    chains = 0
+    current = ""
+    expected_seq = 1
+    for row in AuditEvent.objects.filter(seq__gt=0).order_by("chain", "seq").iterator(chunk_size=2000):
+        count += 1
+        if row.chain != current:
+            current, expected_seq, prev_hash = row.chain, 1, GENESIS_HASH
+            chains += 1
+        if row.chain != chain_key(case_id=row.case_id, actor_kind=row.actor_kind, actor_id=row.actor_id):
+            return ChainReport(count, row.id, "it sits in another case's or actor's chain (the row was changed)",
+                               chains)
+        if row.seq != expected_seq or row.prev_hash != prev_hash:
+            return ChainReport(count, row.id, f"it is not the next row of {row.chain} after position "
+                               f"{expected_seq - 1} (a row was removed or inserted)", chains)
+        if _digest_of(row) != row.row_hash:
+            return ChainReport(count, row.id, "its contents do not match its hash (the row was changed)", chains)
+        prev_hash = row.row_hash
+        expected_seq += 1
+    return ChainReport(count, None, "", chains)
 
 
 def audit_events_for_case(case_id: uuid.UUID) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(case_id=case_id).order_by("id"))
+    return list(AuditEvent.objects.filter(case_id=case_id).order_by("seq", "id"))

@@ -11,8 +11,9 @@ class AuditEvent(models.Model):
     """One access to or change of a case (or of anything staff can touch), chained by SHA-256.
 
     Rows are only ever inserted: the code has no path that updates or deletes them and, on PostgreSQL, a trigger
-    refuses UPDATE and DELETE. `row_hash` covers the row's fields and the previous row's hash, so a changed,
-    inserted or removed row breaks the chain that `manage.py audit_verify` walks.
+    refuses UPDATE and DELETE. `row_hash` covers the row's fields and the hash of the row before it in the same
+    chain (one chain per case), so a changed, inserted or removed row breaks the chain that `manage.py
+    audit_verify` walks, and a court export can show that it holds every row of its case.
     """
 
     at = models.DateTimeField()
@@ -24,12 +25,22 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=32, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # Which hash chain the row belongs to ("case:<uuid>" for a case's events, "actor:<kind>:<id>" otherwise) and
+    # its place in it, from 1. Rows written before chains were per case have chain "" and seq 0: they form the
+    # one global chain they were written in (takedown.core.audit verifies both).
+    chain = models.CharField(max_length=120, blank=True, default="")
+    seq = models.PositiveBigIntegerField(default=0)
     prev_hash = models.CharField(max_length=64)
     row_hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
         ordering = ("id",)
         indexes = [models.Index(fields=("action", "at"))]
+        constraints = [
+            # Two writers can never both append position n to one chain, whatever happens to the locks.
+            models.UniqueConstraint(fields=("chain", "seq"), condition=models.Q(seq__gt=0),
+                                    name="core_auditevent_chain_seq_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_kind} {self.action}"

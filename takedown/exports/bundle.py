@@ -19,6 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 MANIFEST = "MANIFEST.sha256"
 SIGNATURE = "MANIFEST.sha256.sig"
 TIMESTAMP = "MANIFEST.sha256.tsr"
+# A second, independent authority's stamp over the same manifest, when the operator configures one; its CA
+# certificates are listed in the manifest, so a second stamp cannot be removed unnoticed.
+TIMESTAMP2 = "MANIFEST.sha256.tsr2"
+TSA2_CA = "tsa2-ca.pem"
 SIGNING_PUB = "signing-key.pub.pem"
 TSA_CA = "tsa-ca.pem"
 VERIFY_MD = "VERIFY.md"
@@ -26,8 +30,8 @@ CASE_PDF = "case.pdf"
 CASE_JSON = "case.json"
 AUDIT_JSON = "audit-log.json"
 ANNEX = "identity-annex.p7m"
-# The three files that are about the manifest and so cannot be listed in it; every other file is.
-UNLISTED = (MANIFEST, SIGNATURE, TIMESTAMP)
+# The files that are about the manifest and so cannot be listed in it; every other file is.
+UNLISTED = (MANIFEST, SIGNATURE, TIMESTAMP, TIMESTAMP2)
 REQUIRED = (SIGNING_PUB, TSA_CA, VERIFY_MD, CASE_PDF, CASE_JSON, AUDIT_JSON)
 # Plain relative names only: no directories of their own, no "..", nothing a shell or sha256sum would misread.
 NAME_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,99}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -90,25 +94,33 @@ def bundle_write(
     tsa_ca_pem: bytes,
     verify_md: Callable[[str], bytes],
     when: datetime,
+    second_timestamp: Callable[[bytes], bytes] | None = None,
+    tsa2_ca_pem: bytes | None = None,
 ) -> tuple[bytes, bytes]:
     """The ZIP bytes and the manifest. `verify_md(fingerprint)` writes VERIFY.md; `timestamp(m)` stamps m."""
     content = dict(files)
-    for fixed in (*UNLISTED, SIGNING_PUB, TSA_CA, VERIFY_MD):
+    for fixed in (*UNLISTED, SIGNING_PUB, TSA_CA, TSA2_CA, VERIFY_MD):
         if fixed in content:
             raise BundleError(f"{fixed} is written by the bundle itself")
     public = signing_key.public_key()
     content[SIGNING_PUB] = public_key_pem(public)
     content[TSA_CA] = tsa_ca_pem
+    if (second_timestamp is None) != (tsa2_ca_pem is None):
+        raise BundleError("a second time-stamp needs its CA file, and the other way round")
+    if tsa2_ca_pem is not None:
+        content[TSA2_CA] = tsa2_ca_pem
     content[VERIFY_MD] = verify_md(public_key_fingerprint(public))
     manifest = manifest_render(content)
     content[MANIFEST] = manifest
     content[SIGNATURE] = signature_create(signing_key, manifest)
     content[TIMESTAMP] = timestamp(manifest)
+    if second_timestamp is not None:
+        content[TIMESTAMP2] = second_timestamp(manifest)
     stamp = (when.year, when.month, when.day, when.hour, when.minute, when.second)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         # The manifest first, then everything else by name, so a reader finds its bearings at the top.
-        for name in [MANIFEST, SIGNATURE, TIMESTAMP, *sorted(n for n in content if n not in UNLISTED)]:
+        for name in [*(n for n in UNLISTED if n in content), *sorted(n for n in content if n not in UNLISTED)]:
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

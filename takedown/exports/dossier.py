@@ -19,14 +19,21 @@ from django.conf import settings
 
 from takedown.cases.models import Case, CaseImage, CaseURL
 from takedown.cases.verdicts import VERDICT_KEYS, verdict_summary
-from takedown.core.audit import GENESIS_HASH
+from takedown.core.audit import GENESIS_HASH, chain_head, chain_key
 from takedown.core.models import AuditEvent
 from takedown.partners.selectors import feedback_for_case
-from takedown.remedies.documents import case_image_facts, document_text, request_document
-from takedown.remedies.models import STATUTORY_HOURS, Channel, RemedyRequest, RequestKind, RequestState
+from takedown.remedies.models import (
+    STATUTORY_HOURS,
+    Channel,
+    DeliveryState,
+    RemedyRequest,
+    RequestKind,
+    RequestState,
+    SentMessage,
+)
 from takedown.remedies.selectors import remedies_for_case
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Stated in every export beside each finding, because a court must weigh them as what they are.
 DETECTOR_LIMITS = (
     "The synthetic-image detector gives a probability, not proof. It was trained and measured on a limited set of "
@@ -64,7 +71,10 @@ def iso(value: datetime | None) -> str | None:
 
 def section_case(case: Case, options: DossierOptions) -> dict[str, Any]:
     return {
-        "reference": case.reference,
+        # The case's internal id: its audit chain is "case:<id>" (audit-log.json); it opens nothing.
+        "id": str(case.id),
+        # The court reference: never the person's own reference, which opens their case.
+        "court_reference": case.court_reference,
         "pseudonym": case.pseudonym,
         "status": case.status,
         "status_label": str(case.get_status_display()),
@@ -196,30 +206,38 @@ def _event_label(action: str) -> str:
 
 
 def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
-    """Whether the 48-hour removal clock was met, missed, is still running or does not apply, as of `at`.
+    """Whether the 48-hour removal clock was met or missed, from stored times only.
 
-    Met: complied with by the deadline. Missed: complied with after it, refused, or still open after it (the
-    periodic clock marks those overdue). Blocking and de-linking carry no statutory clock.
+    The clock starts when the recipient's system accepted the request (received_at), never at our attempt.
+    Met: complied with by the stored deadline. Missed: complied with after it, or marked overdue by the clock at
+    a stored time. A deadline that passed with neither is "past_deadline": no compliance is recorded, which is
+    not proof that none happened. Not received: nobody's system ever accepted the request, so no clock ran.
+    Blocking and de-linking carry no statutory clock.
     """
     hours: float | None = None
-    if request.sent_at is not None and request.complied_at is not None:
-        hours = round((request.complied_at - request.sent_at) / timedelta(hours=1), 2)
+    if request.received_at is not None and request.complied_at is not None:
+        hours = round((request.complied_at - request.received_at) / timedelta(hours=1), 2)
     if not request.has_statutory_clock:
         outcome = "not_applicable"
     elif request.state == RequestState.CANCELLED:
         outcome = "cancelled"
-    elif request.deadline_at is None:
+    elif request.sent_at is None:
         outcome = "not_sent"
+    elif request.received_at is None or request.deadline_at is None:
+        outcome = "not_received"
     elif request.complied_at is not None:
         outcome = "met" if request.complied_at <= request.deadline_at else "missed"
     elif request.state == RequestState.REFUSED:
         outcome = "refused"
-    elif request.overdue_at is not None or at > request.deadline_at:
+    elif request.overdue_at is not None:
         outcome = "missed"
+    elif at > request.deadline_at:
+        outcome = "past_deadline"
     else:
         outcome = "running"
     return {
         "statutory_hours": STATUTORY_HOURS if request.has_statutory_clock else None,
+        "received_at": iso(request.received_at),
         "deadline_at": iso(request.deadline_at),
         "outcome": outcome,
         "overdue_marked_at": iso(request.overdue_at),
@@ -227,23 +245,54 @@ def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
     }
 
 
+EXHIBIT_EXTENSIONS = {"message/rfc822": "eml", "application/json": "json"}
+RECEIVED_DELIVERIES = frozenset({DeliveryState.ACCEPTED, DeliveryState.ACKNOWLEDGED})
+
+
+def exhibit_file_name(message: SentMessage, number: int) -> str:
+    return f"exhibits/M-{number}.{EXHIBIT_EXTENSIONS.get(message.content_type, 'bin')}"
+
+
+def _exhibit(message: SentMessage, number: int) -> dict[str, Any]:
+    return {
+        "exhibit": f"M-{number}",
+        "message": str(message.id),
+        "file": exhibit_file_name(message, number),
+        "sha256": message.sha256,
+        "size": message.size,
+        "content_type": message.content_type,
+        "channel": message.channel,
+        "recipient": message.recipient,
+        "recipient_guessed": message.recipient_guessed,
+        "message_id": message.message_id,
+        "sent_at": iso(message.sent_at),
+        "delivery": message.delivery,
+        "delivery_label": str(DeliveryState(message.delivery).label),
+        "delivery_at": iso(message.delivery_at),
+        "delivery_detail": message.delivery_detail,
+    }
+
+
 def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]]:
     """Every removal, blocking and de-linking request (DSA notices ride on removal requests), with each step.
 
-    `document` is the request as sent: the same rendering the recipient got (takedown.remedies.documents), so a
-    court reads the words the platform read, except the person's own signature, which is shown as held under seal
-    (it may be their name; the file names them by pseudonym only).
+    What was sent is cited, never rendered again: each message as it left (the stored bytes, in exhibits/ with
+    their SHA-256), to whom, whether the address was guessed, and what came back. A request that no recipient's
+    system ever accepted says so.
     """
     rows = []
-    image_facts = case_image_facts(case)  # every request of the case carries the same fingerprints
+    number = 0
     for request in remedies_for_case(case):
-        request.case = case  # the documents read the case; it is the one in hand
-        document = request_document(request, images=image_facts, seal_signature=True)
         events = [
             {"at": iso(event.at), "event": _event_label(event.action), "action": event.action,
              "actor": event.actor_kind, "detail": event.note}
             for event in request.events.all()
         ]
+        exhibits = []
+        for message in request.messages.order_by("sent_at", "id"):
+            number += 1
+            exhibits.append(_exhibit(message, number))
+        received = any(e["delivery"] in RECEIVED_DELIVERIES for e in exhibits) or request.received_at is not None
         host = request.host
         rows.append({
             "id": str(request.id),
@@ -260,6 +309,7 @@ def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]
             "state_label": str(RequestState(request.state).label),
             "created_at": iso(request.created_at),
             "sent_at": iso(request.sent_at),
+            "received_at": iso(request.received_at),
             "last_sent_at": iso(request.last_sent_at),
             "send_count": request.send_count,
             "acknowledged_at": iso(request.acknowledged_at),
@@ -270,10 +320,14 @@ def section_requests(case: Case, options: DossierOptions) -> list[dict[str, Any]
             "deadline": deadline_outcome(request, at=options.generated_at),
             "outcome_note": request.outcome_note,
             "events": events,
-            # The text as the recipient read it (email body, PDF and JSON attachment say the same); the facts
-            # it was rendered from are this row's fields and the case's image hashes.
-            "document": {"schema": document.facts["schema"], "title": document.title,
-                         "text": document_text(document)},
+            # The messages as they left, cited as exhibits; nothing here is the text rendered again.
+            "exhibits": exhibits,
+            "received_by_recipient": received,
+            "receipt": (
+                "accepted by the recipient's system" if received else
+                "never accepted by anyone: no recipient's system took this request" if exhibits or request.sent_at
+                else "not sent"
+            ),
         })
     return rows
 
@@ -294,7 +348,8 @@ def section_partner_feedback(case: Case, options: DossierOptions) -> list[dict[s
 
 
 def deadline_summary(requests: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {"met": 0, "missed": 0, "refused": 0, "running": 0, "not_sent": 0, "cancelled": 0}
+    counts = {"met": 0, "missed": 0, "past_deadline": 0, "refused": 0, "running": 0, "not_sent": 0,
+              "not_received": 0, "cancelled": 0}
     for request in requests:
         outcome = request["deadline"]["outcome"]
         if outcome in counts:
@@ -311,6 +366,12 @@ def section_messages(case: Case, options: DossierOptions) -> list[dict[str, Any]
 
 
 def section_audit(case: Case, options: DossierOptions) -> dict[str, Any]:
+    """Every audit row about the case: its whole chain from position 1, and any rows of the old global chain.
+
+    The caller holds the case's chain lock (takedown.core.audit.chain_lock), so the head below is the chain's
+    last row and no row is appended between reading the rows and reading the head.
+    """
+    chain = chain_key(case_id=case.id, actor_kind="", actor_id="")
     events = [
         {
             "id": e.id,
@@ -322,20 +383,24 @@ def section_audit(case: Case, options: DossierOptions) -> dict[str, Any]:
             "object_type": e.object_type,
             "object_id": e.object_id,
             "detail": e.detail,
+            "chain": e.chain,
+            "seq": e.seq,
             "prev_hash": e.prev_hash,
             "row_hash": e.row_hash,
         }
-        for e in AuditEvent.objects.filter(case_id=case.id).order_by("id").iterator(chunk_size=2000)
+        for e in AuditEvent.objects.filter(case_id=case.id).order_by("seq", "id").iterator(chunk_size=2000)
     ]
-    head = AuditEvent.objects.order_by("-id").values("id", "row_hash").first()
+    head = chain_head(chain)
     return {
         "algorithm": (
             "row_hash = SHA-256 of the JSON object {prev, at, actor_kind, actor_id, action, case_id, object_type, "
-            "object_id, detail} with sorted keys, separators ',' and ':', ASCII only; prev is the previous row's "
-            "row_hash in the whole log (genesis: 64 zeros)"
+            "object_id, detail, chain, seq} with sorted keys, separators ',' and ':', ASCII only; prev is the "
+            "row_hash of the row before it in the same chain (position seq - 1; genesis: 64 zeros). Rows with seq 0 "
+            "were written before chains were kept per case: their object has no chain and seq, and prev is the "
+            "row before them in the whole log"
         ),
         "genesis": GENESIS_HASH,
-        "chain_head": head,
+        "chain_head": {"chain": head.chain, "seq": head.seq, "row_hash": head.row_hash},
         "events": events,
     }
 

@@ -56,7 +56,7 @@ class StatusRevokeForm(forms.Form):
 
 
 class ModeratorGrantForm(forms.Form):
-    reference = forms.CharField(label=_("Case reference"), max_length=40)
+    reference = forms.CharField(label=_("Court reference"), max_length=40)
     advocate = forms.ChoiceField(label=_("Advocate"))
     days = forms.TypedChoiceField(label=_("Access lasts"), choices=DAY_CHOICES, coerce=int, initial="30")
     request_document = forms.CharField(

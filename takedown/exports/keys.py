@@ -135,3 +135,66 @@ def local_tsa_load() -> LocalTSA:
         raise ImproperlyConfigured("EXPORT_TSA_KEY_FILE must hold an EC private key")
     cert = x509.load_pem_x509_certificate(_read("EXPORT_TSA_CERT_FILE", TSA_CERT))
     return LocalTSA(key=key, certificate=cert)
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """What the operator publishes so that a court pins its key and knows who stamps the time, outside any file."""
+
+    operator: str
+    signing_fingerprint: str
+    signing_public_pem: str
+    retired_fingerprints: list[str]
+    tsa_url: str
+    tsa_local: bool
+    tsa_local_accepted: bool
+    tsa_ca_fingerprints: list[str]
+    tsa2_url: str = ""
+    tsa2_ca_fingerprints: tuple[str, ...] = ()
+
+    def as_json(self, *, site: str) -> dict[str, object]:
+        return {
+            "format": "takedown-export-keys/1",
+            "operator": self.operator,
+            "site": site,
+            "signing_keys": [{"algorithm": "Ed25519", "fingerprint_sha256": self.signing_fingerprint,
+                              "fingerprint_of": "SHA-256 of the DER SubjectPublicKeyInfo",
+                              "public_key_pem": self.signing_public_pem, "status": "current"}]
+            + [{"algorithm": "Ed25519", "fingerprint_sha256": fp, "status": "retired"}
+               for fp in self.retired_fingerprints],
+            "time_stamping": {
+                "authority": "local" if self.tsa_local else "public",
+                "url": self.tsa_url or None,
+                "local_tsa_accepted_by_operator": self.tsa_local_accepted if self.tsa_local else None,
+                "ca_certificate_fingerprints_sha256": self.tsa_ca_fingerprints,
+                "note": ("The operator's own TSA stamps exports: the time is the operator's word, not a third party's."
+                         if self.tsa_local else "A public RFC 3161 authority stamps exports."),
+                "second_authority": ({"url": self.tsa2_url,
+                                      "ca_certificate_fingerprints_sha256": list(self.tsa2_ca_fingerprints)}
+                                     if self.tsa2_url else None),
+            },
+            "verify": "sh check.sh EXPORT.zip FINGERPRINT (VERIFY.md in every export), or "
+                      "manage.py verify_export EXPORT.zip --fingerprint FINGERPRINT",
+        }
+
+
+def trust_anchors() -> TrustAnchors:
+    """The anchors as configured now; raises ImproperlyConfigured when exports are not set up."""
+    public = signing_key_load().public_key()
+    cas = x509.load_pem_x509_certificates(tsa_ca_pem_load())
+    retired = [fp.strip().lower() for fp in getattr(settings, "EXPORT_RETIRED_KEY_FINGERPRINTS", []) if fp.strip()]
+    return TrustAnchors(
+        operator=getattr(settings, "EXPORT_OPERATOR_NAME", ""),
+        signing_fingerprint=public_key_fingerprint(public),
+        signing_public_pem=public_key_pem(public).decode("ascii"),
+        retired_fingerprints=retired,
+        tsa_url=settings.EXPORT_TSA_URL,
+        tsa_local=not settings.EXPORT_TSA_URL,
+        tsa_local_accepted=bool(getattr(settings, "EXPORT_TSA_LOCAL_ACCEPTED", False)),
+        tsa_ca_fingerprints=[certificate_fingerprint(c) for c in cas],
+        tsa2_url=getattr(settings, "EXPORT_TSA2_URL", ""),
+        tsa2_ca_fingerprints=tuple(
+            certificate_fingerprint(c) for c in x509.load_pem_x509_certificates(
+                Path(settings.EXPORT_TSA2_CA_FILE).read_bytes())
+        ) if getattr(settings, "EXPORT_TSA2_URL", "") and getattr(settings, "EXPORT_TSA2_CA_FILE", "") else (),
+    )

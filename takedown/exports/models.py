@@ -64,6 +64,12 @@ class AdvocateGrant(models.Model):
         return self.revoked_at is None and self.expires_at > now and self.case.withdrawn_at is None
 
     @property
+    def identity_sealable(self) -> bool:
+        """The identity the person gave goes into the file, sealed: the advocate has a certificate to seal it to."""
+        profile = getattr(self.advocate, "advocate_profile", None)
+        return bool(self.identity_for_court) and bool(profile and profile.annex_certificate)
+
+    @property
     def state(self) -> str:
         if self.revoked_at is not None:
             return "revoked"

@@ -138,6 +138,8 @@ OUTCOME_WORDS = {
     "refused": "refused",
     "running": "running",
     "not_sent": "not sent yet",
+    "not_received": "never received (no clock ran)",
+    "past_deadline": "deadline passed, no compliance recorded",
     "cancelled": "cancelled",
     "not_applicable": "no statutory clock",
 }
@@ -151,10 +153,13 @@ def _requests_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
     counts = dossier["deadlines"]
     pdf.para(
         "Removal requests carry the 48-hour clock of 47 U.S.C. 223a, counted from sending. As of this export: "
-        f"{counts['met']} met, {counts['missed']} missed, {counts['refused']} refused, {counts['running']} still "
-        f"running, {counts['not_sent']} not sent yet, {counts['cancelled']} cancelled. Blocking (the hash bank, "
-        "which partners sync) and de-linking (search engines) carry no statutory clock. The full text of each "
-        "request as sent is in case.json (requests[].document.text)."
+        f"{counts['met']} met, {counts['missed']} missed, {counts['past_deadline']} past the deadline with no "
+        f"compliance recorded, {counts['refused']} refused, {counts['running']} still running, "
+        f"{counts['not_received']} never received by anyone, {counts['not_sent']} not sent yet, "
+        f"{counts['cancelled']} cancelled. The clock starts when the recipient's system accepted the request; "
+        "outcomes are stated from the stored times alone. Blocking (the hash bank, which partners sync) and "
+        "de-linking (search engines) carry no statutory clock. Each request as sent is an exhibit (chapter 10): "
+        "the exact bytes that left, in exhibits/, with their SHA-256; nothing is rendered again."
     )
     pdf.ln(1)
     pdf.rows(
@@ -180,6 +185,14 @@ def _requests_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
                      f"{OUTCOME_WORDS.get(deadline['outcome'], deadline['outcome'])}"
                      + (f" (complied after {deadline['hours_to_compliance']} hours)"
                         if deadline["hours_to_compliance"] is not None else "") + ".")
+        if request["exhibits"]:
+            pdf.para("As sent: " + "; ".join(
+                f"exhibit {e['exhibit']} to {e['recipient']}"
+                + (" (address guessed: abuse@ under RFC 2142)" if e["recipient_guessed"] else "")
+                + f", {e['delivery_label'].lower()}" for e in request["exhibits"]) + ".")
+        if not request["received_by_recipient"] and (request["exhibits"] or request["sent_at"]):
+            pdf.para("No recipient's system ever accepted this request: nobody is known to have received it.",
+                     style="B")
         if request["kind"] != "delinking" or len(request["urls"]) <= 5:
             pdf.para("URLs: " + (", ".join(request["urls"]) or "-"))
         else:  # a de-linking request lists every URL of the case; chapter 3 has them
@@ -221,11 +234,11 @@ def _finding(pdf: CaseFilePDF, finding: dict[str, Any]) -> None:
 
 def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
     case = dossier["case"]
-    pdf = CaseFilePDF(case["reference"], case["pseudonym"])
+    pdf = CaseFilePDF(case["court_reference"], case["pseudonym"])
     pdf.alias_nb_pages()
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 10, latin1(f"Case file {case['reference']}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 10, latin1(f"Case file {case['court_reference']}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.para(
         f"Prepared for court proceedings. The person concerned is named only by the pseudonym "
         f"\"{case['pseudonym']}\". Generated {_when(dossier['generated_at'])}"
@@ -237,7 +250,7 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
     pdf.chapter("1. Summary")
     pdf.pairs(
         [
-            ("Reference", case["reference"]),
+            ("Court reference", case["court_reference"]),
             ("Pseudonym", case["pseudonym"]),
             ("Status", case["status_label"]),
             ("Kind of content", case["content_kind_label"]),
@@ -251,7 +264,10 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
             ("Requests (of which sent)",
              f"{len(dossier['requests'])} ({sum(1 for r in dossier['requests'] if r['sent_at'])})"),
             ("Removal deadlines", f"{dossier['deadlines']['met']} met, {dossier['deadlines']['missed']} missed, "
-                                  f"{dossier['deadlines']['running']} running"),
+                                  f"{dossier['deadlines']['past_deadline']} past with no compliance recorded, "
+                                  f"{dossier['deadlines']['running']} running, "
+                                  f"{dossier['deadlines']['not_received']} never received"),
+            ("Exhibits (requests as sent)", sum(len(r["exhibits"]) for r in dossier["requests"])),
             ("Images (hashes recorded)", len(dossier["images"])),
         ]
     )
@@ -330,13 +346,53 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
         _finding(pdf, finding)
 
     pdf.chapter("9. Audit log excerpt")
+    _audit_chapter(pdf, audit)
+    pdf.chapter("10. Exhibits: the requests as sent")
+    _exhibits_chapter(pdf, dossier)
+    return bytes(pdf.output())
+
+
+def _exhibits_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
+    exhibits = [(r, e) for r in dossier["requests"] for e in r["exhibits"]]
+    if not exhibits:
+        pdf.para("No message was sent for this case, so there is no exhibit of one.")
+        return
+    pdf.para("Each exhibit is a file in this export holding the exact bytes that left the platform (an e-mail as "
+             "given to the mail server, message/rfc822; a partner payload as posted, JSON). Its SHA-256 is the one "
+             "recorded when it was sent; MANIFEST.sha256 lists it again. Delivery outcomes are what the recipient's "
+             "system answered, with the stored time.")
+    # Three tables of single-line cells (the fast path of rows()): a case may cite a thousand exhibits.
+    pdf.rows([14, 22, 62, 26, 56], ["Exhibit", "Request", "Recipient (* = address guessed)", "Sent (UTC)",
+                                    "Delivery outcome"],
+             [[e["exhibit"], r["kind_label"], e["recipient"] + (" *" if e["recipient_guessed"] else ""),
+               _when(e["sent_at"])[:16],
+               e["delivery_label"] + (f", {_when(e['delivery_at'])[:16]}" if e["delivery_at"] else "")]
+              for r, e in exhibits])
+    pdf.ln(2)
+    pdf.rows([14, 40, 126], ["Exhibit", "File in this export", "SHA-256 of the file"],
+             [[e["exhibit"], e["file"] or "held under seal (*)", e["sha256"]] for _, e in exhibits])
+    pdf.ln(2)
+    pdf.rows([14, 18, 34, 114], ["Exhibit", "Channel", "Size, type", "Message id; what the recipient's system said"],
+             [[e["exhibit"], e["channel"], f"{e['size']} B, {e['content_type'].split('/')[-1]}",
+               e["message_id"] + (f"; {e['delivery_detail']}" if e["delivery_detail"] else "")]
+              for _, e in exhibits])
+    pdf.para("* The recipient's address was guessed (abuse@ the domain, RFC 2142), not taken from a directory.",
+             style="I")
+    if any(e.get("held_under_seal") for _, e in exhibits):
+        pdf.para("(*) Held under seal: the message as sent carries the person's own signature, which may be their "
+                 "name, so its bytes are not in this file. The SHA-256 above identifies the exact bytes; the copy "
+                 "lodged under seal must match it.", style="I")
+
+
+def _audit_chapter(pdf: CaseFilePDF, audit: dict[str, Any]) -> None:
     head = audit.get("chain_head") or {}
     pdf.para(
         f"{len(audit['events'])} audit events concern this case (audit-log.json, with every row's hash-chain values). "
-        f"At export time the whole log's last row was {head.get('id', '-')} with hash {head.get('row_hash', '-')}; "
-        "that value is covered by this export's signature and time-stamp, so a later change to the log shows."
+        f"The case has its own hash chain; at export time it held {head.get('seq', 0)} rows, the last with hash "
+        f"{head.get('row_hash', '-')}, and every one of them is in this file: positions 1 to {head.get('seq', 0)} "
+        "with none missing, each linked to the one before. That value is covered by this export's signature and "
+        "time-stamp, so a later change to the log shows, and the export itself is the next row of the chain."
     )
     # The first 96 bits of each row hash identify the row; audit-log.json holds each in full, and the check.
     pdf.rows([38, 22, 70, 50], ["When (UTC)", "Actor", "Action", "Row hash (first 24 hex digits)"],
              [[_when(e["at"]), e["actor_kind"], e["action"], e["row_hash"][:24]] for e in audit["events"]])
-    return bytes(pdf.output())

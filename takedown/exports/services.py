@@ -15,6 +15,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -25,13 +26,14 @@ from django.utils import timezone
 from django_otp import match_token
 
 from takedown.cases.models import Case, CaseImage
-from takedown.core.audit import Actor, audit_record
+from takedown.core.audit import Actor, audit_record, chain_key, chain_lock
 from takedown.core.evidence import evidence_get
 from takedown.core.ratelimit import ratelimit_hit, ratelimit_peek, ratelimit_reset
 from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, user_role
 from takedown.exports import bundle, keys
 from takedown.exports.annex import annex_certificate_load, annex_seal
 from takedown.exports.dossier import DossierOptions, dossier_assemble, iso, section_audit
+from takedown.exports.filing import filing_pack
 from takedown.exports.models import AdvocateGrant, AdvocateProfile, CaseExport
 from takedown.exports.pdf import case_pdf_render
 from takedown.exports.timestamp import (
@@ -43,6 +45,7 @@ from takedown.exports.timestamp import (
     timestamp_verify,
 )
 from takedown.exports.verify_doc import verify_md_render
+from takedown.remedies.models import SentMessage, SentMessageTampered
 
 GRANT_DAY_CHOICES = (7, 30, 90, 180, 365)
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -71,6 +74,10 @@ class ReconfirmLocked(Exception):
 
 class ExportNotConfigured(Exception):
     pass
+
+
+class ExhibitUnreadable(GrantError):
+    """A stored sent message fails its own hash: nothing is exported that would cite altered bytes."""
 
 
 # --- advocate profiles ----------------------------------------------------------------------------------------
@@ -150,6 +157,10 @@ def grant_create_by_victim(
     identity = identity_for_court.strip()
     if len(identity) > 2000:
         raise GrantError("The identity for the court is too long (2,000 characters at most).")
+    if identity and not profile.annex_certificate:
+        # Promise a sealed annex only where one can be made: never take the identity and leave it out silently.
+        raise GrantError("This advocate cannot receive a sealed identity yet: they have not set up a certificate "
+                         "to seal it to. Leave the identity empty, or ask them to set one up first.")
     actor = Actor.victim()
     with transaction.atomic():
         _supersede(case, profile.user, actor)
@@ -231,7 +242,7 @@ def advocate_grant_get(*, user: User, reference: str) -> AdvocateGrant:
     now = timezone.now()
     grant = (
         AdvocateGrant.objects.select_related("case")
-        .filter(advocate=user, case__reference=reference.strip().upper(), revoked_at=None, expires_at__gt=now,
+        .filter(advocate=user, case__court_reference=reference.strip().upper(), revoked_at=None, expires_at__gt=now,
                 case__withdrawn_at=None)
         .order_by("-created_at")
         .first()
@@ -288,8 +299,22 @@ class ExportResult:
     record: CaseExport
 
 
-def _timestamper(ca_pem: bytes) -> Any:
-    url = settings.EXPORT_TSA_URL
+def _second_timestamper() -> tuple[Any, bytes] | tuple[None, None]:
+    """The second authority's stamper and CA file, when EXPORT_TSA2_URL is set (it must be a public TSA)."""
+    url = settings.EXPORT_TSA2_URL
+    if not url:
+        return None, None
+    if not settings.EXPORT_TSA2_CA_FILE:
+        raise ExportNotConfigured("EXPORT_TSA2_URL is set without EXPORT_TSA2_CA_FILE")
+    try:
+        ca_pem = Path(settings.EXPORT_TSA2_CA_FILE).read_bytes()
+    except OSError as exc:
+        raise ExportNotConfigured(f"EXPORT_TSA2_CA_FILE: cannot read {settings.EXPORT_TSA2_CA_FILE}") from exc
+    return _timestamper(ca_pem, url=url), ca_pem
+
+
+def _timestamper(ca_pem: bytes, *, url: str | None = None) -> Any:
+    url = settings.EXPORT_TSA_URL if url is None else url
 
     def stamp(manifest: bytes) -> bytes:
         request, nonce = timestamp_request(manifest)
@@ -326,10 +351,40 @@ def _video_sheets(case: Case) -> dict[str, tuple[str, bytes]]:
     return sheets
 
 
+def _exhibit_files(dossier: dict[str, Any], *, signature: str) -> dict[str, bytes]:
+    """Each cited sent message's exact bytes, under the name case.json gives it; checked against its SHA-256.
+
+    A message that carries the person's own signature (which may be their name) does not go into the plain
+    file: its exhibit entry keeps the SHA-256 and says it is held under seal, so the court can check the copy
+    it receives under seal against this file. Nothing is rendered again either way.
+    """
+    cited = {e["message"]: e for r in dossier["requests"] for e in r["exhibits"]}
+    files: dict[str, bytes] = {}
+    found = 0
+    for message in SentMessage.objects.filter(id__in=list(cited)):
+        try:
+            body = message.raw_bytes()
+        except SentMessageTampered as exc:
+            raise ExhibitUnreadable(
+                "A stored sent message no longer matches the SHA-256 recorded when it was sent; the export stops "
+                "rather than cite it. Tell the operator.") from exc
+        found += 1
+        exhibit = cited[str(message.id)]
+        if signature.strip() and signature.strip().encode() in body:
+            exhibit["held_under_seal"] = True
+            exhibit["file"] = None
+            continue
+        exhibit["held_under_seal"] = False
+        files[exhibit["file"]] = body
+    if found != len(cited):
+        raise ExhibitUnreadable("A sent message cited in the case file could not be read; the export stops.")
+    return files
+
+
 def _annex_content(case: Case, grant: AdvocateGrant, generated_at: datetime) -> dict[str, Any]:
     return {
         "purpose": "Sealed identity annex for court proceedings; file under seal.",
-        "case_reference": case.reference,
+        "court_reference": case.court_reference,
         "pseudonym": case.pseudonym,
         "generated_at": iso(generated_at),
         "identity_for_court": grant.identity_for_court,
@@ -356,6 +411,9 @@ def case_export_build(
         raise ExportNotConfigured(str(exc)) from exc
     generated_at = timezone.now().replace(microsecond=0)
     with transaction.atomic():
+        # Hold the case's audit chain while reading it, so the excerpt is the whole chain and the export's own
+        # event below is the very next row.
+        chain_lock(chain_key(case_id=case.id, actor_kind="", actor_id=""))
         images = _image_files(case) if include_images else {}
         # A video's contact sheet is imagery too: it goes with the images, on the person's consent only.
         sheets = _video_sheets(case) if include_images else {}
@@ -364,6 +422,7 @@ def case_export_build(
                                  video_sheets={k: v[0] for k, v in sheets.items()})
         dossier = dossier_assemble(case, options)
         audit = section_audit(case, options)
+        exhibit_files = _exhibit_files(dossier, signature=case.signature)
         files: dict[str, bytes] = {
             bundle.CASE_JSON: json.dumps(dossier, ensure_ascii=False, indent=1, sort_keys=False).encode(),
             bundle.AUDIT_JSON: json.dumps(audit, ensure_ascii=False, indent=1).encode(),
@@ -371,6 +430,8 @@ def case_export_build(
         }
         for name, content in [*images.values(), *sheets.values()]:
             files[name] = content
+        files.update(exhibit_files)
+        files.update(filing_pack(dossier, audit))
         annex = False
         if grant is not None and grant.identity_for_court:
             certificate = getattr(getattr(grant.advocate, "advocate_profile", None), "annex_certificate", "")
@@ -378,6 +439,7 @@ def case_export_build(
                 files[bundle.ANNEX] = annex_seal(_annex_content(case, grant, generated_at),
                                                  certificate_pem=certificate)
                 annex = True
+        second_stamp, tsa2_ca = _second_timestamper()
         try:
             data, manifest = bundle.bundle_write(
                 files,
@@ -385,10 +447,13 @@ def case_export_build(
                 timestamp=_timestamper(ca_pem),
                 tsa_ca_pem=ca_pem,
                 verify_md=lambda fingerprint: verify_md_render(
-                    reference=case.reference, fingerprint=fingerprint, files=sorted(files), annex=annex,
-                    external_tsa=bool(settings.EXPORT_TSA_URL),
+                    reference=case.court_reference, fingerprint=fingerprint, files=sorted(files), annex=annex,
+                    external_tsa=bool(settings.EXPORT_TSA_URL), site=settings.SITE_URL,
+                    tsa_label=settings.EXPORT_TSA_URL, second_tsa=settings.EXPORT_TSA2_URL,
                 ),
                 when=generated_at,
+                second_timestamp=second_stamp,
+                tsa2_ca_pem=tsa2_ca,
             )
         except TimestampError as exc:
             raise ExportNotConfigured(f"time-stamping failed: {exc}") from exc
@@ -398,7 +463,7 @@ def case_export_build(
         audit_record(actor=actor, action="case.export", case_id=case.id, object_type="case_export",
                      object_id=record.id, detail={"manifest_digest": digest, "images": bool(images),
                                                   "annex": annex, "grant_id": str(grant.id) if grant else ""})
-    filename = f"case-{case.reference}-{generated_at:%Y%m%dT%H%M%SZ}.zip"
+    filename = f"case-{case.court_reference}-{generated_at:%Y%m%dT%H%M%SZ}.zip"
     return ExportResult(data=data, filename=filename, manifest_digest=digest, record=record)
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from takedown.cases.models import Case
 from takedown.core.audit import Actor, audit_record
 from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, staff_required
-from takedown.exports import services
+from takedown.exports import keys, services
 from takedown.exports.forms import (
     AdvocateProfileForm,
     ExportForm,
@@ -141,6 +142,39 @@ def advocate_export(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "exports/advocate_export.html", context, status=status)
 
 
+# --- public trust anchors -------------------------------------------------------------------------------------
+
+
+def _anchors() -> keys.TrustAnchors | None:
+    try:
+        return keys.trust_anchors()
+    except (ImproperlyConfigured, OSError, ValueError):
+        return None
+
+
+@require_GET
+def export_keys_published(request: HttpRequest) -> HttpResponse:
+    """GET /.well-known/takedown-export-keys: the operator's export-signing key(s) and time-stamping choice.
+
+    {"format": "takedown-export-keys/1", "signing_keys": [{"fingerprint_sha256": "3602...", "status": "current",
+    ...}], "time_stamping": {"authority": "public", "url": "https://tsa.example/", ...}, ...}
+    """
+    anchors = _anchors()
+    if anchors is None:
+        return JsonResponse({"error": "court exports are not set up on this server"}, status=503)
+    response = JsonResponse(anchors.as_json(site=settings.SITE_URL), json_dumps_params={"indent": 1})
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_GET
+def export_keys_page(request: HttpRequest) -> HttpResponse:
+    anchors = _anchors()
+    return render(request, "exports/keys.html", {"anchors": anchors, "site": settings.SITE_URL},
+                  status=200 if anchors else 503)
+
+
 # --- moderators -----------------------------------------------------------------------------------------------
 
 
@@ -156,10 +190,10 @@ def staff_grants(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            case = Case.objects.filter(reference=form.cleaned_data["reference"].strip().upper()).first()
+            case = Case.objects.filter(court_reference=form.cleaned_data["reference"].strip().upper()).first()
             advocate = get_user_model().objects.filter(pk=form.cleaned_data["advocate"]).first()
             if case is None:
-                form.add_error("reference", _("No case has that reference."))
+                form.add_error("reference", _("No case has that court reference."))
             elif advocate is None:
                 form.add_error("advocate", _("Choose an advocate."))
             else:
@@ -170,11 +204,11 @@ def staff_grants(request: HttpRequest) -> HttpResponse:
                 except services.GrantError as exc:
                     form.add_error(None, str(exc))
                 else:
-                    return redirect(f"{request.path}?case={case.reference}")
+                    return redirect(f"{request.path}?case={case.court_reference}")
     reference = (request.GET.get("case") or "").strip().upper()
     grants: list[AdvocateGrant] = []
     if reference:
-        case = Case.objects.filter(reference=reference).first()
+        case = Case.objects.filter(court_reference=reference).first()
         if case is not None:
             grants = services.victim_grants(case=case)
             with transaction.atomic():
@@ -192,4 +226,4 @@ def staff_grant_revoke(request: HttpRequest, grant_id: str) -> HttpResponse:
         grant = services.grant_revoke(grant_id=grant_id, actor=Actor.for_user(request.user))
     except services.GrantError as exc:
         raise Http404("No such grant") from exc
-    return redirect(f"{reverse('exports-staff-grants')}?case={grant.case.reference}")
+    return redirect(f"{reverse('exports-staff-grants')}?case={grant.case.court_reference}")

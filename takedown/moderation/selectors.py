@@ -52,7 +52,7 @@ def unanswered_messages() -> list[UnansweredMessage]:
         kind=ItemKind.VICTIM_MESSAGE, state=ReviewItem.State.OPEN).select_related("case")}
     waiting = (Message.objects.filter(author=Message.Author.VICTIM, read_at__isnull=True, case_id__in=items)
                .values("case_id").annotate(oldest=Min("created_at"), count=Count("id")).order_by("oldest"))
-    return [UnansweredMessage(item_id=items[row["case_id"]].id, reference=items[row["case_id"]].case.reference,
+    return [UnansweredMessage(item_id=items[row["case_id"]].id, reference=items[row["case_id"]].case.court_reference,
                               oldest_at=row["oldest"], count=row["count"]) for row in waiting]
 
 
@@ -175,12 +175,12 @@ def image_matches(image: CaseImage) -> list[ImageMatch]:
     matches: list[ImageMatch] = []
     others = CaseImage.objects.exclude(case_id=image.case_id).filter(state=CaseImage.State.HASHED)
     if image.sha256:
-        for reference in others.filter(sha256=image.sha256).values_list("case__reference", flat=True)[:20]:
+        for reference in others.filter(sha256=image.sha256).values_list("case__court_reference", flat=True)[:20]:
             matches.append(ImageMatch(reference, "sha256", 0))
     if image.pdq and (image.pdq_quality or 0) >= 50:
         seen = {m.case_reference for m in matches}
         candidates = (others.exclude(pdq="").filter(Q(pdq_quality__gte=50) | Q(pdq_quality__isnull=True))
-                      .order_by("-created_at").values_list("case__reference", "pdq")[:MATCH_SCAN_LIMIT])
+                      .order_by("-created_at").values_list("case__court_reference", "pdq")[:MATCH_SCAN_LIMIT])
         for reference, pdq in candidates:
             distance = _hamming(image.pdq, pdq)
             if distance <= PDQ_MATCH_DISTANCE and reference not in seen:

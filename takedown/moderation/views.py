@@ -9,7 +9,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import (
     Http404,
     HttpRequest,
@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from takedown.core.evidence import evidence_stream
 from takedown.core.roles import ADMIN, MODERATOR, staff_required
 from takedown.core.services import staff_read_record
+from takedown.exports.keys import trust_anchors
 from takedown.moderation.forms import DecideForm, MessageCloseForm, ReplyForm, SecondReviewForm
 from takedown.moderation.models import DECIDABLE_KINDS, ItemKind, ReviewItem
 from takedown.moderation.selectors import case_review, queue_counts, queue_items, unanswered_messages
@@ -322,8 +323,13 @@ def item_done(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
 def transparency(request: HttpRequest) -> HttpResponse:
     report = transparency_report()
     staff_read_record(user=_user(request), action="transparency.view")
+    try:
+        anchors = trust_anchors()
+    except (ImproperlyConfigured, OSError, ValueError):
+        anchors = None
     return render(request, "moderation/transparency.html", {
         "report": report,
+        "export_anchors": anchors,
         # Built from numbers and escaped platform names only (see transparency_chart_svg).
         "chart": mark_safe(transparency_chart_svg(report)),  # noqa: S308
         "request_states": RequestState.choices,

@@ -21,6 +21,7 @@ def _production_env(tmp_path: Path) -> dict[str, str]:
             "EVIDENCE_KEYS": base64.b64encode(os.urandom(32)).decode(),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
             "VAR_DIR": str(tmp_path),
+            "EXPORT_TSA_URL": "https://tsa.example.org/rfc3161",
             # Who removal requests name as the person's agent: real values, or check --deploy refuses to pass.
             "REMEDIES_OPERATOR_NAME": "Example Takedown Foundation",
             "REMEDIES_OPERATOR_ADDRESS": "1 Example Street, 10115 Berlin, Germany",
@@ -81,6 +82,22 @@ def test_offline_commands_need_no_secrets(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "manage.py", "help", "audit_verify"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_refuses_the_local_tsa_unless_it_is_stated_as_accepted(tmp_path: Path) -> None:
+    env = _production_env(tmp_path)
+    del env["EXPORT_TSA_URL"]
+    refused = _check_deploy(env)
+    assert refused.returncode != 0 and "takedown.E002" in refused.stderr
+    assert "EXPORT_TSA_LOCAL_ACCEPTED" in refused.stderr
+    env["EXPORT_TSA_LOCAL_ACCEPTED"] = "true"
+    accepted = _check_deploy(env)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
 @pytest.mark.parametrize(("variable", "value", "code"), [

@@ -19,6 +19,7 @@ from takedown.cases.models import Case, CaseImage, CaseURL, Message
 from takedown.core.audit import Actor, audit_record
 from takedown.core.evidence import evidence_put
 from takedown.exports.keys import export_keys_generate
+from takedown.exports.verify import VerifyReport, export_verify
 from tests.conftest import draw_image
 
 SECRET = "tds_correct-case-secret"
@@ -104,3 +105,14 @@ def zip_build(members: dict[str, bytes]) -> bytes:
         for name, content in members.items():
             archive.writestr(name, content)
     return buffer.getvalue()
+
+
+def pinned_key() -> bytes:
+    """The operator's published signing key, as a court would pin it (the public half of the configured key)."""
+    from django.conf import settings
+
+    return (Path(settings.EXPORT_SIGNING_KEY_FILE).parent / "signing-key.pub.pem").read_bytes()
+
+
+def verify_pinned(data: bytes, **options: object) -> VerifyReport:
+    return export_verify(data, trusted_key_pem=pinned_key(), **options)  # type: ignore[arg-type]

@@ -24,9 +24,8 @@ from takedown.core.audit import Actor
 from takedown.exports import bundle
 from takedown.exports.annex import AnnexCertificateError, annex_certificate_load
 from takedown.exports.models import AdvocateGrant
-from takedown.exports.services import advocate_profile_ensure, case_export_build, grant_create_by_victim
-from takedown.exports.verify import export_verify
-from tests.exports.conftest import zip_build, zip_members
+from takedown.exports.services import GrantError, advocate_profile_ensure, case_export_build, grant_create_by_victim
+from tests.exports.conftest import verify_pinned, zip_build, zip_members
 
 IDENTITY = "Given name Family-name, 1 Court Street, Springfield"
 
@@ -61,7 +60,7 @@ def test_identity_is_sealed_to_the_advocate_and_opens_with_openssl(make_case, ad
     result = case_export_build(case=case, actor=Actor.for_user(advocate), grant=grant, made_by=advocate)
     members = zip_members(result.data)
     assert bundle.ANNEX in bundle.manifest_parse(members[bundle.MANIFEST])
-    assert export_verify(result.data).ok and result.record.annex_included
+    assert verify_pinned(result.data).ok and result.record.annex_included
     for name, content in members.items():
         if name != bundle.ANNEX:
             assert b"Family-name" not in content and b"Real Name" not in content, name
@@ -70,7 +69,7 @@ def test_identity_is_sealed_to_the_advocate_and_opens_with_openssl(make_case, ad
 
     opened = json.loads(pkcs7.pkcs7_decrypt_der(members[bundle.ANNEX], cert, key, []))
     assert opened["identity_for_court"] == IDENTITY and opened["pseudonym"] == case.pseudonym
-    assert opened["case_reference"] == case.reference
+    assert opened["court_reference"] == case.court_reference
 
     if shutil.which("openssl"):
         (tmp_path / "annex.p7m").write_bytes(members[bundle.ANNEX])
@@ -94,14 +93,29 @@ def test_a_changed_annex_fails_verification(make_case, advocate: User) -> None:
                                             grant=_grant(case, advocate, _pem(cert))).data)
     changed = bytearray(members[bundle.ANNEX])
     changed[len(changed) // 2] ^= 0x01
-    report = export_verify(zip_build({**members, bundle.ANNEX: bytes(changed)}))
+    report = verify_pinned(zip_build({**members, bundle.ANNEX: bytes(changed)}))
     assert report.first_failure is not None and report.first_failure.name == "digests"
     assert bundle.ANNEX in report.first_failure.detail
 
 
-def test_without_a_certificate_the_identity_stays_out(make_case, advocate: User) -> None:
+def test_without_a_certificate_no_identity_is_taken_and_none_is_promised(make_case, advocate: User) -> None:
     case = make_case("ANNEX-0003")
-    result = case_export_build(case=case, actor=Actor.system(), grant=_grant(case, advocate, ""))
+    with pytest.raises(GrantError, match="cannot receive a sealed identity"):
+        _grant(case, advocate, "")
+    assert not AdvocateGrant.objects.filter(case=case).exists()
+
+
+def test_a_certificate_removed_later_leaves_the_identity_out_and_says_so(make_case, advocate: User) -> None:
+    case = make_case("ANNEX-0004")
+    _, cert = _advocate_keys()
+    grant = _grant(case, advocate, _pem(cert))
+    assert grant.identity_sealable
+    profile = advocate_profile_ensure(user=advocate)
+    profile.annex_certificate = ""
+    profile.save()
+    grant = AdvocateGrant.objects.select_related("advocate__advocate_profile").get(id=grant.id)
+    assert not grant.identity_sealable
+    result = case_export_build(case=case, actor=Actor.system(), grant=grant)
     members = zip_members(result.data)
     assert bundle.ANNEX not in members and not result.record.annex_included
     assert all(b"Family-name" not in content for content in members.values())

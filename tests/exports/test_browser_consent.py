@@ -21,9 +21,8 @@ from PIL import Image
 from takedown.exports import bundle
 from takedown.exports.models import AdvocateGrant
 from takedown.exports.services import advocate_profile_ensure
-from takedown.exports.verify import export_verify
 from tests.conftest import make_staff
-from tests.exports.conftest import zip_members
+from tests.exports.conftest import verify_pinned, zip_members
 from tests.victims.conftest import file_upload_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -105,7 +104,8 @@ def test_person_gives_and_removes_access_and_the_advocate_exports_in_between(chr
     page.click("#advocate-grant button[type=submit]")
     page.wait_for_selector("text=Access given")
     row = page.locator("#advocate-grants tr[data-grant-state=active]")
-    assert "Legal Aid Collective" in row.inner_text() and "images allowed" in row.inner_text()
+    assert "Legal Aid Collective" in row.inner_text() and "your images" in row.inner_text()
+    assert "not your identity" in row.inner_text()
     _shot(page, "status-advocate-phone")
 
     # The advocate signs in with the second factor, finds the case and downloads the court file.
@@ -118,8 +118,8 @@ def test_person_gives_and_removes_access_and_the_advocate_exports_in_between(chr
     desk.fill("input[name=otp_token]", _code(advocate))
     desk.click("button[type=submit]")
     desk.wait_for_url("**/staff/advocate/")
-    desk.click(f"text={filed.reference}")
-    desk.wait_for_url(f"**/staff/advocate/cases/{filed.reference}/")
+    desk.click(f"text={filed.case.court_reference}")
+    desk.wait_for_url(f"**/staff/advocate/cases/{filed.case.court_reference}/")
     desk.click("text=Export the court case file")
     desk.fill("input[name=otp_token]", _code(advocate, steps_ahead=1))
     desk.check("input[name=include_images]")
@@ -128,7 +128,7 @@ def test_person_gives_and_removes_access_and_the_advocate_exports_in_between(chr
     saved = tmp_path / "case.zip"
     download.value.save_as(saved)
     data = saved.read_bytes()
-    assert export_verify(data).ok
+    assert verify_pinned(data).ok
     members = zip_members(data)
     assert filed.case.pseudonym in members[bundle.CASE_JSON].decode()
     assert any(name.startswith("images/") for name in members)
@@ -137,7 +137,7 @@ def test_person_gives_and_removes_access_and_the_advocate_exports_in_between(chr
     page.click("#advocate-grants tr[data-grant-state=active] button")
     page.wait_for_selector("text=Access removed")
     assert page.locator("#advocate-grants tr[data-grant-state=revoked]").count() == 1
-    response = desk.goto(f"{live_server.url}/staff/advocate/cases/{filed.reference}/")
+    response = desk.goto(f"{live_server.url}/staff/advocate/cases/{filed.case.court_reference}/")
     assert response is not None and response.status == 404
     person.close()
     lawyer.close()

@@ -6,6 +6,7 @@ Time is moved with time-machine: a request is sent at T, hosts answer at T + n h
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -22,12 +23,11 @@ from takedown.cases.models import Case, CaseImage, CaseURL
 from takedown.core.audit import Actor
 from takedown.exports import bundle
 from takedown.exports.services import case_export_build
-from takedown.exports.verify import export_verify
 from takedown.partners.models import Partner, PartnerFeedback, PartnerFeedbackCase
 from takedown.remedies.directory import host_directory_seed
-from takedown.remedies.models import Host, RemedyRequest, RequestKind
+from takedown.remedies.models import Host, RemedyRequest, RequestKind, SentMessage
 from takedown.remedies.services import remedies_clock_tick, remedies_generate_for_case, remedy_request_update
-from tests.exports.conftest import case_make, zip_members
+from tests.exports.conftest import case_make, verify_pinned, zip_members
 
 # After the session's export keys were made (the time-stamping certificate must be valid at export time).
 T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
@@ -89,7 +89,8 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     assert removal["fast.example"]["acknowledged_at"] == _at(1)
     assert removal["fast.example"]["complied_at"] == _at(5)
     assert removal["fast.example"]["deadline"] == {
-        "statutory_hours": 48, "deadline_at": _at(48), "outcome": "met", "overdue_marked_at": None,
+        "statutory_hours": 48, "received_at": _at(0), "deadline_at": _at(48), "outcome": "met",
+        "overdue_marked_at": None,
         "hours_to_compliance": 5.0,
     }
     assert removal["refuse.example"]["deadline"]["outcome"] == "refused"
@@ -110,13 +111,13 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     assert removal["silent.example"]["deadline"]["outcome"] == "missed"
     assert removal["silent.example"]["deadline"]["overdue_marked_at"] == _at(49)
     assert removal["fast.example"]["deadline"]["outcome"] == "met"
-    assert late["deadlines"] == {"met": 1, "missed": 2, "refused": 1, "running": 0, "not_sent": 0, "cancelled": 0}
+    assert late["deadlines"] == {"met": 1, "missed": 2, "past_deadline": 0, "refused": 1, "running": 0,
+                                 "not_sent": 0, "not_received": 0, "cancelled": 0}
     steps = [e["action"] for e in removal["silent.example"]["events"]]
     # One tick at 49 hours escalates twice, re-sends the unanswered request once and marks it overdue.
     assert steps[:2] == ["created", "sent"]
-    # "received": the mail server's acceptance, recorded since delivery is proven (issue 14).
     assert sorted(steps[2:]) == ["escalated_24h", "escalated_40h", "overdue", "received", "resent"]
-    assert export_verify(data).ok
+    assert verify_pinned(data).ok
 
     # Blocking and de-linking are there too, with no statutory clock.
     kinds = sorted((r["kind"], r["recipient"]) for r in late["requests"] if r["kind"] != "removal")
@@ -126,28 +127,81 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     assert {r["deadline"]["outcome"] for r in late["requests"] if r["kind"] != "removal"} == {"not_applicable"}
 
     # The PDF says the same: per request its answers, and which deadlines were met or missed.
-    assert "1 met, 2 missed, 1 refused, 0 still running" in pdf
+    assert "1 met, 2 missed, 0 past the deadline with no compliance recorded, 1 refused, 0 still running" in pdf
     assert "Fast Host" in pdf and "Refuse Host" in pdf and "MISSED" in pdf
     assert "complied after 5.0 hours" in pdf and "complied after 50.0 hours" in pdf
     assert "statutory deadline missed" in pdf
 
 
-def test_each_request_is_included_as_sent_and_names_the_person_by_pseudonym_only(answered_case: Case) -> None:
-    dossier, pdf, _ = _export(answered_case)
+def test_each_request_is_cited_as_sent_from_the_stored_bytes_and_names_the_person_by_pseudonym_only(
+        answered_case: Case) -> None:
+    dossier, pdf, data = _export(answered_case)
+    members = zip_members(data)
     fast = _by_host(dossier)["fast.example"]
-    document = fast["document"]
-    assert fast["id"] in document["text"] and "https://fast.example/v/1" in document["text"]
-    assert document["title"].startswith("Removal request") and document["schema"] == "takedown.remedy-request/1"
-    assert "TAKE IT DOWN" in document["text"] and "Jane Doe 17" in document["text"]
-    assert "Digital Services Act, Article 16" in document["text"]
-    plain = json.dumps(dossier) + pdf
+    assert "document" not in fast  # nothing is rendered again at export time
+    (exhibit,) = fast["exhibits"]
+    message = SentMessage.objects.get(request_id=fast["id"])
+    stored = message.raw_bytes()
+    assert exhibit["sha256"] == hashlib.sha256(stored).hexdigest() == message.sha256
+    assert exhibit["recipient"] == "abuse@fast.example" and exhibit["recipient_guessed"] is False
+    assert exhibit["channel"] == "email" and exhibit["content_type"] == "message/rfc822"
+    assert exhibit["message_id"] == message.message_id and exhibit["delivery"] == message.delivery == "acknowledged"
+    assert fast["received_by_recipient"] is True
+    # The e-mail as sent carries the person's signature (it may be their name): its bytes stay out of the plain
+    # file, and the exhibit keeps the SHA-256 and says it is held under seal.
+    assert b"Real Name Signed" in stored
+    assert exhibit["held_under_seal"] is True and exhibit["file"] is None
+    assert not any(name.startswith("exhibits/") for name in members)
+    assert f"exhibit {exhibit['exhibit']} to {exhibit['recipient']}" in pdf  # cited beside its request
+    assert exhibit["sha256"] in pdf and exhibit["message_id"] in pdf and "Held under seal" in pdf
+    plain = json.dumps(dossier) + pdf + "".join(v.decode("latin-1") for v in members.values())
     for private in ("Real Name", "real@example.org"):
         assert private not in plain
-    # The request as sent was signed with the person's signature; the court file shows it as held under seal.
-    assert "/s/ [the signer's signature, held under seal]" in document["text"]
+
+
+def test_a_message_without_the_persons_signature_is_in_the_file_byte_for_byte(answered_case: Case) -> None:
+    answered_case.signature = ""
+    answered_case.save(update_fields=["signature"])
+    dossier, pdf, data = _export(answered_case)
+    members = zip_members(data)
+    (exhibit,) = _by_host(dossier)["fast.example"]["exhibits"]
+    stored = SentMessage.objects.get(id=exhibit["message"]).raw_bytes()
+    assert exhibit["held_under_seal"] is False and members[exhibit["file"]] == stored
+    assert f"{exhibit['sha256']}  {exhibit['file']}" in members[bundle.MANIFEST].decode()
+    assert exhibit["file"] in pdf and exhibit["sha256"] in pdf
+    assert verify_pinned(data).ok
+
+
+def test_the_timeline_names_each_answer(answered_case: Case) -> None:
+    dossier, _, _ = _export(answered_case)
     timeline = [(e["event"], e["subject"]) for e in dossier["timeline"]]
     assert ("Removal request complied with", "Fast Host") in timeline
     assert ("Removal request refused by the recipient", "Refuse Host") in timeline
+
+
+def test_a_request_nobody_accepted_says_so_and_has_no_deadline_outcome(answered_case: Case) -> None:
+    silent = SentMessage.objects.get(request__case=answered_case, request__host__domain="silent.example")
+    request = silent.request
+    # As if the mail server had refused it: the message bounced and the request never reached anyone.
+    SentMessage.objects.filter(id=silent.id).update(delivery="bounced", delivery_detail="550 5.1.1 user unknown")
+    RemedyRequest.objects.filter(id=request.id).update(state="undelivered", received_at=None, deadline_at=None)
+    dossier, pdf, _ = _export(answered_case)
+    row = _by_host(dossier)["silent.example"]
+    assert row["received_by_recipient"] is False
+    assert row["receipt"].startswith("never accepted by anyone")
+    assert row["deadline"]["outcome"] == "not_received" and row["deadline"]["deadline_at"] is None
+    assert row["exhibits"][0]["delivery"] == "bounced"
+    assert row["exhibits"][0]["delivery_detail"] == "550 5.1.1 user unknown"
+    assert "No recipient's system ever accepted this request" in pdf and "550 5.1.1 user unknown" in pdf
+
+
+def test_a_stored_message_that_fails_its_hash_stops_the_export(answered_case: Case) -> None:
+    from takedown.exports.services import ExhibitUnreadable
+
+    message = SentMessage.objects.filter(request__case=answered_case).first()
+    SentMessage.objects.filter(id=message.id).update(sha256="0" * 64)
+    with pytest.raises(ExhibitUnreadable):
+        case_export_build(case=answered_case, actor=Actor.system())
 
 
 def test_partner_reports_are_listed_without_their_notes(answered_case: Case) -> None:
@@ -216,6 +270,6 @@ def test_the_advocates_case_page_shows_the_requests_and_their_deadlines(answered
                            days=30, images_consented=False, identity_for_court="")
     # Now (before T0 + 48 h): the two unanswered requests' clocks still run. (Travelling forward would end the
     # advocate's session.)
-    page = advocate_client.get(f"/staff/advocate/cases/{answered_case.reference}/").content.decode()
+    page = advocate_client.get(f"/staff/advocate/cases/{answered_case.court_reference}/").content.decode()
     assert "48-hour removal deadlines: 1 met, 0 missed, 1 refused, 2 still running." in page
     assert page.count('data-outcome="running"') == 2 and "Fast Host" in page

@@ -71,8 +71,39 @@ def test_status_page_shows_the_panel(holder: Client) -> None:
     assert 'name="advocate-secret"' in page
 
 
+def _enrol_certificate(advocate: User) -> None:
+    from tests.exports.test_annex import _advocate_keys, _pem
+
+    profile = advocate_profile_ensure(user=advocate)
+    profile.annex_certificate = _pem(_advocate_keys()[1])
+    profile.save()
+
+
+def test_identity_is_refused_when_the_advocate_cannot_receive_it_sealed(holder: Client, filed: FiledCase,
+                                                                        code: str) -> None:
+    response = holder.post(URL, _grant_form(code, filed.secret, **{"advocate-identity_for_court": "Real Name"}))
+    assert response.status_code == 400
+    assert "cannot receive a sealed identity" in response.content.decode()
+    assert not AdvocateGrant.objects.exists()
+
+
+def test_the_person_sees_exactly_what_the_advocate_will_receive(holder: Client, filed: FiledCase, code: str,
+                                                                advocate: User) -> None:
+    _enrol_certificate(advocate)
+    holder.post(URL, _grant_form(code, filed.secret, **{"advocate-identity_for_court": "Real Name"}))
+    page = holder.get(reverse("victims-case-status")).content.decode()
+    assert 'data-receives="identity"' in page and 'data-receives="images"' not in page
+    assert "not your images" in page
+    profile = advocate_profile_ensure(user=advocate)
+    profile.annex_certificate = ""
+    profile.save()
+    page = holder.get(reverse("victims-case-status")).content.decode()
+    assert 'data-receives="identity-withheld"' in page and 'data-receives="identity"' not in page
+
+
 def test_person_gives_access_with_the_secret_and_the_advocate_sees_the_case(
         holder: Client, filed: FiledCase, code: str, advocate: User) -> None:
+    _enrol_certificate(advocate)
     response = holder.post(URL, _grant_form(code.lower().replace("-", " "), filed.secret,
                                             **{"advocate-images_consented": "on",
                                                "advocate-identity_for_court": "Real Name, 1 Court Street"}))
@@ -80,7 +111,7 @@ def test_person_gives_access_with_the_secret_and_the_advocate_sees_the_case(
     grant = AdvocateGrant.objects.get(case=filed.case)
     assert grant.is_active() and grant.images_consented and grant.basis == AdvocateGrant.Basis.VICTIM_CONSENT
     assert grant.identity_for_court == "Real Name, 1 Court Street"
-    assert advocate_grant_get(user=advocate, reference=filed.reference).id == grant.id
+    assert advocate_grant_get(user=advocate, reference=filed.case.court_reference).id == grant.id
     page = holder.get(reverse("victims-case-status")).content.decode()
     assert "Access given" in page and "Legal Aid Collective" in page and "Can see your case" in page
     detail = AuditEvent.objects.get(action="advocate_grant.create").detail
@@ -118,7 +149,7 @@ def test_person_removes_access_without_the_secret(holder: Client, filed: FiledCa
     page = holder.get(reverse("victims-case-status")).content.decode()
     assert "Access removed" in page and 'data-grant-state="revoked"' in page
     with pytest.raises(GrantNotFound):
-        advocate_grant_get(user=advocate, reference=filed.reference)
+        advocate_grant_get(user=advocate, reference=filed.case.court_reference)
 
 
 def test_person_cannot_remove_a_grant_on_another_case(holder: Client, code: str) -> None:

@@ -11,7 +11,7 @@ from takedown.core.audit import Actor
 from takedown.exports import bundle
 from takedown.exports.services import case_export_build
 from takedown.exports.verify import export_verify
-from tests.exports.conftest import case_make, zip_build, zip_members
+from tests.exports.conftest import case_make, verify_pinned, zip_build, zip_members
 
 # Files small enough (or critical enough) that every byte position is changed, each in two ways.
 EXHAUSTIVE = (bundle.MANIFEST, bundle.SIGNATURE, bundle.TIMESTAMP, bundle.SIGNING_PUB, bundle.TSA_CA)
@@ -44,7 +44,7 @@ def _flip(members: dict[str, bytes], name: str, position: int, mask: int) -> byt
 
 
 def test_untouched_export_verifies(export_zip: bytes) -> None:
-    report = export_verify(export_zip)
+    report = verify_pinned(export_zip)
     assert report.ok, report.first_failure
     assert [c.name for c in report.checks] == [
         "zip", "required-files", "manifest-format", "signing-key", "signature", "timestamp", "file-set", "digests",
@@ -54,7 +54,7 @@ def test_untouched_export_verifies(export_zip: bytes) -> None:
 
 def test_rezipped_untouched_members_still_verify(members: dict[str, bytes]) -> None:
     # The flips below rebuild the ZIP; this shows a rebuilt ZIP alone does not fail, so each failure is the flip's.
-    assert export_verify(zip_build(members)).ok
+    assert verify_pinned(zip_build(members)).ok
 
 
 @pytest.mark.parametrize("name", [
@@ -64,7 +64,7 @@ def test_rezipped_untouched_members_still_verify(members: dict[str, bytes]) -> N
 def test_changing_a_byte_fails(members: dict[str, bytes], name: str, where: str) -> None:
     size = len(members[name])
     position = {"first": 0, "middle": size // 2, "last": size - 1}[where]
-    report = export_verify(_flip(members, name, position, 0x01))
+    report = verify_pinned(_flip(members, name, position, 0x01))
     assert not report.ok
     assert report.first_failure is not None
 
@@ -75,7 +75,7 @@ def test_changing_sampled_bytes_of_large_files_fails(members: dict[str, bytes], 
     positions = rnd.sample(range(len(members[name])), SAMPLED_POSITIONS)
     for position in positions:
         for mask in (0x01, 0x80):
-            report = export_verify(_flip(members, name, position, mask))
+            report = verify_pinned(_flip(members, name, position, mask))
             assert not report.ok, (name, position, mask)
             assert report.first_failure.name == "digests"
 
@@ -86,7 +86,7 @@ def test_changing_every_byte_of_the_manifest_files_fails(members: dict[str, byte
     survivors = []
     for position in range(len(members[name])):
         for mask in (0x01, 0x80):
-            if export_verify(_flip(members, name, position, mask)).ok:
+            if verify_pinned(_flip(members, name, position, mask)).ok:
                 survivors.append((position, mask))
     assert survivors == []
 
@@ -97,14 +97,14 @@ def test_changing_every_byte_of_the_manifest_files_fails(members: dict[str, byte
 ])
 def test_dropping_a_file_fails(members: dict[str, bytes], name: str) -> None:
     remaining = {k: v for k, v in members.items() if k != name}
-    report = export_verify(zip_build(remaining))
+    report = verify_pinned(zip_build(remaining))
     assert not report.ok
     assert name in report.first_failure.detail
 
 
 @pytest.mark.parametrize("added", ["extra.txt", "images/extra.png", "README"])
 def test_adding_a_file_fails(members: dict[str, bytes], added: str) -> None:
-    report = export_verify(zip_build({**members, added: b"not part of the export\n"}))
+    report = verify_pinned(zip_build({**members, added: b"not part of the export\n"}))
     assert not report.ok
     assert report.first_failure.name == "file-set"
     assert added in report.first_failure.detail
@@ -112,7 +112,7 @@ def test_adding_a_file_fails(members: dict[str, bytes], added: str) -> None:
 
 def test_dropping_any_listed_file_names_it(members: dict[str, bytes]) -> None:
     for name in bundle.manifest_parse(members[bundle.MANIFEST]):
-        report = export_verify(zip_build({k: v for k, v in members.items() if k != name}))
+        report = verify_pinned(zip_build({k: v for k, v in members.items() if k != name}))
         assert report.first_failure.name in ("required-files", "file-set")
         assert name in report.first_failure.detail
 
@@ -127,8 +127,8 @@ def test_duplicate_and_unsafe_names_fail(members: dict[str, bytes]) -> None:
             archive.writestr(name, content)
         with pytest.warns(UserWarning):
             archive.writestr(bundle.CASE_JSON, b"{}")
-    assert export_verify(buffer.getvalue()).first_failure.name == "zip"
-    assert export_verify(zip_build({**members, "../evil": b"x"})).first_failure.name == "zip"
+    assert verify_pinned(buffer.getvalue()).first_failure.name == "zip"
+    assert verify_pinned(zip_build({**members, "../evil": b"x"})).first_failure.name == "zip"
 
 
 def test_swapped_signing_key_fails_when_the_key_is_pinned(members: dict[str, bytes], export_key_dir: Path,
@@ -144,7 +144,7 @@ def test_swapped_signing_key_fails_when_the_key_is_pinned(members: dict[str, byt
 
 
 def test_not_a_zip_fails() -> None:
-    report = export_verify(b"PK\x03\x04 garbage")
+    report = verify_pinned(b"PK\x03\x04 garbage")
     assert not report.ok and report.first_failure.name == "zip"
 
 
@@ -160,8 +160,8 @@ def test_changing_an_image_file_fails(db: None, advocate) -> None:
     assert len(images) == 2
     for name in images:
         for position in (0, len(members[name]) // 2, len(members[name]) - 1):
-            report = export_verify(_flip(members, name, position, 0x01))
+            report = verify_pinned(_flip(members, name, position, 0x01))
             assert report.first_failure is not None and report.first_failure.name == "digests"
             assert name in report.first_failure.detail
-        dropped = export_verify(zip_build({k: v for k, v in members.items() if k != name}))
+        dropped = verify_pinned(zip_build({k: v for k, v in members.items() if k != name}))
         assert dropped.first_failure is not None and dropped.first_failure.name == "file-set"

@@ -58,7 +58,7 @@ def test_moderator_signs_in_claims_reveals_confirms_and_sees_the_remedies(live_s
     page.fill("input[name=otp_token]", code)
     page.click("button[type=submit]")
     page.wait_for_url("**/staff/moderation/")
-    assert case.reference in page.inner_text("table.queue")
+    assert case.court_reference in page.inner_text("table.queue")
 
     page.click("#claim-next")
     page.wait_for_url("**/staff/moderation/items/**")

@@ -40,7 +40,7 @@ def test_one_case_across_a_directory_host_a_search_engine_an_eu_host_and_an_unkn
     payload = _render(case.reference)
     # The contract: {"case", "status", "requests": [<document JSON, schema takedown.remedy-request/1>]}.
     assert set(payload) == {"case", "status", "requests"}
-    assert payload["case"] == case.reference and payload["status"] == "confirmed"
+    assert payload["case"] == case.court_reference and payload["status"] == "confirmed"
     assert all(r["schema"] == "takedown.remedy-request/1" and r["text"] and r["title"] for r in payload["requests"])
     removals = {r["recipient"]["domain"]: r for r in payload["requests"] if r["kind"] == "removal"}
     delinking = {r["recipient"]["domain"]: r for r in payload["requests"] if r["kind"] == "delinking"}

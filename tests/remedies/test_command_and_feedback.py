@@ -29,7 +29,8 @@ def test_remedies_render_prints_every_request_as_json() -> None:
     out = StringIO()
     call_command("remedies_render", case.reference, "--format", "json", stdout=out)
     payload = json.loads(out.getvalue())
-    assert payload["case"] == case.reference
+    # The output names the case by its court reference: the person's own reference opens their case.
+    assert payload["case"] == case.court_reference
     kinds = sorted(r["kind"] for r in payload["requests"])
     # One de-linking request per search engine in the directory (Baidu, Bing, DuckDuckGo, Google, Yandex).
     assert kinds == ["blocking"] + ["delinking"] * 5 + ["removal"]

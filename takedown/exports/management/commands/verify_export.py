@@ -22,6 +22,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument("--pubkey", type=Path, help="the operator's published signing key (PEM) to pin")
+        parser.add_argument("--fingerprint", default="",
+                            help="the operator's published signing-key fingerprint (SHA-256 hex) to pin, as shown "
+                                 "at /.well-known/takedown-export-keys and on the transparency page")
+        parser.add_argument("--trust-embedded", action="store_true",
+                            help="trust the key shipped inside the file (checks integrity only, not who made it)")
         parser.add_argument("--tsa-ca", type=Path, help="the TSA CA file to pin instead of the bundled one")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,7 +38,10 @@ class Command(BaseCommand):
         except OSError as exc:
             self.stderr.write(f"FAILED: cannot read {exc.filename}")
             sys.exit(1)
-        report = export_verify(data, trusted_key_pem=key, trusted_ca_pem=ca)
+        source = (f"--pubkey {options['pubkey']}" if key is not None
+                  else "--fingerprint" if options["fingerprint"] else "")
+        report = export_verify(data, trusted_key_pem=key, trusted_fingerprint=options["fingerprint"],
+                               trusted_ca_pem=ca, trust_embedded=options["trust_embedded"], anchor_source=source)
         for check in report.checks:
             self.stdout.write(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
         failure = report.first_failure
@@ -42,4 +50,4 @@ class Command(BaseCommand):
             detail = failure.detail if failure else "nothing was checked"
             self.stderr.write(f"FAILED: {name}: {detail}")
             sys.exit(1)
-        self.stdout.write(f"OK: {path.name} verifies ({len(report.checks)} checks)")
+        self.stdout.write(f"OK: {path.name} verifies ({len(report.checks)} checks); trust anchor: {report.anchor}")
