@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,8 +21,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from takedown.cases.models import Case
-from takedown.core.audit import Actor, audit_record
+from takedown.core.audit import Actor
 from takedown.core.roles import ADMIN, ADVOCATE, MODERATOR, staff_required
+from takedown.core.services import staff_read_record
 from takedown.exports import keys, services
 from takedown.exports.forms import (
     AdvocateProfileForm,
@@ -211,9 +211,8 @@ def staff_grants(request: HttpRequest) -> HttpResponse:
         case = Case.objects.filter(court_reference=reference).first()
         if case is not None:
             grants = services.victim_grants(case=case)
-            with transaction.atomic():
-                audit_record(actor=Actor.for_user(request.user), action="advocate_grant.list", case_id=case.id,
-                             object_type="case", object_id=case.id)
+            staff_read_record(user=request.user, action="advocate_grant.list", case_id=case.id,
+                              object_type="case", object_id=case.id)
     return render(request, "exports/staff_grants.html",
                   {"form": form, "grants": grants, "reference": reference}, status=status)
 
