@@ -181,7 +181,7 @@ def test_a_persons_message_stays_open_until_a_reply_or_a_close_with_reason(claim
     item = ReviewItem.objects.get(case=case, kind=ItemKind.VICTIM_MESSAGE, state="open")
     assert Message.objects.get(case=case, author="victim").read_at is None
     waiting = unanswered_messages()
-    assert [row.reference for row in waiting] == [case.reference] and waiting[0].count == 1
+    assert [row.reference for row in waiting] == [case.court_reference] and waiting[0].count == 1
     moderation_claim(item_id=item.id, user=moderator)
     with pytest.raises(ModerationError):
         moderation_message_close(item_id=item.id, user=moderator, reason="  ")
@@ -210,7 +210,7 @@ def test_queue_page_lists_unanswered_messages_oldest_first_and_the_close_form(cl
     moderation_queue_sync()
     body = moderator_client.get(reverse("moderation-queue")).content.decode()
     section = body[body.index('id="unanswered"'):]
-    assert section.index(older.reference) < section.index(newer.reference)
+    assert section.index(older.court_reference) < section.index(newer.court_reference)
     assert "5\xa0hours" in section
     assert "Please hurry" not in body  # the queue names cases, not what people wrote
     item = ReviewItem.objects.get(case=older, kind=ItemKind.VICTIM_MESSAGE, state="open")
