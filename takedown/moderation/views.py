@@ -6,6 +6,7 @@ import io
 import logging
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth.models import User
@@ -56,6 +57,9 @@ from takedown.moderation.services import (
 )
 from takedown.moderation.transparency import transparency_chart_svg, transparency_csv, transparency_report
 from takedown.remedies.models import OPEN_STATES, RequestState
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 logger = logging.getLogger(__name__)
 staff = staff_required(MODERATOR, ADMIN)
@@ -187,11 +191,26 @@ def shield(request: HttpRequest, item_id: uuid.UUID) -> HttpResponse:
     return redirect("moderation-review", item_id=item_id)
 
 
+def _png(picture: PILImage, *, shielded: bool) -> HttpResponse:
+    """An image or keyframe as PNG. The shield is applied here, not only by CSS: unrevealed pixels never reach
+    the browser (small, grey, blurred)."""
+    from PIL import ImageFilter, ImageOps
+
+    if shielded:
+        picture.thumbnail((SHIELD_MAX_SIDE, SHIELD_MAX_SIDE))
+        picture = ImageOps.grayscale(picture).filter(ImageFilter.GaussianBlur(radius=max(picture.size) / 18))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    response = HttpResponse(out.getvalue(), content_type="image/png")
+    response["Content-Disposition"] = "inline"
+    return response
+
+
 @require_GET
 @staff
 def image(request: HttpRequest, item_id: uuid.UUID, image_id: uuid.UUID) -> HttpResponse:
     """The image, re-encoded (no metadata): blurred and grey unless this moderator revealed it just now."""
-    from PIL import Image, ImageFilter, ImageOps
+    from PIL import Image, ImageOps
 
     revealed = _revealed_image(request) == str(image_id)
     try:
@@ -210,15 +229,7 @@ def image(request: HttpRequest, item_id: uuid.UUID, image_id: uuid.UUID) -> Http
         logger.error("stored image %s does not decode: %s", image_id, type(exc).__name__)
         return HttpResponse(_("This stored image does not decode. The reason is in the server log: tell the "
                               "operator."), status=500, content_type="text/plain; charset=utf-8")
-    if not revealed:
-        # The shield is applied here too, not only by CSS: unrevealed pixels never reach the browser.
-        picture.thumbnail((SHIELD_MAX_SIDE, SHIELD_MAX_SIDE))
-        picture = ImageOps.grayscale(picture).filter(ImageFilter.GaussianBlur(radius=max(picture.size) / 18))
-    out = io.BytesIO()
-    picture.save(out, "PNG")
-    response = HttpResponse(out.getvalue(), content_type="image/png")
-    response["Content-Disposition"] = "inline"
-    return response
+    return _png(picture, shielded=not revealed)
 
 
 @require_POST
@@ -383,7 +394,7 @@ def keyframe_reveal(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUI
 @staff
 def keyframe(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUID, index: int) -> HttpResponse:
     """One keyframe of a video, as a PNG: blurred and grey unless this moderator revealed it just now."""
-    from PIL import Image, ImageFilter, ImageOps
+    from PIL import Image
 
     revealed = _revealed_image(request) == _keyframe_key(video_id, index)
     try:
@@ -403,15 +414,7 @@ def keyframe(request: HttpRequest, item_id: uuid.UUID, video_id: uuid.UUID, inde
         logger.error("stored keyframe %d of video %s does not decode: %s", index, video_id, type(exc).__name__)
         return HttpResponse(_("This stored keyframe does not decode. The reason is in the server log: tell the "
                               "operator."), status=500, content_type="text/plain; charset=utf-8")
-    if not revealed:
-        # As for images, the shield is applied here: unrevealed pixels never reach the browser.
-        picture.thumbnail((SHIELD_MAX_SIDE, SHIELD_MAX_SIDE))
-        picture = ImageOps.grayscale(picture).filter(ImageFilter.GaussianBlur(radius=max(picture.size) / 18))
-    out = io.BytesIO()
-    picture.save(out, "PNG")
-    response = HttpResponse(out.getvalue(), content_type="image/png")
-    response["Content-Disposition"] = "inline"
-    return response
+    return _png(picture, shielded=not revealed)
 
 
 @require_POST
