@@ -184,16 +184,9 @@ class CaseVideo(models.Model):
     In device mode only the digests the browser computed reach the server: no file, keyframes or vPDQ.
     """
 
-    class Source(models.TextChoices):
-        UPLOAD = "upload", _("Uploaded")
-        DEVICE = "device", _("Hashed on the device")
-        EVIDENCE = "evidence", _("Added later as evidence")
-
-    class State(models.TextChoices):
-        PENDING = "pending", _("Waiting to be hashed")
-        HASHED = "hashed", _("Hashed")
-        REJECTED = "rejected", _("Could not be read")
-        DELETED = "deleted", _("Deleted")
+    # The same life as an image's: where it came from, and how far processing got.
+    Source = CaseImage.Source
+    State = CaseImage.State
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="videos")

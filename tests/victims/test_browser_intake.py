@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,34 +20,11 @@ from PIL import Image
 from takedown.cases.models import Case, CaseImage, CaseStatus
 from takedown.core.evidence import evidence_names_on_disk
 from tests.conftest import draw_image
+from tests.victims.conftest import VIEWPORTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS_ENV = "SCREENSHOTS_DIR"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture(scope="module")
-def chromium(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian chromium is not installed (scripts/ensure-chromium.sh installs it)")
-    # Playwright's sync API keeps an event loop in this thread; the tests' own ORM reads are still synchronous.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _images(tmp_path: Path) -> list[Path]:
