@@ -14,9 +14,8 @@ from takedown.cases.models import CaseVideo
 from takedown.core.audit import Actor
 from takedown.core.evidence import evidence_put
 from takedown.exports.services import advocate_profile_ensure, case_export_build, grant_create_by_victim
-from takedown.exports.verify import export_verify
 from tests.conftest import draw_image
-from tests.exports.conftest import case_make, zip_members
+from tests.exports.conftest import case_make, verify_pinned, zip_members
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +54,7 @@ def test_export_names_video_digests_and_includes_the_blurred_contact_sheet(advoc
         raw = sheet.convert("RGB").tobytes()
     assert raw[0::3] == raw[1::3] == raw[2::3]  # grey: blurred and greyscale, as moderators first see it
     assert b"the stored copy" not in data  # the video itself never goes into a court file
-    report = export_verify(data)
+    report = verify_pinned(data)
     assert report.first_failure is None  # the sheet is in the signed manifest like every file
 
 

@@ -34,6 +34,8 @@ CHECKED_HERE = {"remedies.request_send", "partners.webhook_deliver", "victims.pr
 # Outbox tasks whose second run is shown by their own tests.
 CHECKED_ELSEWHERE = {
     "detection.images_analyse",  # tests/detection/test_analysis_task.py::test_analysis_is_idempotent
+    # tests/detection/test_video_analysis.py::test_keyframes_are_scored_and_the_verdict_explains_each_frame
+    "detection.videos_analyse",
 }
 
 

@@ -155,16 +155,19 @@ MATRIX: dict[str, Row] = {
     "victims-under-18": row("/under-18/", PUBLIC_PAGE),
     "victims-help": row("/help/", PUBLIC_PAGE),
     "victims-privacy": row("/privacy/", PUBLIC_PAGE),
+    # The operator's export-key fingerprint and TSA choice: published for anyone who checks a court file.
+    "exports-keys-json": row("/.well-known/takedown-export-keys", PUBLIC_PAGE),
+    "exports-keys-page": row("/court-exports/keys/", PUBLIC_PAGE),
     "set_language": row("/i18n/setlang/", dict.fromkeys(PEOPLE, 302), method="post",
                         data={"language": "es", "next": "/"}),
     # Advocates and grants (takedown/exports).
     "exports-advocate-cases": row("/staff/advocate/", ADVOCATE_PAGE),
     "exports-advocate-profile": row("/staff/advocate/profile/", ADVOCATE_PAGE),
-    "exports-advocate-case": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/", ADVOCATE_CASE),
-    "exports-advocate-export": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/export/",
+    "exports-advocate-case": row(lambda s: f"/staff/advocate/cases/{s['case_x'].court_reference}/", ADVOCATE_CASE),
+    "exports-advocate-export": row(lambda s: f"/staff/advocate/cases/{s['case_x'].court_reference}/export/",
                                    ADVOCATE_CASE),
     # Recording a court order (takedown/exports/court_orders.py): an advocate with a grant, as for the export.
-    "exports-advocate-court-order": row(lambda s: f"/staff/advocate/cases/{s['case_x'].reference}/court-order/",
+    "exports-advocate-court-order": row(lambda s: f"/staff/advocate/cases/{s['case_x'].court_reference}/court-order/",
                                     ADVOCATE_CASE),
     "exports-staff-grants": row("/staff/grants/", GRANTS_PAGE),
     "exports-staff-grant-revoke": row(lambda s: f"/staff/grants/{s['grant'].id}/revoke/", GRANTS_ACTION,
