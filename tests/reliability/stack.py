@@ -328,6 +328,7 @@ class Stack:
             "description": "",
             "authority": "self",
             "good_faith": "on",
+            "authorise_agent": "on",
             "signature": "F.T.",
             "contact": "",
         }
