@@ -16,7 +16,7 @@ import pytest
 
 from takedown.cases.models import Case, CaseVideo
 from tests.intake_videos import video_bytes
-from tests.victims.test_browser_intake import VIEWPORTS, chromium  # noqa: F401 - the module's browser fixture
+from tests.victims.conftest import VIEWPORTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,7 +30,7 @@ def _fill(page: Any) -> None:
     page.fill("#id_signature", "J. D.")
 
 
-def _report(chromium: Any, base: str, mode: str, video: Path) -> tuple[Case, list[int], str]:  # noqa: F811
+def _report(chromium: Any, base: str, mode: str, video: Path) -> tuple[Case, list[int], str]:
     context = chromium.new_context(viewport=VIEWPORTS["phone"], device_scale_factor=1, is_mobile=True,
                                    has_touch=True, locale="en-GB")
     page = context.new_page()
@@ -68,7 +68,7 @@ def _report(chromium: Any, base: str, mode: str, video: Path) -> tuple[Case, lis
     return Case.objects.get(reference=reference), bodies, browser_md5
 
 
-def test_video_report_on_a_phone_in_both_modes_gives_the_same_md5(chromium: Any, live_server: Any,  # noqa: F811
+def test_video_report_on_a_phone_in_both_modes_gives_the_same_md5(chromium: Any, live_server: Any,
                                                                   tmp_path: Path) -> None:
     data = video_bytes(container="mp4", codec="mpeg4", seconds=3, fps=10, width=640, height=480, noise=True,
                        bit_rate=100_000_000)
