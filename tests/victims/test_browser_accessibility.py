@@ -124,6 +124,8 @@ def test_focus_moves_to_the_error_summary(chromium: Any, live_server: Any, size:
     page = context.new_page()
     try:
         page.goto(live_server.url + "/report/")
+        # The person's tab is in front, as on a phone: headless Chromium grants autofocus only to a focused page.
+        page.bring_to_front()
         page.fill("#id_urls", "javascript:alert(1)")
         page.click("main form button[type=submit]")
         page.wait_for_selector("#error-summary")
