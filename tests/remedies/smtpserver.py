@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import socketserver
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -80,3 +83,17 @@ class FakeSMTP:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def smtp_serving(settings: Any) -> Iterator[FakeSMTP]:
+    """A FakeSMTP with Django's SMTP backend pointed at it (plain, no authentication) for the block."""
+    server = FakeSMTP().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL = False, False
+    settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "", ""
+    try:
+        yield server
+    finally:
+        server.stop()

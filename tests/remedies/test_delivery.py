@@ -25,22 +25,17 @@ from takedown.remedies.models import DeliveryState, Host, RemedyRequest, Request
 from takedown.remedies.services import remedies_generate_for_case, remedy_request_deliver, remedy_request_send
 from takedown.remedies.smtp import SmtpTemporaryFailure
 from tests.remedies.factory import case_make, confirm, host_make
-from tests.remedies.smtpserver import FakeSMTP
+from tests.remedies.smtpserver import FakeSMTP, smtp_serving
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def smtp(settings: Any) -> Iterator[FakeSMTP]:
-    server = FakeSMTP().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL = False, False
-    settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "", ""
     settings.DEFAULT_FROM_EMAIL = "requests@operator.example"
     settings.REMEDIES_BOUNCE_ADDRESS = "bounces@operator.example"
-    yield server
-    server.stop()
+    with smtp_serving(settings) as server:
+        yield server
 
 
 def _removal(capture: Any, *, guessed: bool = False) -> RemedyRequest:

@@ -3,13 +3,12 @@ a bounce, after the partner's acknowledgement and after removal (the same scenar
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.remedies.smtpserver import FakeSMTP
+from tests.remedies.smtpserver import FakeSMTP, smtp_serving
 from tests.victims.status_scenario import (
     URLS,
     check_page_against_database,
@@ -22,33 +21,20 @@ from tests.victims.status_scenario import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
 def smtp(settings: Any) -> Iterator[FakeSMTP]:
-    server = FakeSMTP().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL = False, False
-    settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "", ""
-    yield server
-    server.stop()
+    with smtp_serving(settings) as server:
+        yield server
 
 
 @pytest.fixture
-def page(monkeypatch: Any) -> Iterator[Any]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian chromium is not installed (./test installs it with apt-get)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser.new_page()
-        browser.close()
+def page(chromium: Any) -> Iterator[Any]:
+    """A page of the victims' shared headless Chromium (tests/victims/conftest.py)."""
+    opened = chromium.new_page()
+    yield opened
+    opened.close()
 
 
 def _shown(page: Any, name: str) -> dict[str, str]:

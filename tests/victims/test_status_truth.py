@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.remedies.smtpserver import FakeSMTP
+from tests.remedies.smtpserver import FakeSMTP, smtp_serving
 from tests.victims.status_scenario import (
     URLS,
     check_page_against_database,
@@ -26,13 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def smtp(settings: Any) -> Iterator[FakeSMTP]:
-    server = FakeSMTP().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL = False, False
-    settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "", ""
-    yield server
-    server.stop()
+    with smtp_serving(settings) as server:
+        yield server
 
 
 def _page(client: Client) -> str:
