@@ -11,7 +11,8 @@ Run:  .venv/bin/python bench/bank_build.py --bank cases   [--images 1000000] [--
 
 Each bank has its own database (--database-url; default ``takedown_bench_cases`` / ``takedown_bench_imports`` on
 127.0.0.1), migrated and filled by COPY if it holds fewer entries, and a temporary BANK_INDEX_DIR. Prints:
-- the binary COPY reads (entries, then variants) and, with --orm, the same entries through the ORM;
+- the binary COPY reads (entries, then variants, then both at once as the build reads them: two connections
+  sharing one exported snapshot) and, with --orm, the same entries through the ORM;
 - ``detection.bank.bank_index_build`` (read + build + write the shared snapshot) --builds times: every run and
   the median;
 - for --processes separate Django processes that each open the bank and answer 200 lookups: each one's
@@ -116,7 +117,7 @@ def fill(bank: str, count: int) -> None:
                 values = hex_rows(images[:, 0])
                 variants = hex_rows(images[:, 1:].reshape(-1, 4))
                 for i, value in enumerate(values):
-                    buffer.write(f"pdq\t{value}\t{''.join(variants[7 * i: 7 * i + 7])}\tActive\t100\t{moment}\t"
+                    buffer.write(f"pdq\t{value}\t\\\\x{''.join(variants[7 * i: 7 * i + 7])}\tActive\t100\t{moment}\t"
                                  f"{moment}\n")
             else:
                 for value in hex_rows(random_words(rng, n)):
@@ -186,8 +187,14 @@ def main() -> None:
     read_variants = time.perf_counter() - start
     print(f"entries: {len(entries[0]):,}; variant rows: {len(variant_ids):,}; index rows: "
           f"{len(entries[0]) + len(variant_ids):,}")
-    print(f"binary COPY into arrays: entries {read_entries:.2f} s, variants {read_variants:.2f} s")
+    print(f"binary COPY into arrays, one after the other: entries {read_entries:.2f} s, variants "
+          f"{read_variants:.2f} s")
     del entries, variant_ids
+    if args.bank == "cases":
+        start = time.perf_counter()
+        bank._read_pdq_in_parallel()
+        print(f"both at once over two connections sharing one snapshot (what bank_index_build does): "
+              f"{time.perf_counter() - start:.2f} s")
     if args.orm:
         start = time.perf_counter()
         bank._read_orm("pdq", PdqIndex)

@@ -113,7 +113,7 @@ def ours_start(args: argparse.Namespace, work: Path, images: np.ndarray) -> tupl
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     values = hex_rows(images[:, 0])
     variants = hex_rows(images[:, 1:].reshape(-1, 4))
-    lines = [f"pdq\t{v}\t{''.join(variants[7 * i: 7 * i + 7])}\tActive\t100\t{MOMENT}\t{MOMENT}\n"
+    lines = [f"pdq\t{v}\t\\\\x{''.join(variants[7 * i: 7 * i + 7])}\tActive\t100\t{MOMENT}\t{MOMENT}\n"
              for i, v in enumerate(values)]
     copy_rows(args.ours_db, "COPY detection_bankentry (signal_type, value, variants, status, quality, first_seen, "
               "updated_at) FROM STDIN", lines)

@@ -1,26 +1,37 @@
 /*
  * Exact Hamming-radius search over 256-bit (PDQ) or 64-bit (pHash, dHash) hashes by multi-index hashing.
  *
- * Each hash is cut into m 16-bit substrings (16 for 256 bits, 4 for 64). If two hashes are within distance
- * R, then by pigeonhole at least one substring differs in at most t = floor(R / m) bits. So for every
- * substring we look up the buckets of all 16-bit values within t bits of the query's substring (17 buckets
- * for PDQ's usual R = 31), check each candidate's full distance, and report it once: from the first
- * substring that could have found it. Exact by construction; a linear scan covers radii above 4m - 1.
+ * Each hash is cut into m substrings of about 256/m bits (16 of 16 bits for a PDQ bank under two million rows,
+ * 12 of 21-22 bits above; 4 of 16 bits for 64-bit hashes). If two hashes are within distance R, then by
+ * pigeonhole at least one substring differs in at most t = floor(R / m) bits. So for every substring we look
+ * up the buckets of all values within t bits of the query's substring (17 buckets of 16 bits for PDQ's usual
+ * R = 31 with m = 16; 232-254 buckets of 21-22 bits with m = 12), check each candidate's full distance, and
+ * report it once: from the first substring that could have found it. Exact by construction; a linear scan
+ * covers radii with t above 3.
+ *
+ * Why the substrings grow with the bank: a query's cost is about m x buckets probed x (1 + rows per bucket).
+ * At 8 million rows a 16-bit bucket holds 122 rows, so m = 16 examines some 33,000 candidates (each a random
+ * read); m = 12 probes more buckets but each holds about 4 rows: some 11,000. The price is the bucket offsets,
+ * (2^bits + 1) x 4 bytes per substring: 128 MB at m = 12 (less 12 bytes a row, as 4 fewer substrings need
+ * postings), so banks under two million rows keep m = 16 (4 MB).
  *
  * The index is one flat, read-only image (built here into a buffer the caller provides: a bytearray or a
  * memory-mapped file), so that every process on a host can map the same file and share its pages:
  *
  *   header (128 bytes, little-endian)
- *     0  magic "TKDMIH\0\1"           8  u32 version (1)     12 u32 words per hash (4 or 1)
+ *     0  magic "TKDMIH\0\1"           8  u32 version (2; 1 = m fixed at 4 x words) 12 u32 words per hash (4|1)
  *     16 u32 substrings m             20 u32 id width (4|8)  24 u32 posting width (3|4)   28 u32 zero
  *     32 u64 n                        40 u64 hashes offset   48 u64 ids offset
  *     56 u64 bucket offsets offset    64 u64 postings offset 72..127 zero
  *   hashes    n x words u64, sorted by substring 0 (so substring 0 needs no postings)
  *   ids       n x id width, signed little-endian, in the same order
- *   offsets   m x 65537 u32: bucket v of substring j is [offsets[j][v], offsets[j][v + 1])
+ *   offsets   per substring j, 2^bits(j) + 1 u32: bucket v of substring j is [offsets[j][v], offsets[j][v + 1]);
+ *             substring j is bits [start(j), start(j) + bits(j)) of the hash's little-endian words, the first
+ *             (64 x words) mod m substrings one bit wider than the rest
  *   postings  (m - 1) x n x posting width: row numbers, for substrings 1..m-1
  * Sections start on 64-byte boundaries. Memory per PDQ hash with n < 2^24 and 32-bit ids: 32 + 4 + 15 x 3
- * = 81 bytes (10 million hashes: 810 MB).
+ * = 81 bytes at m = 16; 32 + 4 + 11 x 3 = 69 bytes at m = 12, plus 128 MB of offsets (8 million hashes: 680 MB;
+ * 10 million: 818 MB).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -30,18 +41,18 @@
 #include <string.h>
 
 #define HEADER_SIZE 128
-#define BUCKETS 65536
 #define MAX_PROBE_RADIUS 3
-#define VERSION 1
+#define MAX_SUBSTRINGS 16
+#define MAX_SUBSTRING_BITS 24
+#define VERSION 2
+/* Above this many rows a PDQ index uses 12 wider substrings (see the top of this file). */
+#define WIDE_SUBSTRINGS_FROM 2000000ULL
 static const char MAGIC[8] = {'T', 'K', 'D', 'M', 'I', 'H', 0, 1};
 
 static inline uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
 
 static inline int popcount64(uint64_t x) { return __builtin_popcountll(x); }
 
-static inline unsigned substring(const uint64_t *hash, int j) {
-    return (unsigned)((hash[j >> 2] >> ((j & 3) * 16)) & 0xFFFF);
-}
 
 static inline uint32_t read_posting(const uint8_t *p, int width) {
     uint32_t v = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
@@ -73,12 +84,33 @@ static inline int64_t read_id(const uint8_t *ids, int width, uint64_t row) {
 
 struct layout {
     uint64_t n, hashes, ids, offsets, postings, total;
-    int words, m, id_width, posting_width;
+    int words, m, id_width, posting_width, max_bits;
+    int bits[MAX_SUBSTRINGS], start[MAX_SUBSTRINGS];
+    uint64_t table[MAX_SUBSTRINGS]; /* where substring j's bucket offsets begin, in u32s from the section */
 };
 
-static int make_layout(struct layout *l, uint64_t n, int words, int id_width, int posting_width) {
+/* Bits [start, start + bits) of a hash (bits <= 32, the hash's words little-endian). */
+static inline unsigned substring(const struct layout *l, const uint64_t *hash, int j) {
+    const int start = l->start[j], bits = l->bits[j];
+    const int word = start >> 6, shift = start & 63;
+    uint64_t v = hash[word] >> shift;
+    if (shift + bits > 64) {
+        v |= hash[word + 1] << (64 - shift);
+    }
+    return (unsigned)(v & ((1ULL << bits) - 1));
+}
+
+static int auto_substrings(uint64_t n, int words) {
+    return words == 4 && n >= WIDE_SUBSTRINGS_FROM ? 12 : words * 4;
+}
+
+static int make_layout(struct layout *l, uint64_t n, int words, int m, int id_width, int posting_width) {
     if ((words != 1 && words != 4) || (id_width != 4 && id_width != 8) || (posting_width != 3 && posting_width != 4)) {
         PyErr_SetString(PyExc_ValueError, "words must be 1 or 4, id width 4 or 8, posting width 3 or 4");
+        return -1;
+    }
+    if (m < 1 || m > MAX_SUBSTRINGS || (64 * words + m - 1) / m > MAX_SUBSTRING_BITS) {
+        PyErr_SetString(PyExc_ValueError, "substrings must number from 1 to 16, each of at most 24 bits");
         return -1;
     }
     if (n >= ((uint64_t)1 << (8 * posting_width)) || n >= UINT32_MAX) {
@@ -87,33 +119,47 @@ static int make_layout(struct layout *l, uint64_t n, int words, int id_width, in
     }
     l->n = n;
     l->words = words;
-    l->m = words * 4;
+    l->m = m;
     l->id_width = id_width;
     l->posting_width = posting_width;
+    int total_bits = 64 * words, start = 0;
+    uint64_t tables = 0;
+    l->max_bits = 0;
+    for (int j = 0; j < m; j++) {
+        l->bits[j] = total_bits / m + (j < total_bits % m ? 1 : 0);
+        l->start[j] = start;
+        start += l->bits[j];
+        l->table[j] = tables;
+        tables += ((uint64_t)1 << l->bits[j]) + 1;
+        if (l->bits[j] > l->max_bits) l->max_bits = l->bits[j];
+    }
     l->hashes = HEADER_SIZE;
     l->ids = align64(l->hashes + n * (uint64_t)words * 8);
     l->offsets = align64(l->ids + n * (uint64_t)id_width);
-    l->postings = align64(l->offsets + (uint64_t)l->m * (BUCKETS + 1) * 4);
+    l->postings = align64(l->offsets + tables * 4);
     l->total = align64(l->postings + (uint64_t)(l->m - 1) * n * (uint64_t)posting_width);
     return 0;
 }
 
-/* --- probe masks: every 16-bit value with at most t bits set, by increasing popcount --------------------- */
+/* --- probe masks: every value of `bits` bits with at most t bits set ------------------------------------- */
 
-static uint16_t probe_masks[1 + 16 + 120 + 560];
-static int probe_count[MAX_PROBE_RADIUS + 1];
-
-static void init_probe_masks(void) {
+/* Writes the masks into out (room for 1 + 24 + 276 + 2024) and returns how many. */
+static int probe_masks(int bits, int t, uint32_t *out) {
     int k = 0;
-    for (int bits = 0; bits <= MAX_PROBE_RADIUS; bits++) {
-        for (unsigned v = 0; v < BUCKETS; v++) {
-            if (__builtin_popcount(v) == bits) {
-                probe_masks[k++] = (uint16_t)v;
+    out[k++] = 0;
+    for (int a = 0; t >= 1 && a < bits; a++) {
+        out[k++] = 1U << a;
+        for (int b = a + 1; t >= 2 && b < bits; b++) {
+            out[k++] = (1U << a) | (1U << b);
+            for (int c = b + 1; t >= 3 && c < bits; c++) {
+                out[k++] = (1U << a) | (1U << b) | (1U << c);
             }
         }
-        probe_count[bits] = k;
     }
+    return k;
 }
+
+#define MAX_PROBES (1 + 24 + 276 + 2024)
 
 /* --- growable result buffers -------------------------------------------------------------------------------- */
 
@@ -229,7 +275,8 @@ static int MihIndex_init(MihIndex *self, PyObject *args, PyObject *kwds) {
     self->has_view = 1;
     const uint8_t *base = (const uint8_t *)self->view.buf;
     uint64_t size = (uint64_t)self->view.len;
-    if (size < HEADER_SIZE || memcmp(base, MAGIC, 8) != 0 || read_u32(base + 8) != VERSION) {
+    int version = size >= HEADER_SIZE ? read_u32(base + 8) : 0;
+    if (size < HEADER_SIZE || memcmp(base, MAGIC, 8) != 0 || (version != 1 && version != VERSION)) {
         PyErr_SetString(PyExc_ValueError, "not a hash index image (bad magic or version)");
         return -1;
     }
@@ -238,7 +285,10 @@ static int MihIndex_init(MihIndex *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     struct layout l;
-    if (make_layout(&l, read_u64(base + 32), read_u32(base + 12), read_u32(base + 20), read_u32(base + 24)) < 0) {
+    int words = read_u32(base + 12);
+    /* Version 1 images always had 16-bit substrings: 4 per 64-bit word. */
+    int m = version == 1 ? 4 * words : read_u32(base + 16);
+    if (make_layout(&l, read_u64(base + 32), words, m, read_u32(base + 20), read_u32(base + 24)) < 0) {
         return -1;
     }
     if (read_u32(base + 16) != l.m || read_u64(base + 40) != l.hashes || read_u64(base + 48) != l.ids ||
@@ -253,7 +303,7 @@ static int MihIndex_init(MihIndex *self, PyObject *args, PyObject *kwds) {
     self->postings = base + l.postings;
     /* The last bucket offset of every substring must be n: a cheap guard against a half-written file. */
     for (int j = 0; j < l.m; j++) {
-        if (self->offsets[(uint64_t)j * (BUCKETS + 1) + BUCKETS] != l.n) {
+        if (self->offsets[l.table[j] + ((uint64_t)1 << l.bits[j])] != l.n) {
             PyErr_SetString(PyExc_ValueError, "index image has inconsistent bucket offsets");
             return -1;
         }
@@ -304,43 +354,57 @@ static void mih_search(const MihIndex *self, const uint64_t *queries, uint64_t n
     const struct layout *l = &self->l;
     const int words = l->words, m = l->m, pw = l->posting_width;
     const int t = radius / m;
-    const int nprobes = probe_count[t];
     const uint64_t n = l->n;
+    /* The probe masks of each substring (at most two widths: the first substrings may be one bit wider). */
+    uint32_t *masks = malloc(2 * MAX_PROBES * sizeof(uint32_t));
     /* Two passes per query. First every candidate row of every probed bucket is gathered and its hash
        prefetched; then each is verified. Candidates are scattered over the hash array, one cache miss each:
        issuing them all before reading any lets the memory system fetch them in parallel instead of one after
-       another (a bucket holds ~15 rows at a million hashes, too few to prefetch ahead within it). */
+       another (a bucket holds a few to a few hundred rows, too few to prefetch ahead within it). */
     size_t cap = 8192;
     uint32_t *cand = malloc(cap * 2 * sizeof(uint32_t));
-    uint32_t *bounds = malloc((size_t)m * (size_t)nprobes * 2 * sizeof(uint32_t));
-    if (!cand || !bounds) {
+    uint32_t *bounds = malloc((size_t)m * MAX_PROBES * 2 * sizeof(uint32_t));
+    if (!cand || !bounds || !masks) {
         free(cand);
         free(bounds);
+        free(masks);
         out->failed = 1;
         return;
     }
-    uint32_t *lo = bounds, *hi = bounds + (size_t)m * (size_t)nprobes;
+    const uint32_t *mask_of[MAX_SUBSTRINGS];
+    int nprobes[MAX_SUBSTRINGS];
+    int wide_count = probe_masks(l->bits[0], t, masks);
+    int narrow_count = probe_masks(l->bits[m - 1], t, masks + MAX_PROBES);
+    for (int j = 0; j < m; j++) {
+        int wide = l->bits[j] == l->bits[0];
+        mask_of[j] = wide ? masks : masks + MAX_PROBES;
+        nprobes[j] = wide ? wide_count : narrow_count;
+    }
+    uint32_t *lo = bounds, *hi = bounds + (size_t)m * MAX_PROBES;
     for (uint64_t qi = 0; qi < nq && !out->failed; qi++) {
         const uint64_t *q = queries + qi * words;
-        unsigned qsub[16];
+        unsigned qsub[MAX_SUBSTRINGS];
         for (int j = 0; j < m; j++) {
-            qsub[j] = substring(q, j);
+            qsub[j] = substring(l, q, j);
         }
         /* Bucket bounds first (prefetched, then read), then the postings' first lines, then the rows: each
            stage's cache misses overlap instead of forming one long chain per bucket. */
         for (int j = 0; j < m; j++) {
-            const uint32_t *offsets = self->offsets + (uint64_t)j * (BUCKETS + 1);
-            for (int p = 0; p < nprobes; p++) {
-                __builtin_prefetch(offsets + (qsub[j] ^ probe_masks[p]));
+            const uint32_t *offsets = self->offsets + l->table[j];
+            for (int p = 0; p < nprobes[j]; p++) {
+                __builtin_prefetch(offsets + (qsub[j] ^ mask_of[j][p]));
             }
         }
         for (int j = 0; j < m; j++) {
-            const uint32_t *offsets = self->offsets + (uint64_t)j * (BUCKETS + 1);
+            const uint32_t *offsets = self->offsets + l->table[j];
             const uint8_t *postings = j == 0 ? NULL : self->postings + (uint64_t)(j - 1) * n * pw;
-            for (int p = 0; p < nprobes; p++) {
-                unsigned v = qsub[j] ^ probe_masks[p];
-                lo[j * nprobes + p] = offsets[v];
-                hi[j * nprobes + p] = offsets[v + 1];
+            for (int p = 0; p < nprobes[j]; p++) {
+                unsigned v = qsub[j] ^ mask_of[j][p];
+                lo[j * MAX_PROBES + p] = offsets[v];
+                hi[j * MAX_PROBES + p] = offsets[v + 1];
+                if (offsets[v] == offsets[v + 1]) {
+                    continue;
+                }
                 if (j == 0) {
                     __builtin_prefetch(self->hashes + (uint64_t)offsets[v] * words);
                 } else {
@@ -351,8 +415,8 @@ static void mih_search(const MihIndex *self, const uint64_t *queries, uint64_t n
         size_t count = 0;
         for (int j = 0; j < m; j++) {
             const uint8_t *postings = j == 0 ? NULL : self->postings + (uint64_t)(j - 1) * n * pw;
-            for (int p = 0; p < nprobes; p++) {
-                uint32_t blo = lo[j * nprobes + p], bhi = hi[j * nprobes + p];
+            for (int p = 0; p < nprobes[j]; p++) {
+                uint32_t blo = lo[j * MAX_PROBES + p], bhi = hi[j * MAX_PROBES + p];
                 if (count + (bhi - blo) > cap) {
                     size_t grown = cap;
                     while (count + (bhi - blo) > grown) grown *= 2;
@@ -361,6 +425,7 @@ static void mih_search(const MihIndex *self, const uint64_t *queries, uint64_t n
                         out->failed = 1;
                         free(cand);
                         free(bounds);
+                        free(masks);
                         return;
                     }
                     cand = bigger;
@@ -389,7 +454,7 @@ static void mih_search(const MihIndex *self, const uint64_t *queries, uint64_t n
             /* Report each hit once: from the first substring within t bits of the query's. */
             int earlier = 0;
             for (int i = 0; i < j; i++) {
-                if (__builtin_popcount(substring(h, i) ^ qsub[i]) <= t) {
+                if (__builtin_popcount(substring(l, h, i) ^ qsub[i]) <= t) {
                     earlier = 1;
                     break;
                 }
@@ -401,6 +466,7 @@ static void mih_search(const MihIndex *self, const uint64_t *queries, uint64_t n
     }
     free(cand);
     free(bounds);
+    free(masks);
 }
 
 static PyObject *MihIndex_search(MihIndex *self, PyObject *args) {
@@ -527,12 +593,12 @@ static PyTypeObject MihIndexType = {
 static PyObject *image_size(PyObject *self, PyObject *args) {
     (void)self;
     unsigned long long n;
-    int words, id_width, posting_width;
-    if (!PyArg_ParseTuple(args, "Kiii", &n, &words, &id_width, &posting_width)) {
+    int words, id_width, posting_width, m = 0;
+    if (!PyArg_ParseTuple(args, "Kiii|i", &n, &words, &id_width, &posting_width, &m)) {
         return NULL;
     }
     struct layout l;
-    if (make_layout(&l, n, words, id_width, posting_width) < 0) {
+    if (make_layout(&l, n, words, m ? m : auto_substrings(n, words), id_width, posting_width) < 0) {
         return NULL;
     }
     return PyLong_FromUnsignedLongLong(l.total);
@@ -542,8 +608,9 @@ static PyObject *build(PyObject *self, PyObject *args) {
     /* build(out, hashes u64 (n x words), ids int64 (n), words, id_width, posting_width) */
     (void)self;
     PyObject *out_obj, *hashes_obj, *ids_obj;
-    int words, id_width, posting_width;
-    if (!PyArg_ParseTuple(args, "OOOiii", &out_obj, &hashes_obj, &ids_obj, &words, &id_width, &posting_width)) {
+    int words, id_width, posting_width, substrings = 0;
+    if (!PyArg_ParseTuple(args, "OOOiii|i", &out_obj, &hashes_obj, &ids_obj, &words, &id_width, &posting_width,
+                          &substrings)) {
         return NULL;
     }
     Py_buffer out, hv, iv;
@@ -563,7 +630,7 @@ static PyObject *build(PyObject *self, PyObject *args) {
     uint32_t *order = NULL, *counts = NULL;
     uint64_t n = (uint64_t)iv.len / 8;
     struct layout l;
-    if (make_layout(&l, n, words, id_width, posting_width) < 0) {
+    if (make_layout(&l, n, words, substrings ? substrings : auto_substrings(n, words), id_width, posting_width) < 0) {
         goto done;
     }
     if ((uint64_t)hv.len != n * (uint64_t)words * 8 || (uint64_t)out.len < l.total || (uintptr_t)out.buf % 8 ||
@@ -572,7 +639,7 @@ static PyObject *build(PyObject *self, PyObject *args) {
         goto done;
     }
     order = malloc((n ? n : 1) * sizeof(uint32_t));
-    counts = calloc(BUCKETS + 1, sizeof(uint32_t));
+    counts = calloc(((size_t)1 << l.max_bits) + 1, sizeof(uint32_t));
     if (!order || !counts) {
         PyErr_NoMemory();
         goto done;
@@ -586,10 +653,11 @@ static PyObject *build(PyObject *self, PyObject *args) {
     memset(base, 0, HEADER_SIZE);
     /* Rows in the order of substring 0 (stable counting sort), hashes and ids copied in that order. */
     uint32_t *offsets = (uint32_t *)(base + l.offsets);
-    for (uint64_t r = 0; r < n; r++) counts[substring(src + r * words, 0) + 1]++;
-    for (int v = 0; v < BUCKETS; v++) counts[v + 1] += counts[v];
-    memcpy(offsets, counts, (BUCKETS + 1) * sizeof(uint32_t));
-    for (uint64_t r = 0; r < n; r++) order[counts[substring(src + r * words, 0)]++] = (uint32_t)r;
+    const unsigned buckets0 = 1U << l.bits[0];
+    for (uint64_t r = 0; r < n; r++) counts[substring(&l, src + r * words, 0) + 1]++;
+    for (unsigned v = 0; v < buckets0; v++) counts[v + 1] += counts[v];
+    memcpy(offsets, counts, ((size_t)buckets0 + 1) * sizeof(uint32_t));
+    for (uint64_t r = 0; r < n; r++) order[counts[substring(&l, src + r * words, 0)]++] = (uint32_t)r;
     uint64_t *hashes = (uint64_t *)(base + l.hashes);
     uint8_t *ids = base + l.ids;
     for (uint64_t k = 0; k < n; k++) {
@@ -605,14 +673,15 @@ static PyObject *build(PyObject *self, PyObject *args) {
     }
     /* Postings of substrings 1..m-1: rows (in the sorted order) bucketed by their substring value. */
     for (int j = 1; j < m; j++) {
-        uint32_t *off = offsets + (uint64_t)j * (BUCKETS + 1);
-        memset(counts, 0, (BUCKETS + 1) * sizeof(uint32_t));
-        for (uint64_t k = 0; k < n; k++) counts[substring(hashes + k * words, j) + 1]++;
-        for (int v = 0; v < BUCKETS; v++) counts[v + 1] += counts[v];
-        memcpy(off, counts, (BUCKETS + 1) * sizeof(uint32_t));
+        uint32_t *off = offsets + l.table[j];
+        const unsigned buckets = 1U << l.bits[j];
+        memset(counts, 0, ((size_t)buckets + 1) * sizeof(uint32_t));
+        for (uint64_t k = 0; k < n; k++) counts[substring(&l, hashes + k * words, j) + 1]++;
+        for (unsigned v = 0; v < buckets; v++) counts[v + 1] += counts[v];
+        memcpy(off, counts, ((size_t)buckets + 1) * sizeof(uint32_t));
         uint8_t *postings = base + l.postings + (uint64_t)(j - 1) * n * posting_width;
         for (uint64_t k = 0; k < n; k++) {
-            unsigned v = substring(hashes + k * words, j);
+            unsigned v = substring(&l, hashes + k * words, j);
             write_posting(postings + (uint64_t)counts[v]++ * posting_width, posting_width, (uint32_t)k);
         }
     }
@@ -676,8 +745,10 @@ static PyObject *scan_hashes(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"image_size", image_size, METH_VARARGS, "image_size(n, words, id_width, posting_width) -> bytes needed"},
-    {"build", build, METH_VARARGS, "build(out, hashes, ids, words, id_width, posting_width) -> bytes used"},
+    {"image_size", image_size, METH_VARARGS,
+     "image_size(n, words, id_width, posting_width, substrings=0) -> bytes needed (0: sized to n)"},
+    {"build", build, METH_VARARGS,
+     "build(out, hashes, ids, words, id_width, posting_width, substrings=0) -> bytes used (0: sized to n)"},
     {"scan", scan_hashes, METH_VARARGS, "scan(hashes, words, queries, max_distance) -> like MihIndex.search"},
     {NULL, NULL, 0, NULL},
 };
@@ -688,7 +759,6 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__mih(void) {
-    init_probe_masks();
     if (PyType_Ready(&MihIndexType) < 0) {
         return NULL;
     }

@@ -89,13 +89,14 @@ def bank_value_clean(*, signal_type: str, value: str) -> str:
         raise BankValueError(str(exc)) from None
 
 
-def _variants_clean(signal_type: str, value: str, variants: Sequence[str]) -> str:
+def _variants_clean(signal_type: str, value: str, variants: Sequence[str]) -> bytes:
+    """The variants as the bank stores them: up to 7 hashes of 32 bytes, end to end."""
     if signal_type != "pdq" or not variants:
-        return ""
+        return b""
     cleaned = [bank_value_clean(signal_type="pdq", value=v) for v in variants]
     if cleaned and cleaned[0] == value:
         cleaned = cleaned[1:]  # hash_image lists the original first
-    return "".join(cleaned[: VARIANTS - 1])
+    return bytes.fromhex("".join(cleaned[: VARIANTS - 1]))
 
 
 # --- writes --------------------------------------------------------------------------------------------------
@@ -118,11 +119,11 @@ def bank_add(
     if source_kind not in SourceKind.values:
         raise BankValueError(f"unknown source kind {source_kind!r}")
     now = updated_at or timezone.now()
-    variant_text = _variants_clean(signal_type, value, variants)
+    variant_bytes = _variants_clean(signal_type, value, variants)
     with transaction.atomic():
         entry, created = BankEntry.objects.select_for_update().get_or_create(
             signal_type=signal_type, value=value,
-            defaults={"status": status, "quality": quality, "variants": variant_text, "first_seen": now,
+            defaults={"status": status, "quality": quality, "variants": variant_bytes, "first_seen": now,
                       "updated_at": now},
         )
         if not created:
@@ -133,8 +134,8 @@ def bank_add(
             elif status == EntryStatus.ACTIVE and entry.status != EntryStatus.ACTIVE:
                 entry.status = status
                 changed.append("status")
-            if variant_text and not entry.variants:
-                entry.variants = variant_text
+            if variant_bytes and not entry.variants:
+                entry.variants = variant_bytes
                 changed.append("variants")
             if quality is not None and (entry.quality is None or quality > entry.quality):
                 entry.quality = quality
@@ -572,8 +573,9 @@ def _from_us(micros: int) -> datetime:
     return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
 
 
-def _split_variants(text: str) -> list[str]:
-    return [text[i:i + 64] for i in range(0, len(text), 64)]
+def _split_variants(stored: bytes | memoryview) -> list[str]:
+    data = bytes(stored)
+    return [data[i:i + 32].hex() for i in range(0, len(data), 32)]
 
 
 def _changed_rows(signal_type: str, *, since_us: int, ids: set[int]) -> list[EntryRow]:
@@ -600,17 +602,19 @@ def _snapshot_arrays(signal_type: str) -> SnapshotArrays:
         return vpdq_snapshot_arrays()
     watermark = _to_us(timezone.now())
     index_cls = INDEX_CLASSES[signal_type]
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and signal_type == "pdq" and not connection.in_atomic_block:
+        (ids, status, quality, first, words), (variant_ids, variant_words) = _read_pdq_in_parallel()
+    elif connection.vendor == "postgresql":
         ids, status, quality, first, words = _read_copy(signal_type, index_cls.WORDS)
+        if signal_type == "pdq":
+            variant_ids, variant_words = _read_variants_copy()
     else:
         ids, status, quality, first, words = _read_orm(signal_type, index_cls)
+        if signal_type == "pdq":
+            variant_ids, variant_words = _read_variants_orm()
     index_ids = [ids * VARIANTS]
     index_hashes = [words]
     if signal_type == "pdq":
-        if connection.vendor == "postgresql":
-            variant_ids, variant_words = _read_variants_copy()
-        else:
-            variant_ids, variant_words = _read_variants_orm()
         index_ids.append(variant_ids)
         index_hashes.append(variant_words)
     return SnapshotArrays(entry_ids=ids, status=status, quality=quality, first_seen_us=first,
@@ -620,6 +624,43 @@ def _snapshot_arrays(signal_type: str) -> SnapshotArrays:
 
 _ArrayRead = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any],
                    np.ndarray[Any, Any]]
+
+
+def _read_pdq_in_parallel() -> tuple[_ArrayRead, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """The PDQ entries and their variants, read at once over two connections that see one snapshot of the
+    database (as ``pg_dump -j`` does: the first exports its snapshot, the second adopts it), so no entry is
+    read without its variants or the reverse, and the two COPYs overlap (each is bound by its own backend)."""
+    from django.db import connections
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+        variants: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+        failure: list[BaseException] = []
+
+        def read_variants() -> None:
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:  # this thread's own connection
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+                    variants.append(_read_variants_copy())
+            except BaseException as exc:  # re-raised on the calling thread
+                failure.append(exc)
+            finally:
+                connections.close_all()
+
+        helper = threading.Thread(target=read_variants, name="bank-variants-read")
+        helper.start()
+        try:
+            entries = _read_copy("pdq", PdqIndex.WORDS)
+        finally:
+            helper.join()  # the exported snapshot lives only as long as this transaction
+    if failure:
+        raise failure[0]
+    return entries, variants[0]
 
 
 def _read_orm(signal_type: str, index_cls: type[HashIndex]) -> _ArrayRead:
@@ -693,9 +734,9 @@ def _copy_body(statement: str) -> memoryview:
 def _read_variants_orm() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     variant_ids: list[int] = []
     variant_values: list[str] = []
-    for entry_id, text in (BankEntry.objects.filter(signal_type="pdq").exclude(status=EntryStatus.DELETED)
-                           .exclude(variants="").values_list("id", "variants").iterator(chunk_size=5000)):
-        for k, value in enumerate(_split_variants(text)[: VARIANTS - 1], start=1):
+    for entry_id, stored in (BankEntry.objects.filter(signal_type="pdq").exclude(status=EntryStatus.DELETED)
+                             .exclude(variants=b"").values_list("id", "variants").iterator(chunk_size=5000)):
+        for k, value in enumerate(_split_variants(stored)[: VARIANTS - 1], start=1):
             variant_ids.append(entry_id * VARIANTS + k)
             variant_values.append(value)
     return np.asarray(variant_ids, dtype=np.int64), PdqIndex.parse(variant_values)
@@ -703,14 +744,17 @@ def _read_variants_orm() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
 
 def _read_variants_copy() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Every live PDQ entry's dihedral variants as (index ids, hashes), by one binary COPY: the variants column
-    (up to 7 x 64 hex digits) padded to its full width and decoded by the server, so every row has one fixed
-    layout and numpy reads the stream as a single structured array; the count column says how many are real."""
+    (up to 7 x 32 bytes) padded to its full width, so every row has one fixed layout and numpy reads the stream
+    as a single structured array; the count column says how many are real. Nothing is decoded on either side."""
     table = BankEntry._meta.db_table
-    width = (VARIANTS - 1) * 64
-    # No outside input: the model's table name and constants.
+    width = (VARIANTS - 1) * 32
+    # No outside input: the model's table name and constants. Rows already at full width (every image hashed
+    # here has all 8 variants) are sent as stored; shorter ones are padded with zero bytes.
+    padded = f"substring(variants || decode(repeat('00', {width}), 'hex') from 1 for {width})"
     statement = (
-        "COPY (SELECT id, (length(variants) / 64)::int2, decode(rpad(variants, " + str(width) + ", '0'), 'hex') "
-        "FROM " + table + " WHERE signal_type = 'pdq' AND status <> 'Deleted' AND variants <> '') "
+        f"COPY (SELECT id, (length(variants) / 32)::int2, "  # noqa: S608 (constants only, see above)
+        f"CASE WHEN length(variants) = {width} THEN variants ELSE {padded} END "
+        f"FROM {table} WHERE signal_type = 'pdq' AND status <> 'Deleted' AND length(variants) > 0) "
         "TO STDOUT (FORMAT BINARY)"
     )
     body = _copy_body(statement)
@@ -719,7 +763,7 @@ def _read_variants_copy() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     if len(body) % row.itemsize:
         raise RuntimeError("a bank row's variants have an unexpected width (a malformed value in the database?)")
     rows = np.frombuffer(body, dtype=row)
-    if len(rows) and (np.any(rows["n"] != 3) or np.any(rows["l3"] != width // 2)):
+    if len(rows) and (np.any(rows["n"] != 3) or np.any(rows["l3"] != width)):
         raise RuntimeError("a bank row's variants have an unexpected layout")
     present = np.arange(1, VARIANTS)[None, :] <= np.minimum(rows["count"].astype(np.int64), VARIANTS - 1)[:, None]
     ids = rows["id"].astype(np.int64)[:, None] * VARIANTS + np.arange(1, VARIANTS, dtype=np.int64)[None, :]

@@ -63,6 +63,9 @@ class HashIndex:
 
     WORDS: ClassVar[int] = 4  # 64-bit words per hash
     DEFAULT_MAX_DISTANCE: ClassVar[int] = 31
+    # Substrings per hash; 0 lets detection/_mih.c size them to the bank (16 of 16 bits, 12 of 21-22 bits from
+    # two million PDQ rows). A subclass may fix them (tests do, to exercise the wide layout on small banks).
+    SUBSTRINGS: ClassVar[int] = 0
 
     def __init__(self, base: _Searchable | None = None, *, keep_alive: object = None, auto_compact: bool = True):
         self._base = base
@@ -81,7 +84,7 @@ class HashIndex:
         words = cls.parse(hashes)
         if len(id_array) != len(words):
             raise ValueError(f"{len(id_array)} ids but {len(words)} hashes")
-        base, buffer = _build_image(id_array, words, cls.WORDS)
+        base, buffer = _build_image(id_array, words, cls.WORDS, cls.SUBSTRINGS)
         return cls(base, keep_alive=buffer)
 
     @classmethod
@@ -93,13 +96,13 @@ class HashIndex:
             raise ValueError(f"{len(id_array)} ids but {len(words)} hashes")
         path = Path(path)
         id_width, posting_width = _widths(id_array)
-        size = _require_mih().image_size(len(words), cls.WORDS, id_width, posting_width)
+        size = _require_mih().image_size(len(words), cls.WORDS, id_width, posting_width, cls.SUBSTRINGS)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "r+b") as handle:
                 handle.truncate(size)
                 with mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_WRITE) as out:
-                    _require_mih().build(out, words, id_array, cls.WORDS, id_width, posting_width)
+                    _require_mih().build(out, words, id_array, cls.WORDS, id_width, posting_width, cls.SUBSTRINGS)
                     out.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
@@ -182,7 +185,7 @@ class HashIndex:
     def compact(self) -> None:
         """Fold the delta and removals into a new in-memory base."""
         ids, hashes = self.entries()
-        base, buffer = _build_image(ids, hashes, self.WORDS)
+        base, buffer = _build_image(ids, hashes, self.WORDS, self.SUBSTRINGS)
         self._base, self._keep_alive, self._deleted = base, buffer, None
         self._delta_ids = np.empty(0, dtype=np.int64)
         self._delta_hashes = np.empty((0, self.WORDS), dtype=np.uint64)
@@ -292,7 +295,8 @@ def _require_mih() -> ModuleType:
 _warned_fallback = False
 
 
-def _build_image(ids: NDArray[np.int64], hashes: NDArray[np.uint64], words: int) -> tuple[_Searchable, object]:
+def _build_image(ids: NDArray[np.int64], hashes: NDArray[np.uint64], words: int,
+                 substrings: int = 0) -> tuple[_Searchable, object]:
     global _warned_fallback
     if _mih is None:
         if not _warned_fallback:
@@ -303,12 +307,12 @@ def _build_image(ids: NDArray[np.int64], hashes: NDArray[np.uint64], words: int)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     id_width, posting_width = _widths(ids)
-    size = _mih.image_size(len(ids), words, id_width, posting_width)
+    size = _mih.image_size(len(ids), words, id_width, posting_width, substrings)
     # Anonymous memory, page-aligned and zeroed, backed by huge pages where the kernel allows: a search touches
     # thousands of random rows, and with 4 KiB pages nearly each one is also a TLB miss.
     buffer = mmap.mmap(-1, max(size, 1))
     _advise_huge_pages(buffer)
-    _mih.build(buffer, hashes, ids, words, id_width, posting_width)
+    _mih.build(buffer, hashes, ids, words, id_width, posting_width, substrings)
     return _mih.MihIndex(buffer), buffer
 
 

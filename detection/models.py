@@ -41,9 +41,10 @@ class BankEntry(models.Model):
     id = models.BigAutoField(primary_key=True)
     signal_type = models.CharField(max_length=16, choices=SignalType.choices)
     value = models.CharField(max_length=64)  # lower-case hex
-    # PDQ only, when the image was hashed here: the 7 other dihedral variants (rotations and flips), 448 hex
-    # characters, so a rotated or mirrored copy matches too. Empty for hashes received from elsewhere.
-    variants = models.CharField(max_length=448, blank=True, default="")
+    # PDQ only, when the image was hashed here: the 7 other dihedral variants (rotations and flips), 32 bytes
+    # each (224 bytes), so a rotated or mirrored copy matches too. Empty for hashes received from elsewhere.
+    # Raw bytes, not hex: the index build reads them by binary COPY straight into arrays, with nothing to decode.
+    variants = models.BinaryField(blank=True, default=b"")
     status = models.CharField(max_length=10, choices=EntryStatus.choices, default=EntryStatus.RECEIVED)
     quality = models.SmallIntegerField(null=True, blank=True)
     first_seen = models.DateTimeField(default=timezone.now)

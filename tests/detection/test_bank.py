@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import uuid
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 
 from detection import bank as services
 from detection.bank import (
@@ -469,3 +470,42 @@ def test_the_variants_copy_reader_agrees_with_the_orm() -> None:
     slow_ids, slow_words = services._read_variants_orm()
     assert len(fast_ids) and sorted(zip(fast_ids.tolist(), map(tuple, fast_words.tolist()), strict=True)) == sorted(
         zip(slow_ids.tolist(), map(tuple, slow_words.tolist()), strict=True))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the parallel COPY read is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_build_reads_entries_and_variants_over_two_connections_from_one_snapshot(monkeypatch) -> None:
+    """What bank_index_build reads (committed rows, outside any transaction): the same arrays as the ORM path,
+    and a row committed while the entries are being read is in neither read, never in one of the two."""
+    for i in range(20):
+        variants = [rand_pdq() for _ in range(8 if i % 4 else 2)]
+        bank_add(signal_type="pdq", value=variants[0], quality=50, source_kind="case", source_id=case_source(),
+                 variants=variants, status="Active")
+    assert not connection.in_atomic_block
+    late = [rand_pdq() for _ in range(8)]
+    original = services._read_copy
+
+    def add_late() -> None:  # on a third connection, committed while the build's snapshot is open
+        try:
+            bank_add(signal_type="pdq", value=late[0], quality=50, source_kind="case", source_id="late",
+                     variants=late, status="Active")
+        finally:
+            connections.close_all()
+
+    def read_copy_then_add_one(signal_type: str, words: int):  # the variants' reader is on another thread
+        result = original(signal_type, words)
+        writer = threading.Thread(target=add_late)
+        writer.start()
+        writer.join(30)
+        return result
+
+    monkeypatch.setattr(services, "_read_copy", read_copy_then_add_one)
+    (ids, *_), (variant_ids, variant_words) = services._read_pdq_in_parallel()
+    monkeypatch.setattr(services, "_read_copy", original)
+    assert len(ids) == 20 and set((variant_ids // 8).tolist()) <= set(ids.tolist())
+    orm_ids, *_ = services._read_orm("pdq", services.PdqIndex)
+    assert len(orm_ids) == 21  # the late row was committed; the snapshot read did not see it
+    slow_ids, slow_words = services._read_variants_orm()
+    keep = [k for k, i in enumerate(slow_ids.tolist()) if i // 8 in set(ids.tolist())]
+    assert sorted(zip(variant_ids.tolist(), map(tuple, variant_words.tolist()), strict=True)) == sorted(
+        (slow_ids.tolist()[k], tuple(slow_words.tolist()[k])) for k in keep)

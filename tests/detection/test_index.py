@@ -29,7 +29,19 @@ def hexes(values: list[int], width: int) -> list[str]:
     return [f"{v:0{width // 4}x}" for v in values]
 
 
-@pytest.mark.parametrize(("cls", "width", "radius"), [(PdqIndex, 256, 31), (Hash64Index, 64, 10)])
+class WidePdqIndex(PdqIndex):
+    """The layout a bank of two million rows or more gets (12 substrings of 21-22 bits), on a small bank."""
+
+    SUBSTRINGS = 12
+
+
+class WidestPdqIndex(PdqIndex):
+    SUBSTRINGS = 11  # 3 substrings of 24 bits, 8 of 23: the widest the format allows
+
+
+@pytest.mark.parametrize(("cls", "width", "radius"), [(PdqIndex, 256, 31), (Hash64Index, 64, 10),
+                                                      (WidePdqIndex, 256, 31), (WidestPdqIndex, 256, 31),
+                                                      (WidePdqIndex, 256, 39)])
 def test_planted_near_duplicates_at_every_distance(cls: type[HashIndex], width: int, radius: int) -> None:
     rnd = random.Random(7)
     bank = {i: rnd.getrandbits(width) for i in range(5000)}
@@ -68,12 +80,42 @@ def banks(draw: st.DrawFn) -> tuple[dict[int, int], list[int]]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(banks(), st.integers(0, 70))
-def test_search_equals_brute_force(data: tuple[dict[int, int], list[int]], radius: int) -> None:
+@given(banks(), st.integers(0, 70), st.sampled_from([PdqIndex, WidePdqIndex]))
+def test_search_equals_brute_force(data: tuple[dict[int, int], list[int]], radius: int,
+                                   cls: type[PdqIndex]) -> None:
     bank, queries = data
-    index = PdqIndex.build(list(bank), hexes(list(bank.values()), 256))
+    index = cls.build(list(bank), hexes(list(bank.values()), 256))
     for query, got in zip(queries, index.search(hexes(queries, 256), max_distance=radius), strict=True):
         assert got == brute(bank, query, radius)
+
+
+def test_the_substrings_grow_with_the_bank() -> None:
+    """16 substrings of 16 bits below two million PDQ rows, 12 wider ones from there: their bucket offsets alone
+    (2^21-2^22 + 1 per substring) take 128 MB, less 4 postings of 3 bytes a row: at two million rows the image
+    is some 100 MB larger, which pays only on a large bank."""
+    mih = index_module._require_mih()
+    small = mih.image_size(1_999_999, 4, 4, 3)
+    assert small == mih.image_size(1_999_999, 4, 4, 3, 16)
+    assert mih.image_size(2_000_000, 4, 4, 3) == mih.image_size(2_000_000, 4, 4, 3, 12)
+    assert mih.image_size(2_000_000, 4, 4, 3, 12) - mih.image_size(2_000_000, 4, 4, 3, 16) > 100 * 2**20
+    assert mih.image_size(10_000_000, 1, 4, 3) == mih.image_size(10_000_000, 1, 4, 3, 4)  # 64-bit hashes stay
+    with pytest.raises(ValueError):
+        mih.image_size(100, 4, 4, 3, 10)  # substrings of 26 bits: too wide
+
+
+def test_a_wide_index_file_round_trips_and_a_version_1_file_still_opens(tmp_path: Path) -> None:
+    rnd = random.Random(5)
+    bank = {i: rnd.getrandbits(256) for i in range(3000)}
+    queries = [flip(v, 13, 256, rnd) for v in list(bank.values())[:25]]
+    WidePdqIndex.write(tmp_path / "wide.idx", np.array(list(bank), dtype=np.int64), hexes(list(bank.values()), 256))
+    PdqIndex.write(tmp_path / "old.idx", np.array(list(bank), dtype=np.int64), hexes(list(bank.values()), 256))
+    old = bytearray((tmp_path / "old.idx").read_bytes())
+    old[8:12] = (1).to_bytes(4, "little")  # what an image written before substrings were sized looked like
+    (tmp_path / "old.idx").write_bytes(bytes(old))
+    for name in ("wide.idx", "old.idx"):
+        index = PdqIndex.open(tmp_path / name)
+        for query, got in zip(queries, index.search(hexes(queries, 256)), strict=True):
+            assert got == brute(bank, query, 31)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -100,7 +100,7 @@ def test_reports_enter_the_real_bank_match_each_other_and_withdraw(client: Clien
     first = Case.objects.get(id=file_upload_report(client, images=[jpeg_with_gps(3)]).case.id)
     pdq = first.images.get().pdq
     entry = BankEntry.objects.get(signal_type="pdq", value=pdq)
-    assert entry.status == "Received" and len(entry.variants) == 7 * 64
+    assert entry.status == "Received" and len(entry.variants) == 7 * 32
     assert BankSource.objects.get(entry=entry).source_id == str(first.id)
     assert first.images.get().analysis["bank"]["matches"] == []
     # A second victim reports the same picture: the bank tells moderators it is known.
