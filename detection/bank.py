@@ -226,7 +226,10 @@ def _video_frames_drop(rows: Sequence[tuple[int, str, datetime]], status: str) -
 def _bump(entry_id: int, previous: datetime, *, status: str) -> None:
     # updated_at moves strictly forward, so a sync cursor (updated_at, id) never skips a change.
     now = max(timezone.now(), previous + _MICROSECOND)
-    BankEntry.objects.filter(id=entry_id).update(status=status, updated_at=now)
+    # A Deleted tombstone keeps only its value (for partners to delete their copy), not the image's variants;
+    # reported again, bank_add stores them anew.
+    cleared = {"variants": b""} if status == EntryStatus.DELETED else {}
+    BankEntry.objects.filter(id=entry_id).update(status=status, updated_at=now, **cleared)
 
 
 _MICROSECOND = timedelta(microseconds=1)

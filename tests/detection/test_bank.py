@@ -107,12 +107,20 @@ def test_withdrawal_drops_a_hash_only_when_no_other_source_holds_it() -> None:
 
 def test_purge_leaves_a_tombstone_with_no_link_to_the_case() -> None:
     value, case = rand_pdq(), case_source()
-    entry = bank_add(signal_type="pdq", value=value, quality=None, source_kind="case", source_id=case)
+    variants = [value, *(rand_pdq() for _ in range(7))]
+    entry = bank_add(signal_type="pdq", value=value, quality=None, source_kind="case", source_id=case,
+                     variants=variants)
+    assert bytes(entry.variants) == bytes.fromhex("".join(variants[1:]))  # 7 x 32 raw bytes
     assert bank_delete_source(source_kind="case", source_id=case) == 1
     entry.refresh_from_db()
     assert entry.status == "Deleted" and not BankSource.objects.filter(source_id=case).exists()
+    assert bytes(entry.variants) == b""  # the tombstone keeps its value only
     assert bank_search(signal_type="pdq", values=[value], statuses=("Received", "Active", "Withdrawn", "Deleted")) \
         == [[]]
+    bank_add(signal_type="pdq", value=value, quality=None, source_kind="case", source_id=case_source(),
+             variants=variants)  # reported again: the variants come back with it
+    entry.refresh_from_db()
+    assert entry.status == "Received" and bytes(entry.variants) == bytes.fromhex("".join(variants[1:]))
 
 
 def test_intake_lookup_ignores_what_only_the_same_case_brought() -> None:
