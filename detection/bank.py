@@ -605,8 +605,8 @@ def _snapshot_arrays(signal_type: str) -> SnapshotArrays:
         return vpdq_snapshot_arrays()
     watermark = _to_us(timezone.now())
     index_cls = INDEX_CLASSES[signal_type]
-    if connection.vendor == "postgresql" and signal_type == "pdq" and not connection.in_atomic_block:
-        (ids, status, quality, first, words), (variant_ids, variant_words) = _read_pdq_in_parallel()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        (ids, status, quality, first, words), (variant_ids, variant_words) = _read_in_parallel(signal_type)
     elif connection.vendor == "postgresql":
         ids, status, quality, first, words = _read_copy(signal_type, index_cls.WORDS)
         if signal_type == "pdq":
@@ -629,41 +629,63 @@ _ArrayRead = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, A
                    np.ndarray[Any, Any]]
 
 
-def _read_pdq_in_parallel() -> tuple[_ArrayRead, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
-    """The PDQ entries and their variants, read at once over two connections that see one snapshot of the
-    database (as ``pg_dump -j`` does: the first exports its snapshot, the second adopts it), so no entry is
-    read without its variants or the reverse, and the two COPYs overlap (each is bound by its own backend)."""
+_Variants = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+
+
+def _read_in_parallel(signal_type: str) -> tuple[_ArrayRead, _Variants]:
+    """Every live entry of a fixed-width signal type (and for PDQ its variants), read by two connections at once,
+    each taking half of the id range, that see one snapshot of the database (as ``pg_dump -j`` does: the first
+    exports its snapshot, the second adopts it). So the read is as consistent as one query (no entry without its
+    variants, or the reverse), and the two halves overlap: each binary COPY is bound by its own backend."""
     from django.db import connections
 
+    words = INDEX_CLASSES[signal_type].WORDS
+    table = BankEntry._meta.db_table
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
-        variants: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+            cursor.execute(f"SELECT min(id), max(id) FROM {table}")  # noqa: S608 (the model's table name)
+            low, high = cursor.fetchone()
+        if low is None:
+            low = high = 0
+        middle = (low + high) // 2
+        halves: dict[int, tuple[_ArrayRead, _Variants]] = {}
         failure: list[BaseException] = []
 
-        def read_variants() -> None:
+        def read(half: int, first: int, last: int) -> None:
+            entries = _read_copy(signal_type, words, ids=(first, last))
+            variants = _read_variants_copy(ids=(first, last)) if signal_type == "pdq" else _NO_VARIANTS
+            halves[half] = (entries, variants)
+
+        def read_upper_half() -> None:
             try:
                 with transaction.atomic():
                     with connection.cursor() as cursor:  # this thread's own connection
                         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                         cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-                    variants.append(_read_variants_copy())
+                    read(1, middle + 1, high)
             except BaseException as exc:  # re-raised on the calling thread
                 failure.append(exc)
             finally:
                 connections.close_all()
 
-        helper = threading.Thread(target=read_variants, name="bank-variants-read")
+        helper = threading.Thread(target=read_upper_half, name="bank-snapshot-read")
         helper.start()
         try:
-            entries = _read_copy("pdq", PdqIndex.WORDS)
+            read(0, low, middle)
         finally:
             helper.join()  # the exported snapshot lives only as long as this transaction
     if failure:
         raise failure[0]
-    return entries, variants[0]
+    (lower, lower_variants), (upper, upper_variants) = halves[0], halves[1]
+    entries = tuple(np.concatenate([a, b]) for a, b in zip(lower, upper, strict=True))
+    variants = tuple(np.concatenate([a, b]) for a, b in zip(lower_variants, upper_variants, strict=True))
+    return entries, variants  # type: ignore[return-value]
+
+
+_NO_VARIANTS: _Variants = (np.empty(0, dtype=np.int64), np.empty((0, 4), dtype=np.uint64))
 
 
 def _read_orm(signal_type: str, index_cls: type[HashIndex]) -> _ArrayRead:
@@ -687,7 +709,7 @@ def _read_orm(signal_type: str, index_cls: type[HashIndex]) -> _ArrayRead:
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
-def _read_copy(signal_type: str, words: int) -> _ArrayRead:
+def _read_copy(signal_type: str, words: int, *, ids: tuple[int, int] | None = None) -> _ArrayRead:
     # Binary COPY of fixed-width columns: every row has the same layout, so numpy reads the stream as one
     # structured array (about 1 s for a million rows, where the ORM takes tens of seconds).
     if signal_type not in INDEX_CLASSES:  # a fixed word, inlined into the SQL below
@@ -699,7 +721,7 @@ def _read_copy(signal_type: str, words: int) -> _ArrayRead:
     statement = (
         "COPY (SELECT id, CASE status WHEN 'Received' THEN 0 WHEN 'Active' THEN 1 WHEN 'Withdrawn' THEN 2 "
         "ELSE 3 END::int2, COALESCE(quality, -1)::int2, first_seen, decode(value, 'hex') "
-        "FROM " + table + " WHERE signal_type = '" + signal_type + "' AND status <> 'Deleted') "
+        "FROM " + table + " WHERE signal_type = '" + signal_type + "' AND status <> 'Deleted'" + _id_range(ids) + ") "
         "TO STDOUT (FORMAT BINARY)"
     )
     body = _copy_body(statement)
@@ -745,7 +767,11 @@ def _read_variants_orm() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     return np.asarray(variant_ids, dtype=np.int64), PdqIndex.parse(variant_values)
 
 
-def _read_variants_copy() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def _id_range(ids: tuple[int, int] | None) -> str:
+    return "" if ids is None else f" AND id BETWEEN {int(ids[0])} AND {int(ids[1])}"
+
+
+def _read_variants_copy(*, ids: tuple[int, int] | None = None) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Every live PDQ entry's dihedral variants as (index ids, hashes), by one binary COPY: the variants column
     (up to 7 x 32 bytes) padded to its full width, so every row has one fixed layout and numpy reads the stream
     as a single structured array; the count column says how many are real. Nothing is decoded on either side."""
@@ -757,7 +783,7 @@ def _read_variants_copy() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     statement = (
         f"COPY (SELECT id, (length(variants) / 32)::int2, "  # noqa: S608 (constants only, see above)
         f"CASE WHEN length(variants) = {width} THEN variants ELSE {padded} END "
-        f"FROM {table} WHERE signal_type = 'pdq' AND status <> 'Deleted' AND length(variants) > 0) "
+        f"FROM {table} WHERE signal_type = 'pdq' AND status <> 'Deleted' AND length(variants) > 0{_id_range(ids)}) "
         "TO STDOUT (FORMAT BINARY)"
     )
     body = _copy_body(statement)
@@ -769,8 +795,8 @@ def _read_variants_copy() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     if len(rows) and (np.any(rows["n"] != 3) or np.any(rows["l3"] != width)):
         raise RuntimeError("a bank row's variants have an unexpected layout")
     present = np.arange(1, VARIANTS)[None, :] <= np.minimum(rows["count"].astype(np.int64), VARIANTS - 1)[:, None]
-    ids = rows["id"].astype(np.int64)[:, None] * VARIANTS + np.arange(1, VARIANTS, dtype=np.int64)[None, :]
-    return ids[present], np.ascontiguousarray(rows["h"][present].astype(np.uint64))
+    index_ids = rows["id"].astype(np.int64)[:, None] * VARIANTS + np.arange(1, VARIANTS, dtype=np.int64)[None, :]
+    return index_ids[present], np.ascontiguousarray(rows["h"][present].astype(np.uint64))
 
 
 def bank_entries_iter(*, signal_types: Collection[str] | None = None) -> Iterator[BankEntry]:

@@ -482,7 +482,7 @@ def test_the_variants_copy_reader_agrees_with_the_orm() -> None:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the parallel COPY read is PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-def test_the_build_reads_entries_and_variants_over_two_connections_from_one_snapshot(monkeypatch) -> None:
+def test_the_build_reads_over_two_connections_from_one_snapshot(monkeypatch) -> None:
     """What bank_index_build reads (committed rows, outside any transaction): the same arrays as the ORM path,
     and a row committed while the entries are being read is in neither read, never in one of the two."""
     for i in range(20):
@@ -500,15 +500,15 @@ def test_the_build_reads_entries_and_variants_over_two_connections_from_one_snap
         finally:
             connections.close_all()
 
-    def read_copy_then_add_one(signal_type: str, words: int):  # the variants' reader is on another thread
-        result = original(signal_type, words)
+    def read_copy_then_add_one(signal_type: str, words: int, **kwargs):  # each half is read on its own thread
+        result = original(signal_type, words, **kwargs)
         writer = threading.Thread(target=add_late)
         writer.start()
         writer.join(30)
         return result
 
     monkeypatch.setattr(services, "_read_copy", read_copy_then_add_one)
-    (ids, *_), (variant_ids, variant_words) = services._read_pdq_in_parallel()
+    (ids, *_), (variant_ids, variant_words) = services._read_in_parallel("pdq")
     monkeypatch.setattr(services, "_read_copy", original)
     assert len(ids) == 20 and set((variant_ids // 8).tolist()) <= set(ids.tolist())
     orm_ids, *_ = services._read_orm("pdq", services.PdqIndex)
@@ -517,3 +517,12 @@ def test_the_build_reads_entries_and_variants_over_two_connections_from_one_snap
     keep = [k for k, i in enumerate(slow_ids.tolist()) if i // 8 in set(ids.tolist())]
     assert sorted(zip(variant_ids.tolist(), map(tuple, variant_words.tolist()), strict=True)) == sorted(
         (slow_ids.tolist()[k], tuple(slow_words.tolist()[k])) for k in keep)
+    assert ids.tolist() == sorted(ids.tolist())  # the two halves come back in id order
+    # A 64-bit type the same way: the same arrays as the ORM reads, and no variants.
+    for _ in range(9):
+        bank_add(signal_type="phash", value=f"{uuid.uuid4().int >> 64:016x}", quality=None, source_kind="import",
+                 source_id="t", status="Active")
+    parallel, (no_ids, _) = services._read_in_parallel("phash")
+    orm = services._read_orm("phash", services.Hash64Index)
+    assert len(no_ids) == 0 and len(parallel[0]) == 9
+    assert all((a == b).all() for a, b in zip(parallel, orm, strict=True))
