@@ -202,39 +202,62 @@ static inline unsigned char clamp255(int value) {
     return (unsigned char)(value < 0 ? 0 : (value > 255 ? 255 : value));
 }
 
-static void convert_pixels(enum ijg_space space, const struct plane *planes, int ncomp, int out_w, int out_h,
-                           unsigned char *output) {
+/* One output row of a component: the plane's row itself, or jdsample.c's replication of it into `spare`. */
+static const unsigned char *expanded_row(const struct plane *plane, int y, int out_w, unsigned char *spare) {
+    const unsigned char *row = plane->pixels + (size_t)(y / plane->expand_v) * plane->width;
+    if (plane->expand_h == 1) {
+        return row;
+    }
+    for (int x = 0; x < out_w; x++) {
+        spare[x] = row[x / plane->expand_h];
+    }
+    return spare;
+}
+
+/* Returns -1 if out of memory. */
+static int convert_pixels(enum ijg_space space, const struct plane *planes, int ncomp, int out_w, int out_h,
+                          unsigned char *output) {
     struct ycc_tables tables;
     if (space == SPACE_YCC || space == SPACE_BG_YCC || space == SPACE_YCCK) {
         build_ycc_tables(&tables, space == SPACE_BG_YCC);
     }
+    unsigned char *spare = malloc((size_t)out_w * ncomp + 1);
+    if (spare == NULL) {
+        return -1;
+    }
     for (int y = 0; y < out_h; y++) {
-        const unsigned char *row[4];
+        const unsigned char *r[4];
         for (int c = 0; c < ncomp; c++) {
-            row[c] = planes[c].pixels + (size_t)(y / planes[c].expand_v) * planes[c].width;
+            r[c] = expanded_row(&planes[c], y, out_w, spare + (size_t)c * out_w);
         }
         unsigned char *dest = output + (size_t)y * out_w * ncomp;
-        for (int x = 0; x < out_w; x++, dest += ncomp) {
-            int s[4];
-            for (int c = 0; c < ncomp; c++) {
-                s[c] = row[c][x / planes[c].expand_h];
+        if (space == SPACE_YCC || space == SPACE_BG_YCC) {
+            for (int x = 0; x < out_w; x++, dest += 3) {
+                int luma = r[0][x], cb = r[1][x], cr = r[2][x];
+                dest[0] = clamp255(luma + tables.cr_r[cr]);
+                dest[1] = clamp255(luma + (int)((tables.cb_g[cb] + tables.cr_g[cr]) >> 16));
+                dest[2] = clamp255(luma + tables.cb_b[cb]);
             }
-            if (space == SPACE_YCC || space == SPACE_BG_YCC) {
-                dest[0] = clamp255(s[0] + tables.cr_r[s[2]]);
-                dest[1] = clamp255(s[0] + (int)((tables.cb_g[s[1]] + tables.cr_g[s[2]]) >> 16));
-                dest[2] = clamp255(s[0] + tables.cb_b[s[1]]);
-            } else if (space == SPACE_YCCK) {
-                dest[0] = clamp255(255 - (s[0] + tables.cr_r[s[2]]));
-                dest[1] = clamp255(255 - (s[0] + (int)((tables.cb_g[s[1]] + tables.cr_g[s[2]]) >> 16)));
-                dest[2] = clamp255(255 - (s[0] + tables.cb_b[s[1]]));
-                dest[3] = (unsigned char)s[3];
-            } else {
+        } else if (space == SPACE_YCCK) {
+            for (int x = 0; x < out_w; x++, dest += 4) {
+                int luma = r[0][x], cb = r[1][x], cr = r[2][x];
+                dest[0] = clamp255(255 - (luma + tables.cr_r[cr]));
+                dest[1] = clamp255(255 - (luma + (int)((tables.cb_g[cb] + tables.cr_g[cr]) >> 16)));
+                dest[2] = clamp255(255 - (luma + tables.cb_b[cb]));
+                dest[3] = r[3][x]; /* K passes through */
+            }
+        } else if (ncomp == 1) {
+            memcpy(dest, r[0], (size_t)out_w);
+        } else {
+            for (int x = 0; x < out_w; x++, dest += ncomp) {
                 for (int c = 0; c < ncomp; c++) {
-                    dest[c] = (unsigned char)s[c];
+                    dest[c] = r[c][x];
                 }
             }
         }
     }
+    free(spare);
+    return 0;
 }
 
 static PyObject *decode(PyObject *self, PyObject *args) {
@@ -346,7 +369,9 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     if (output == NULL) {
         longjmp(err.escape, 1);
     }
-    convert_pixels(space, planes, ncomp, out_w, out_h, output);
+    if (convert_pixels(space, planes, ncomp, out_w, out_h, output) != 0) {
+        longjmp(err.escape, 1);
+    }
     for (int i = 0; i < nplanes; i++) {
         free(planes[i].pixels);
     }
