@@ -9,32 +9,41 @@
 """
 
 import platform
-import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 _FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra"]
 # The hardware popcount instruction (every x86-64 CPU since 2008); without the flag GCC calls a slow routine.
 _POPCOUNT = ["-mpopcnt"] if platform.machine().lower() in ("x86_64", "amd64") else []
+_IJG_IDCT = "build/ijg9f/jidctint.c"
+# -fvisibility=hidden: IJG's functions never leave the module. IJG's file is compiled as IJG compiles it: its
+# unused parameters are not ours to silence otherwise.
+_JPEGDCT_FLAGS = [*_FLAGS, "-iquote", "detection/ijg_shim", "-fvisibility=hidden", "-Wno-unused-parameter"]
 
-_IJG_IDCT = Path("build/ijg9f/jidctint.c")
-if not (Path(__file__).resolve().parent / _IJG_IDCT).is_file() and not {"egg_info", "sdist", "clean"} & set(
-    sys.argv
-):
-    sys.exit(f"setup.py: {_IJG_IDCT} is missing: run scripts/fetch-ijg-idct.sh first (it fetches IJG libjpeg 9f's "
-             "inverse DCTs from PyPI's jpeglib sdist; see docs/hashing.md).")
+
+class _BuildExtNeedingIJG(build_ext):
+    """Stops before compiling if IJG's file has not been fetched, saying how to fetch it."""
+
+    def run(self) -> None:
+        if not (Path(__file__).resolve().parent / _IJG_IDCT).is_file():
+            raise SystemExit(
+                f"setup.py: {_IJG_IDCT} is missing: run scripts/fetch-ijg-idct.sh first (it fetches IJG libjpeg "
+                "9f's inverse DCTs from PyPI's jpeglib sdist; see docs/hashing.md)."
+            )
+        super().run()
+
 
 setup(
+    cmdclass={"build_ext": _BuildExtNeedingIJG},
     ext_modules=[
         Extension("detection._mih", ["detection/_mih.c"], extra_compile_args=_FLAGS + _POPCOUNT),
         Extension(
             "detection._jpegdct",
-            ["detection/_jpegdct.c", "detection/ijg_idct.c", str(_IJG_IDCT)],
+            ["detection/_jpegdct.c", "detection/ijg_idct.c", _IJG_IDCT],
             libraries=["jpeg"],
-            # IJG's file is compiled as IJG compiles it; its unused parameters are not ours to silence otherwise.
-            extra_compile_args=_FLAGS + ["-iquote", "detection/ijg_shim", "-fvisibility=hidden",
-                                         "-Wno-unused-parameter"],
+            extra_compile_args=_JPEGDCT_FLAGS,
         ),
     ],
 )
