@@ -11,6 +11,8 @@
  *   - each component's DCT_h/v_scaled_size is chosen as jdmaster.c jpeg_calc_output_dimensions chooses it
  *     (subsampled chroma is scaled up by a larger inverse DCT, the h/v ratio limited to 2);
  *   - the inverse DCTs are IJG 9f's own integer ones (jidctint.c, see detection/ijg_idct.h);
+ *   - a progressive file whose scans leave some of the first five AC coefficients unrefined is block-smoothed
+ *     first, as jdcoefct.c decompress_smooth_data does (JPEG standard K.8);
  *   - what the DCT scaling leaves is upsampled by replication (jdsample.c: IJG 9 has no other upsampling);
  *   - colours are converted with jdcolor.c's tables (YCbCr and big-gamut YCC -> RGB, YCCK -> CMYK; grey, RGB
  *     and CMYK are copied).
@@ -110,7 +112,7 @@ static enum ijg_space ijg_color_space(const struct jpeg_decompress_struct *cinfo
 }
 
 /* IJG 9f's jdcoefct.c smoothing_ok: a progressive file whose scans leave some of the first five AC coefficients
- * unrefined is decoded with block smoothing, which we do not reproduce. */
+ * unrefined (in zigzag order) is decoded with block smoothing (see smooth_block). */
 static int ijg_would_smooth(const struct jpeg_decompress_struct *cinfo) {
     static const int zigzag_positions[6] = {0, 1, 8, 16, 9, 2}; /* natural order of coefficients 0..5 */
     if (!cinfo->progressive_mode || cinfo->coef_bits == NULL) {
@@ -165,16 +167,91 @@ struct plane {
     int expand_h, expand_v;  /* jdsample.c's replication to the output grid */
 };
 
-static void decode_component(j_decompress_ptr cinfo, jvirt_barray_ptr array, const jpeg_component_info *comp,
-                             const struct ijg_idct *idct, int size_h, int size_v, struct plane *out) {
+/* The smoothing of jdcoefct.c decompress_smooth_data (JPEG standard K.8): a coefficient among AC01, AC10, AC20,
+ * AC11, AC02 that is still zero and not fully refined (coef_bits != 0) is estimated from the DC values of the 3x3
+ * neighbourhood of blocks (clamped at the image's edges): dc[row][column], row 0 above, column 0 to the left. */
+static long smoothing_estimate(long q00, long q, long weighted_dc_difference, int al) {
+    long num = q00 * weighted_dc_difference;
+    long pred = ((q << 7) + (num >= 0 ? num : -num)) / (q << 8);
+    if (al > 0 && pred >= (1L << al)) {
+        pred = (1L << al) - 1;
+    }
+    return num >= 0 ? pred : -pred;
+}
+
+static void smooth_block(JCOEF *block, const int dc[3][3], const int coef_bits[6], const UINT16 *quant) {
+    long q00 = quant[0];
+    /* zigzag index k -> natural position, and the weighted DC difference of K.8 */
+    const struct {
+        int position;
+        long difference;
+    } terms[5] = {
+        {1, 36L * (dc[1][0] - dc[1][2])},                          /* AC01 */
+        {8, 36L * (dc[0][1] - dc[2][1])},                          /* AC10 */
+        {16, 9L * (dc[0][1] + dc[2][1] - 2 * dc[1][1])},           /* AC20 */
+        {9, 5L * (dc[0][0] - dc[0][2] - dc[2][0] + dc[2][2])},     /* AC11 */
+        {2, 9L * (dc[1][0] + dc[1][2] - 2 * dc[1][1])},            /* AC02 */
+    };
+    for (int k = 1; k <= 5; k++) {
+        int position = terms[k - 1].position;
+        if (coef_bits[k] != 0 && block[position] == 0) {
+            block[position] = (JCOEF)smoothing_estimate(q00, quant[position], terms[k - 1].difference, coef_bits[k]);
+        }
+    }
+}
+
+/* Returns -1 if out of memory. `coef_bits` is NULL unless IJG would smooth. */
+static int decode_component(j_decompress_ptr cinfo, jvirt_barray_ptr array, const jpeg_component_info *comp,
+                            const struct ijg_idct *idct, int size_h, int size_v, const int *coef_bits,
+                            struct plane *out) {
     unsigned char *rows[2 * DCTSIZE];
-    for (JDIMENSION by = 0; by < comp->height_in_blocks; by++) {
-        JBLOCKARRAY blocks = (*cinfo->mem->access_virt_barray)((j_common_ptr)cinfo, array, by, 1, FALSE);
+    JDIMENSION wide = comp->width_in_blocks, high = comp->height_in_blocks;
+    JCOEF *smoothed = NULL;
+    int *dc = NULL; /* three rows of DC values: above, this, below */
+    if (coef_bits != NULL) {
+        smoothed = malloc((size_t)wide * DCTSIZE2 * sizeof(JCOEF) + 1);
+        dc = malloc((size_t)wide * 3 * sizeof(int) + 1);
+        if (smoothed == NULL || dc == NULL) {
+            free(smoothed);
+            free(dc);
+            return -1;
+        }
+    }
+    for (JDIMENSION by = 0; by < high; by++) {
         for (int y = 0; y < size_v; y++) {
             rows[y] = out->pixels + ((size_t)by * size_v + y) * (size_t)out->width;
         }
-        ijg_idct_row(idct, &blocks[0][0][0], comp->width_in_blocks, rows, size_h);
+        if (coef_bits != NULL) {
+            JDIMENSION neighbours[3] = {by > 0 ? by - 1 : 0, by, by + 1 < high ? by + 1 : by};
+            for (int r = 0; r < 3; r++) {
+                JBLOCKARRAY row = (*cinfo->mem->access_virt_barray)((j_common_ptr)cinfo, array, neighbours[r], 1, FALSE);
+                for (JDIMENSION bx = 0; bx < wide; bx++) {
+                    dc[(size_t)r * wide + bx] = row[0][bx][0];
+                }
+            }
+        }
+        JBLOCKARRAY blocks = (*cinfo->mem->access_virt_barray)((j_common_ptr)cinfo, array, by, 1, FALSE);
+        const JCOEF *coefficients = &blocks[0][0][0];
+        if (coef_bits != NULL) {
+            memcpy(smoothed, coefficients, (size_t)wide * DCTSIZE2 * sizeof(JCOEF));
+            for (JDIMENSION bx = 0; bx < wide; bx++) {
+                JDIMENSION columns[3] = {bx > 0 ? bx - 1 : 0, bx, bx + 1 < wide ? bx + 1 : bx};
+                int around[3][3];
+                for (int r = 0; r < 3; r++) {
+                    for (int c = 0; c < 3; c++) {
+                        around[r][c] = dc[(size_t)r * wide + columns[c]];
+                    }
+                }
+                smooth_block(smoothed + (size_t)bx * DCTSIZE2, (const int(*)[3])around, coef_bits,
+                             comp->quant_table->quantval);
+            }
+            coefficients = smoothed;
+        }
+        ijg_idct_row(idct, coefficients, wide, rows, size_h);
     }
+    free(smoothed);
+    free(dc);
+    return 0;
 }
 
 /* jdcolor.c's tables, 16 fractional bits. `big_gamut` selects build_bg_ycc_rgb_table's constants. */
@@ -312,11 +389,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         Py_RETURN_NONE;
     }
     jvirt_barray_ptr *arrays = jpeg_read_coefficients(&cinfo);
-    if (ijg_would_smooth(&cinfo)) {
-        jpeg_destroy_decompress(&cinfo);
-        PyBuffer_Release(&view);
-        Py_RETURN_NONE;
-    }
+    int smoothing = ijg_would_smooth(&cinfo);
 
     /* jdinput.c jpeg_core_output_dimensions for scale_num 1, scale_denom `scale`, block_size DCTSIZE. */
     int min_size = DCTSIZE / scale;
@@ -362,7 +435,10 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             longjmp(err.escape, 1);
         }
         nplanes = ci + 1;
-        decode_component(&cinfo, arrays[ci], comp, &idct, size_h, size_v, &planes[ci]);
+        if (decode_component(&cinfo, arrays[ci], comp, &idct, size_h, size_v,
+                             smoothing ? cinfo.coef_bits[ci] : NULL, &planes[ci]) != 0) {
+            longjmp(err.escape, 1);
+        }
     }
     int channels = space == SPACE_GRAY ? 1 : (ncomp == 4 ? 4 : 3);
     output = malloc((size_t)out_w * out_h * channels);

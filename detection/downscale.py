@@ -14,9 +14,9 @@ at full size or reduced, is decoded as IJG 9f decodes it: the quantised DCT coef
 system libjpeg and IJG 9f's own inverse DCTs (fetched at build time, see scripts/fetch-ijg-idct.sh), upsampling
 and colour conversion run in C (``detection/_jpegdct.c``). The pixels are then IJG 9f's, byte for byte.
 
-Pillow still decodes the few JPEGs IJG 9f would decode differently from us (a progressive file whose scans
-leave low-frequency coefficients unrefined, which IJG block-smooths; big-gamut RGB), and every JPEG where the
-compiled decoder is missing (libjpeg headers absent at install time): within a few bits of the reference there.
+Pillow still decodes the JPEGs we cannot decode as IJG 9f does (big-gamut RGB, which IJG 9f does not output as
+RGB either), and every JPEG where the compiled decoder is missing (libjpeg headers or the fetched IJG file absent
+at install time): within a few bits of the reference there.
 """
 
 from __future__ import annotations

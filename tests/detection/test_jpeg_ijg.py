@@ -32,6 +32,7 @@ class Case:
     size: tuple[int, int]
     mode: str  # "RGB", "L" or "CMYK" before encoding
     options: tuple[tuple[str, object], ...]
+    scans: int = 0  # keep only the first N scans of a progressive file (0: all)
 
 
 # Sizes that reach each path of the reference: full size without resizing, full size then bicubic, and the
@@ -54,6 +55,10 @@ CASES = [
     Case("cmyk-full", (250, 180), "CMYK", ()),
     Case("cmyk-half-progressive", (1030, 300), "CMYK", (("progressive", True),)),
     Case("cmyk-eighth", (4103, 701), "CMYK", ()),
+    # Progressive files that end before the refinement scans: IJG block-smooths their low AC coefficients.
+    Case("420-progressive-5-scans-full", (333, 257), "RGB", (("subsampling", 2), ("progressive", True)), scans=5),
+    Case("422-progressive-6-scans-half", (1037, 301), "RGB", (("subsampling", 1), ("progressive", True)), scans=6),
+    Case("grey-progressive-2-scans-quarter", (2051, 403), "L", (("progressive", True),), scans=2),
 ]
 
 # name: (SHA-256 of the JPEG, SHA-256 of IJG 9f's decoded pixels, reference PDQ)
@@ -143,6 +148,21 @@ PINNED: dict[str, tuple[str, str, str]] = {
         "61faa8af1702b19d409166de54a1f01595510c342d77a57d56f5f65ee8749e59",
         "ad49d6182b1d4cb55896b5bad66ae24eb50b43bc0bf155b4f245d44badac1d50",
     ),
+    "420-progressive-5-scans-full": (
+        "f815312f5c58def2c86c910024ae714bc00cea18f72c0e617561c90091bb7bf3",
+        "889fda93e0cca23a0b4db6c7faee0aafad1029b274c349b33b45fa991ca43f7d",
+        "ac4c5ab4a178d3abaf0673363b72d3371132d3693bb6eb45368b88cc29b4cc44",
+    ),
+    "422-progressive-6-scans-half": (
+        "78959da8c7766bbd16ae51cfceb08509cd5507dc796b88848a3118e55a9e24b4",
+        "bcbbde3a0e0cfb463f139f35344071fe3de53dbf1c73af4a77ed92d8efc37155",
+        "5afaa9297348e43bd35cada5854698a7a7c9f28b9a49a7685493392766359a98",
+    ),
+    "grey-progressive-2-scans-quarter": (
+        "81ed071e364a4b8559b97ba1010c7c4015c99440428b9c6a4f0babf5ad534c67",
+        "c024c92bf342699b84ecd4390b9379aaf210ae97b7167d99ca4619899ec10bea",
+        "0647634d6d3296879b8e29df188a9fc513aee556924e4d874eddc08e3f626139",
+    ),
 }
 
 
@@ -164,7 +184,25 @@ def drawn_jpeg(case: Case) -> bytes:
         image = image.convert(case.mode)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=88, **dict(case.options))
-    return out.getvalue()
+    return first_scans(out.getvalue(), case.scans) if case.scans else out.getvalue()
+
+
+def first_scans(data: bytes, count: int) -> bytes:
+    """The JPEG cut after its first `count` scans and closed with EOI: still a valid file."""
+    position, seen = 2, 0
+    while True:
+        marker = data[position + 1]
+        if marker == 0xDA:  # SOS: header, then entropy-coded data up to the next marker that is not RSTn
+            seen += 1
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+            while not (data[position] == 0xFF and data[position + 1] not in (0x00, *range(0xD0, 0xD8))):
+                position += 1
+            if seen == count:
+                return data[:position] + b"\xff\xd9"
+        elif marker == 0xD9:
+            raise ValueError(f"only {seen} scans")
+        else:
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
 
 
 def reference_scale(size: tuple[int, int]) -> int:
