@@ -212,10 +212,14 @@ def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
     Met: complied with by the stored deadline. Missed: complied with after it, or marked overdue by the clock at
     a stored time. A deadline that passed with neither is "past_deadline": no compliance is recorded, which is
     not proof that none happened. Not received: nobody's system ever accepted the request, so no clock ran.
-    Blocking and de-linking carry no statutory clock.
+    "receipt_unknown": the recipient answered (complied, acknowledged) before any receipt was on record, so the
+    receipt stored is the answer's time; the recipient had the request by then, but since when is not known:
+    unless its compliance came after even that late deadline (missed for certain), neither met nor missed can be
+    said, and no hours are given. Blocking and de-linking carry no statutory clock.
     """
     hours: float | None = None
-    if request.received_at is not None and request.complied_at is not None:
+    inferred = request.receipt_from_answer()
+    if request.received_at is not None and request.complied_at is not None and not inferred:
         hours = round((request.complied_at - request.received_at) / timedelta(hours=1), 2)
     if not request.has_statutory_clock:
         outcome = "not_applicable"
@@ -225,6 +229,12 @@ def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
         outcome = "not_sent"
     elif request.received_at is None or request.deadline_at is None:
         outcome = "not_received"
+    elif inferred and request.state != RequestState.REFUSED and request.overdue_at is None and (
+            (request.complied_at is not None and request.complied_at <= request.deadline_at)
+            or (request.complied_at is None and at <= request.deadline_at)):
+        # The real receipt was at or before the inferred one, so its deadline too: compliance after the inferred
+        # deadline (or an overdue mark) is missed for certain, and falls through; anything earlier is not known.
+        outcome = "receipt_unknown"
     elif request.complied_at is not None:
         outcome = "met" if request.complied_at <= request.deadline_at else "missed"
     elif request.state == RequestState.REFUSED:
@@ -349,7 +359,7 @@ def section_partner_feedback(case: Case, options: DossierOptions) -> list[dict[s
 
 def deadline_summary(requests: list[dict[str, Any]]) -> dict[str, int]:
     counts = {"met": 0, "missed": 0, "past_deadline": 0, "refused": 0, "running": 0, "not_sent": 0,
-              "not_received": 0, "cancelled": 0}
+              "not_received": 0, "receipt_unknown": 0, "cancelled": 0}
     for request in requests:
         outcome = request["deadline"]["outcome"]
         if outcome in counts:

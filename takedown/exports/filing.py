@@ -112,7 +112,8 @@ def _facts(dossier: dict[str, Any]) -> list[Block]:
                  f"recorded hashes; {len(requests)} request(s) prepared, {len(sent)} sent, {len(received)} accepted "
                  f"by the recipient's system. 48-hour removal deadlines: {deadlines['met']} met, "
                  f"{deadlines['missed']} missed, {deadlines['past_deadline']} passed with no compliance recorded, "
-                 f"{deadlines['not_received']} never received by anyone."),
+                 f"{deadlines['not_received']} never received by anyone, {deadlines['receipt_unknown']} answered "
+                 "before any receipt was recorded (met or missed not known)."),
     ]
 
 

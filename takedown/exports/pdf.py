@@ -140,6 +140,7 @@ OUTCOME_WORDS = {
     "not_sent": "not sent yet",
     "not_received": "never received (no clock ran)",
     "past_deadline": "deadline passed, no compliance recorded",
+    "receipt_unknown": "answered before any receipt was recorded: met or missed not known",
     "cancelled": "cancelled",
     "not_applicable": "no statutory clock",
 }
@@ -152,10 +153,12 @@ def _requests_chapter(pdf: CaseFilePDF, dossier: dict[str, Any]) -> None:
         return
     counts = dossier["deadlines"]
     pdf.para(
-        "Removal requests carry the 48-hour clock of 47 U.S.C. 223a, counted from sending. As of this export: "
-        f"{counts['met']} met, {counts['missed']} missed, {counts['past_deadline']} past the deadline with no "
-        f"compliance recorded, {counts['refused']} refused, {counts['running']} still running, "
-        f"{counts['not_received']} never received by anyone, {counts['not_sent']} not sent yet, "
+        "Removal requests carry the 48-hour clock of 47 U.S.C. 223a, counted from the recipient's receipt. As of "
+        f"this export: {counts['met']} met, {counts['missed']} missed, {counts['past_deadline']} past the deadline "
+        f"with no compliance recorded, {counts['refused']} refused, {counts['running']} still running, "
+        f"{counts['not_received']} never received by anyone, {counts['receipt_unknown']} answered by the recipient "
+        "before any receipt was recorded (it had the request by then, since when is not known: met or missed "
+        f"cannot be said), {counts['not_sent']} not sent yet, "
         f"{counts['cancelled']} cancelled. The clock starts when the recipient's system accepted the request; "
         "outcomes are stated from the stored times alone. Blocking (the hash bank, which partners sync) and "
         "de-linking (search engines) carry no statutory clock. Each request as sent is an exhibit (chapter 10): "
@@ -266,7 +269,8 @@ def case_pdf_render(dossier: dict[str, Any], audit: dict[str, Any]) -> bytes:
             ("Removal deadlines", f"{dossier['deadlines']['met']} met, {dossier['deadlines']['missed']} missed, "
                                   f"{dossier['deadlines']['past_deadline']} past with no compliance recorded, "
                                   f"{dossier['deadlines']['running']} running, "
-                                  f"{dossier['deadlines']['not_received']} never received"),
+                                  f"{dossier['deadlines']['not_received']} never received, "
+                                  f"{dossier['deadlines']['receipt_unknown']} receipt not known"),
             ("Exhibits (requests as sent)", sum(len(r["exhibits"]) for r in dossier["requests"])),
             ("Images (hashes recorded)", len(dossier["images"])),
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,6 +23,9 @@ from takedown.core.fields import EncryptedTextField
 
 # The TAKE IT DOWN Act gives a covered platform 48 hours from receipt; we escalate before it runs out.
 STATUTORY_HOURS = 48
+# The note of a "received" event recorded only because the recipient answered (acknowledged, complied, refused)
+# before any receipt was on record: its system had the request by then, but since when is not known.
+RECEIPT_FROM_ANSWER = "the recipient answered"
 ESCALATION_HOURS = (24, 40)
 
 # Member states of the EU, by ISO 3166-1 alpha-2 code ("EL" is the EU's own code for Greece).
@@ -216,6 +220,19 @@ class RemedyRequest(models.Model):
     @property
     def clock_running(self) -> bool:
         return self.deadline_at is not None and self.state in RECEIVED_STATES
+
+    def receipt_from_answer(self, events: Iterable[RequestEvent] | None = None) -> bool:
+        """Whether the receipt on record was only inferred from the recipient's answer (its latest "received" step
+        says so): the recipient had the request by then, but since when is not known, so no clock can be measured.
+        `events`: the request's events already loaded (any order), to save a query."""
+        if self.received_at is None:
+            return False
+        steps = list(self.events.all() if events is None else events)
+        received = [e for e in steps if e.action == "received"]
+        if not received:
+            return False
+        latest = max(received, key=lambda e: (e.at, e.id or 0))
+        return latest.note.startswith(RECEIPT_FROM_ANSWER)
 
     def hours_left(self, now: datetime) -> float | None:
         if self.deadline_at is None or not self.clock_running:

@@ -31,6 +31,7 @@ from takedown.remedies.documents import document_json, document_pdf, document_te
 from takedown.remedies.models import (
     ESCALATION_HOURS,
     OPEN_STATES,
+    RECEIPT_FROM_ANSWER,
     RECEIVED_STATES,
     STATUTORY_HOURS,
     Channel,
@@ -437,7 +438,7 @@ def _apply_state(request: RemedyRequest, *, state: str, at: datetime, note: str,
         raise RemedyError(f"a {request.state} request cannot become {state}")
     if request.received_at is None or request.state == RequestState.UNDELIVERED:
         # The host answered, so its system has the request, whatever the delivery record said.
-        request_receipt_record(request, actor=actor, at=at, how=f"the recipient answered ({state})")
+        request_receipt_record(request, actor=actor, at=at, how=f"{RECEIPT_FROM_ANSWER} ({state})")
     request.state = state
     setattr(request, f"{state}_at", at)
     if note:

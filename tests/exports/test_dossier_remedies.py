@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import transaction
 from pypdf import PdfReader
 
 from detection.detector.interface import DetectorStatus
@@ -26,7 +27,12 @@ from takedown.exports.services import case_export_build
 from takedown.partners.models import Partner, PartnerFeedback, PartnerFeedbackCase
 from takedown.remedies.directory import host_directory_seed
 from takedown.remedies.models import Host, RemedyRequest, RequestKind, SentMessage
-from takedown.remedies.services import remedies_clock_tick, remedies_generate_for_case, remedy_request_update
+from takedown.remedies.services import (
+    remedies_clock_tick,
+    remedies_generate_for_case,
+    remedy_request_update,
+    request_undelivered_record,
+)
 from tests.exports.conftest import case_make, verify_pinned, zip_members
 
 # After the session's export keys were made (the time-stamping certificate must be valid at export time).
@@ -79,6 +85,30 @@ def answered_case(db: None, django_capture_on_commit_callbacks: Any) -> Case:
     return case
 
 
+def test_a_host_that_answered_before_any_receipt_was_recorded_is_neither_met_nor_missed(
+        answered_case: Case) -> None:
+    """The silent host's request bounced, so no receipt was on record; the host removed the image anyway and said so
+    at 60 hours. Its system had the request by then, but since when is not known: the file must not call the
+    deadline met (the receipt stored is the answer's own time, which would make it 0 hours) nor give hours."""
+    silent = RemedyRequest.objects.get(case=answered_case, host__domain="silent.example")
+    with transaction.atomic():
+        silent = RemedyRequest.objects.select_for_update().get(pk=silent.pk)
+        assert request_undelivered_record(silent, actor=Actor.system(), at=T0 + timedelta(hours=2),
+                                          reason="bounced: 5.1.1 user unknown")
+    remedy_request_update(request=silent, state="complied", actor=Actor.system(), note="removed, said by email",
+                          at=T0 + timedelta(hours=60))
+    silent.refresh_from_db()
+    assert silent.received_at == silent.complied_at == T0 + timedelta(hours=60)  # the receipt inferred from it
+    with time_machine.travel(T0 + timedelta(hours=61), tick=False):
+        dossier, pdf, data = _export(answered_case)
+    deadline = _by_host(dossier)["silent.example"]["deadline"]
+    assert deadline["outcome"] == "receipt_unknown" and deadline["hours_to_compliance"] is None
+    assert dossier["deadlines"]["receipt_unknown"] == 1 and dossier["deadlines"]["met"] == 1  # fast.example only
+    assert "1 answered by the recipient before any receipt was recorded" in pdf
+    assert "answered before any receipt was recorded: met or missed not known" in pdf
+    assert verify_pinned(data).ok
+
+
 def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answered_case: Case,
                                                                          django_capture_on_commit_callbacks: Any
                                                                          ) -> None:
@@ -112,7 +142,7 @@ def test_requests_carry_their_answers_with_times_and_the_deadline_outcome(answer
     assert removal["silent.example"]["deadline"]["overdue_marked_at"] == _at(49)
     assert removal["fast.example"]["deadline"]["outcome"] == "met"
     assert late["deadlines"] == {"met": 1, "missed": 2, "past_deadline": 0, "refused": 1, "running": 0,
-                                 "not_sent": 0, "not_received": 0, "cancelled": 0}
+                                 "not_sent": 0, "not_received": 0, "receipt_unknown": 0, "cancelled": 0}
     steps = [e["action"] for e in removal["silent.example"]["events"]]
     # One tick at 49 hours escalates twice, re-sends the unanswered request once and marks it overdue.
     assert steps[:2] == ["created", "sent"]

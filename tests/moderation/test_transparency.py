@@ -29,7 +29,7 @@ def _removed_after(host: str, hours: list[float]) -> None:
         remedies_generate_for_case(case=case, actor=Actor.system())
         removal = RemedyRequest.objects.get(case=case, kind=RequestKind.REMOVAL)
         sent = timezone.now() - timedelta(days=5)
-        RemedyRequest.objects.filter(id=removal.id).update(state="sent", sent_at=sent,
+        RemedyRequest.objects.filter(id=removal.id).update(state="sent", sent_at=sent, received_at=sent,
                                                            deadline_at=sent + timedelta(hours=48))
         removal.refresh_from_db()
         remedy_request_update(request=removal, state="complied", actor=Actor.system(), at=sent + timedelta(hours=h))
@@ -60,6 +60,58 @@ def test_report_counts_and_timings() -> None:
     assert report.requests_by_kind_and_state["delinking"]["draft"] == 65
     svg = transparency_chart_svg(report)
     assert svg.startswith("<svg") and "Fast" in svg and "<script" not in svg
+
+
+def _removal(host: str, *, sent_days_ago: float, received_after_hours: float | None, complied_after_hours: float,
+             deadline_hours: float = 48) -> RemedyRequest:
+    """A removal request sent, taken by the host's system `received_after_hours` later (None: no receipt recorded
+    before the host's answer), and complied with `complied_after_hours` after it was sent."""
+    case = confirm(case_make(urls=[(f"https://{host}/{sent_days_ago}-{complied_after_hours}", host)]))
+    remedies_generate_for_case(case=case, actor=Actor.system())
+    removal = RemedyRequest.objects.get(case=case, kind=RequestKind.REMOVAL)
+    sent = timezone.now() - timedelta(days=sent_days_ago)
+    received = None if received_after_hours is None else sent + timedelta(hours=received_after_hours)
+    RemedyRequest.objects.filter(id=removal.id).update(
+        state="sent", sent_at=sent, received_at=received,
+        deadline_at=None if received is None else received + timedelta(hours=deadline_hours))
+    removal.refresh_from_db()
+    remedy_request_update(request=removal, state="complied", actor=Actor.system(),
+                          at=sent + timedelta(hours=complied_after_hours))
+    removal.refresh_from_db()
+    return removal
+
+
+def test_time_to_removal_runs_from_receipt_as_the_48_hours_do() -> None:
+    """A partner that fetched the request three days after it was published and removed the image 10 hours later
+    complied within the Act's 48 hours: the report must say 10 hours and within the deadline, not 82 and late."""
+    host_make("late.example", name="Late fetcher")
+    removal = _removal("late.example", sent_days_ago=6, received_after_hours=72, complied_after_hours=82)
+    assert removal.complied_at is not None and removal.received_at is not None
+    timing = {t.platform: t for t in transparency_report().platforms}["Late fetcher"]
+    assert timing.median_hours == pytest.approx(10) and timing.within_deadline == 1 and timing.untimed == 0
+
+
+def test_a_removal_past_its_own_deadline_is_not_within_it() -> None:
+    host_make("slow.example", name="Slow")
+    # Received at once, a court-ordered 24-hour clock, removed after 30 hours: within 48 but not within its own.
+    _removal("slow.example", sent_days_ago=4, received_after_hours=0, complied_after_hours=30, deadline_hours=24)
+    timing = {t.platform: t for t in transparency_report().platforms}["Slow"]
+    assert timing.median_hours == pytest.approx(30) and timing.within_deadline == 0
+
+
+def test_a_removal_with_no_receipt_on_record_is_counted_not_timed(moderator_client) -> None:
+    host_make("quiet.example", name="Quiet")
+    inferred = _removal("quiet.example", sent_days_ago=3, received_after_hours=None, complied_after_hours=5)
+    # The answer is recorded as the receipt (the host had the request by then), but since when is not known.
+    assert inferred.received_at == inferred.complied_at
+    _removal("quiet.example", sent_days_ago=3, received_after_hours=1, complied_after_hours=5)
+    timing = {t.platform: t for t in transparency_report().platforms}["Quiet"]
+    assert timing.removed == 2 and timing.untimed == 1
+    assert timing.median_hours == pytest.approx(4) and timing.p90_hours == pytest.approx(4)
+    rows = list(csv.reader(io.StringIO(moderator_client.get(reverse("transparency-csv")).content.decode())))
+    assert ["time_to_removal_hours", "Quiet", "no_receipt_on_record", "1"] in rows
+    assert ["time_to_removal_hours", "Quiet", "removed", "2"] in rows
+    assert ["time_to_removal_hours", "Quiet", "within_deadline", "1"] in rows
 
 
 def test_page_and_csv(moderator_client) -> None:
