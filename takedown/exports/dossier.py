@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -217,10 +217,9 @@ def deadline_outcome(request: RemedyRequest, *, at: datetime) -> dict[str, Any]:
     unless its compliance came after even that late deadline (missed for certain), neither met nor missed can be
     said, and no hours are given. Blocking and de-linking carry no statutory clock.
     """
-    hours: float | None = None
+    taken = request.hours_to_compliance()
+    hours = None if taken is None else round(taken, 2)
     inferred = request.receipt_from_answer()
-    if request.received_at is not None and request.complied_at is not None and not inferred:
-        hours = round((request.complied_at - request.received_at) / timedelta(hours=1), 2)
     if not request.has_statutory_clock:
         outcome = "not_applicable"
     elif request.state == RequestState.CANCELLED:

@@ -15,7 +15,7 @@ import io
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from xml.sax.saxutils import escape
 
 from django.db.models import Count
@@ -23,12 +23,7 @@ from django.utils import timezone
 
 from takedown.cases.models import Case
 from takedown.moderation.models import Decision
-from takedown.remedies.models import (
-    STATUTORY_HOURS,
-    RemedyRequest,
-    RequestKind,
-    RequestState,
-)
+from takedown.remedies.models import STATUTORY_HOURS, RemedyRequest, RequestKind, RequestState
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -84,16 +79,16 @@ def transparency_report(*, since: datetime | None = None) -> Transparency:
     for request in removed:
         assert request.complied_at is not None
         label = request.recipient_label
-        if request.received_at is None or request.receipt_from_answer():
+        taken = request.hours_to_compliance()
+        if taken is None:
             untimed[label] += 1
             continue
-        hours[label].append((request.complied_at - request.received_at) / timedelta(hours=1))
+        hours[label].append(taken)
         if request.deadline_at is not None and request.complied_at <= request.deadline_at:
             within[label] += 1
     platforms = [
-        PlatformTiming(platform=name, removed=len(hours.get(name, [])) + untimed[name],
-                       median_hours=percentile(hours.get(name, []), 0.5),
-                       p90_hours=percentile(hours.get(name, []), 0.9),
+        PlatformTiming(platform=name, removed=len(hours[name]) + untimed[name],
+                       median_hours=percentile(hours[name], 0.5), p90_hours=percentile(hours[name], 0.9),
                        within_deadline=within[name], untimed=untimed[name])
         for name in sorted(set(hours) | set(untimed))
     ]

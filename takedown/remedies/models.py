@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -221,18 +220,24 @@ class RemedyRequest(models.Model):
     def clock_running(self) -> bool:
         return self.deadline_at is not None and self.state in RECEIVED_STATES
 
-    def receipt_from_answer(self, events: Iterable[RequestEvent] | None = None) -> bool:
+    def receipt_from_answer(self) -> bool:
         """Whether the receipt on record was only inferred from the recipient's answer (its latest "received" step
         says so): the recipient had the request by then, but since when is not known, so no clock can be measured.
-        `events`: the request's events already loaded (any order), to save a query."""
+        Reads the request's events (prefetch them when asking for many requests)."""
         if self.received_at is None:
             return False
-        steps = list(self.events.all() if events is None else events)
-        received = [e for e in steps if e.action == "received"]
+        received = [e for e in self.events.all() if e.action == "received"]
         if not received:
             return False
         latest = max(received, key=lambda e: (e.at, e.id or 0))
         return latest.note.startswith(RECEIPT_FROM_ANSWER)
+
+    def hours_to_compliance(self) -> float | None:
+        """Hours from receipt to compliance; None where either is not on record or the receipt is known only from
+        the recipient's answer (then when the clock started is not known)."""
+        if self.complied_at is None or self.received_at is None or self.receipt_from_answer():
+            return None
+        return (self.complied_at - self.received_at) / timedelta(hours=1)
 
     def hours_left(self, now: datetime) -> float | None:
         if self.deadline_at is None or not self.clock_running:
